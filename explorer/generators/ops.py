@@ -1,0 +1,132 @@
+"""Primitive operations shared by the StyleGAN2 and StyleGAN3 synthesis networks.
+
+Plain PyTorch, nothing compiled: the same maths runs on CPU, CUDA and MPS. Each function
+follows the definitions in the StyleGAN2/StyleGAN3 papers (and the format notes in
+shared/docs/checkpoint-formats.md, section 1.8), written for clarity first and speed second.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+LRELU_SLOPE = 0.2
+LRELU_GAIN = math.sqrt(2.0)
+DEMOD_EPS = 1e-8
+
+
+def normalize_2nd_moment(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """x / sqrt(mean(x^2) + eps) over the feature axis (PixelNorm)."""
+    return x * (x.square().mean(dim=1, keepdim=True) + eps).rsqrt()
+
+
+def bias_act(x: torch.Tensor, bias: torch.Tensor | None, *, lrelu: bool, gain: float = 1.0,
+             slope: float = LRELU_SLOPE, clamp: float | None = None) -> torch.Tensor:
+    """Add a per-channel bias, apply (leaky ReLU) * gain, then clamp to +-clamp.
+
+    x: [N, C, ...]; bias: [C].
+    """
+    if bias is not None:
+        shape = [1, -1] + [1] * (x.ndim - 2)
+        x = x + bias.to(x.dtype).reshape(shape)
+    if lrelu and slope != 1.0:
+        x = F.leaky_relu(x, slope)
+    if gain != 1.0:
+        x = x * gain
+    if clamp is not None and clamp >= 0:
+        x = x.clamp(-clamp, clamp)
+    return x
+
+
+def upfirdn2d(x: torch.Tensor, f: torch.Tensor | None, up: int = 1, down: int = 1,
+              padding: tuple[int, int, int, int] = (0, 0, 0, 0), gain: float = 1.0) -> torch.Tensor:
+    """Upsample (zero insertion), pad, FIR filter, downsample.
+
+    x: [N, C, H, W]. f: 1-D taps (applied separably along both axes), 2-D [fh, fw], or None
+    (identity). padding: (x0, x1, y0, y1); negative values crop. The filter is scaled by
+    gain (split as sqrt(gain) per axis for 1-D taps). The stored StyleGAN filters are all
+    symmetric, so convolution and correlation coincide; we flip anyway to be exact.
+    """
+    n, c, h, w = x.shape
+    x0, x1, y0, y1 = (int(p) for p in padding)
+    if up > 1:
+        x = x.reshape(n, c, h, 1, w, 1)
+        x = F.pad(x, [0, up - 1, 0, 0, 0, up - 1])
+        x = x.reshape(n, c, h * up, w * up)
+    if x0 > 0 or x1 > 0 or y0 > 0 or y1 > 0:
+        x = F.pad(x, [max(x0, 0), max(x1, 0), max(y0, 0), max(y1, 0)])
+    if x0 < 0 or x1 < 0 or y0 < 0 or y1 < 0:
+        x = x[:, :, max(-y0, 0): x.shape[2] - max(-y1, 0), max(-x0, 0): x.shape[3] - max(-x1, 0)]
+    if f is not None:
+        f = f.to(device=x.device, dtype=x.dtype)
+        if f.ndim == 1:
+            f = f.flip(0) * math.sqrt(gain)
+            kx = f.reshape(1, 1, 1, -1).expand(c, 1, 1, f.numel())
+            ky = f.reshape(1, 1, -1, 1).expand(c, 1, f.numel(), 1)
+            x = F.conv2d(x, ky, groups=c)
+            x = F.conv2d(x, kx, groups=c)
+        else:
+            f = f.flip([0, 1]) * gain
+            k = f.reshape(1, 1, *f.shape).expand(c, 1, *f.shape)
+            x = F.conv2d(x, k, groups=c)
+    elif gain != 1.0:
+        x = x * gain
+    if down > 1:
+        x = x[:, :, ::down, ::down]
+    return x
+
+
+def upsample2d(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+    """2x upsampling with a 2-D resample filter (the StyleGAN2 skip path)."""
+    fw = f.shape[-1]
+    p0, p1 = (fw + 1) // 2, (fw - 2) // 2
+    return upfirdn2d(x, f, up=2, padding=(p0, p1, p0, p1), gain=4.0)
+
+
+def fully_connected(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                    lr_multiplier: float, lrelu: bool) -> torch.Tensor:
+    """Equalised-learning-rate linear layer: x @ (W * lr/sqrt(in))^T + b * lr, optional lrelu*sqrt2.
+
+    x: [N, in]; weight: [out, in]; bias: [out].
+    """
+    weight_gain = lr_multiplier / math.sqrt(weight.shape[1])
+    w = weight.to(x.dtype) * weight_gain
+    b = None if bias is None else bias.to(x.dtype) * lr_multiplier
+    if not lrelu:
+        return F.linear(x, w, b)
+    return bias_act(F.linear(x, w), b, lrelu=True, gain=LRELU_GAIN)
+
+
+def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, *,
+                     demodulate: bool, padding: int, up: int = 1,
+                     resample_filter: torch.Tensor | None = None) -> torch.Tensor:
+    """StyleGAN2 modulated convolution as one grouped convolution.
+
+    x: [N, I, H, W]; weight: [O, I, k, k] (raw stored weight); styles: [N, I].
+    up == 1: correlate with zero padding `padding`.
+    up == 2: transposed conv (stride 2, the true convolution of the zero-inserted input)
+    followed by the resample filter with pad 1 and gain 4, giving exactly 2H x 2W.
+    """
+    n, in_ch, h, w_ = x.shape
+    out_ch, _, kh, kw = weight.shape
+    wt = weight.unsqueeze(0) * styles.reshape(n, 1, in_ch, 1, 1)  # [N, O, I, k, k]
+    if demodulate:
+        dcoefs = (wt.square().sum(dim=[2, 3, 4]) + DEMOD_EPS).rsqrt()  # [N, O]
+        wt = wt * dcoefs.reshape(n, out_ch, 1, 1, 1)
+    wt = wt.to(x.dtype)
+    xg = x.reshape(1, n * in_ch, h, w_)
+    if up == 1:
+        y = F.conv2d(xg, wt.reshape(n * out_ch, in_ch, kh, kw), padding=padding, groups=n)
+        return y.reshape(n, out_ch, *y.shape[2:])
+    if up != 2:
+        raise ValueError(f"unsupported up factor {up}")
+    # conv_transpose2d wants [in, out/groups, k, k] per group.
+    wt = wt.transpose(1, 2).reshape(n * in_ch, out_ch, kh, kw)
+    y = F.conv_transpose2d(xg, wt, stride=2, groups=n)
+    y = y.reshape(n, out_ch, *y.shape[2:])
+    # Padding of the blur after the transposed conv (1 on each side for k=3 and 4 taps).
+    fw = resample_filter.shape[-1]
+    p0 = (fw + up - 1) // 2 + padding - (kw - 1)
+    p1 = (fw - up) // 2 + padding - (kw - up)
+    return upfirdn2d(y, resample_filter, padding=(p0, p1, p0, p1), gain=float(up * up))

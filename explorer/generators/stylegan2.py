@@ -1,0 +1,174 @@
+"""StyleGAN2 synthesis network (Karras et al. 2020), architectures 'skip', 'resnet' and 'orig'.
+
+Parameter names follow NVIDIA's layout (synthesis.b{res}.conv0/conv1/torgb/skip) so that their
+checkpoints map one to one; rosinality checkpoints are renamed onto the same layout.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from .mapping import FullyConnected
+from .ops import LRELU_GAIN, bias_act, modulated_conv2d, upfirdn2d, upsample2d
+
+NoiseList = list  # list[torch.Tensor | None], one entry per noise input, in layer order
+
+
+def make_resample_filter(taps: list[float]) -> torch.Tensor:
+    """2-D separable filter from 1-D taps, normalised to sum 1 ([1,3,3,1] -> 4x4)."""
+    f = torch.as_tensor(taps, dtype=torch.float32)
+    f = torch.outer(f, f)
+    return f / f.sum()
+
+
+class SynthesisLayer(nn.Module):
+    """Modulated 3x3 conv (+2x up), noise, bias, lrelu, clamp."""
+
+    def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, *,
+                 up: int = 1, kernel_size: int = 3, conv_clamp: float | None = None,
+                 use_noise: bool = True):
+        super().__init__()
+        self.resolution, self.up, self.conv_clamp, self.use_noise = resolution, up, conv_clamp, use_noise
+        self.padding = kernel_size // 2
+        self.affine = FullyConnected(w_dim, in_channels, bias_init=1.0)
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
+        self.bias = nn.Parameter(torch.zeros(out_channels))
+        if use_noise:
+            self.register_buffer("noise_const", torch.randn(resolution, resolution))
+            self.noise_strength = nn.Parameter(torch.zeros([]))
+
+    def forward(self, x, w, resample_filter, noise: torch.Tensor | None, gain: float = 1.0):
+        styles = self.affine(w)
+        x = modulated_conv2d(x, self.weight, styles, demodulate=True, padding=self.padding,
+                             up=self.up, resample_filter=resample_filter)
+        if noise is not None and self.use_noise:
+            x = x + noise.to(x.dtype) * self.noise_strength.to(x.dtype)
+        clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
+        return bias_act(x, self.bias, lrelu=True, gain=LRELU_GAIN * gain, clamp=clamp)
+
+
+class ToRGBLayer(nn.Module):
+    """Modulated 1x1 conv without demodulation."""
+
+    def __init__(self, in_channels: int, out_channels: int, w_dim: int, conv_clamp: float | None = None):
+        super().__init__()
+        self.conv_clamp = conv_clamp
+        self.affine = FullyConnected(w_dim, in_channels, bias_init=1.0)
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, 1, 1))
+        self.bias = nn.Parameter(torch.zeros(out_channels))
+        self.weight_gain = 1.0 / math.sqrt(in_channels)
+
+    def forward(self, x, w):
+        styles = self.affine(w) * self.weight_gain
+        x = modulated_conv2d(x, self.weight, styles, demodulate=False, padding=0)
+        return bias_act(x, self.bias, lrelu=False, clamp=self.conv_clamp)
+
+
+class SkipConv(nn.Module):
+    """Resnet shortcut: 2x upsample then an unmodulated 1x1 conv, no bias."""
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, 1, 1))
+        self.weight_gain = 1.0 / math.sqrt(in_channels)
+
+    def forward(self, x, resample_filter, gain: float):
+        x = upsample2d(x, resample_filter)
+        return torch.nn.functional.conv2d(x, (self.weight * (self.weight_gain * gain)).to(x.dtype))
+
+
+class SynthesisBlock(nn.Module):
+    def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int,
+                 img_channels: int, *, is_last: bool, architecture: str, conv_clamp: float | None,
+                 resample_filter: torch.Tensor, use_noise: bool = True):
+        super().__init__()
+        self.in_channels, self.resolution = in_channels, resolution
+        self.architecture, self.is_last = architecture, is_last
+        self.register_buffer("resample_filter", resample_filter.clone(), persistent=False)
+        if in_channels == 0:
+            self.const = nn.Parameter(torch.randn(out_channels, resolution, resolution))
+        else:
+            self.conv0 = SynthesisLayer(in_channels, out_channels, w_dim, resolution, up=2,
+                                        conv_clamp=conv_clamp, use_noise=use_noise)
+        self.conv1 = SynthesisLayer(out_channels, out_channels, w_dim, resolution,
+                                    conv_clamp=conv_clamp, use_noise=use_noise)
+        self.num_conv = 1 if in_channels == 0 else 2
+        self.num_torgb = 1 if (is_last or architecture == "skip") else 0
+        if self.num_torgb:
+            self.torgb = ToRGBLayer(out_channels, img_channels, w_dim, conv_clamp=conv_clamp)
+        if in_channels != 0 and architecture == "resnet":
+            self.skip = SkipConv(in_channels, out_channels)
+
+    def noise_layers(self) -> list[SynthesisLayer]:
+        return [self.conv1] if self.in_channels == 0 else [self.conv0, self.conv1]
+
+    def forward(self, x, img, ws: torch.Tensor, noises: NoiseList):
+        """ws: [N, num_conv + num_torgb, w_dim] window; noises: one entry per conv layer."""
+        f = self.resample_filter
+        if self.in_channels == 0:
+            x = self.const.unsqueeze(0).expand(ws.shape[0], -1, -1, -1).to(ws.dtype)
+            x = self.conv1(x, ws[:, 0], f, noises[0])
+        elif self.architecture == "resnet":
+            gain = math.sqrt(0.5)
+            y = self.skip(x, f, gain)
+            x = self.conv0(x, ws[:, 0], f, noises[0])
+            x = self.conv1(x, ws[:, 1], f, noises[1], gain=gain)
+            x = y + x
+        else:
+            x = self.conv0(x, ws[:, 0], f, noises[0])
+            x = self.conv1(x, ws[:, 1], f, noises[1])
+        if img is not None:
+            img = upsample2d(img, f)
+        if self.num_torgb:
+            y = self.torgb(x, ws[:, self.num_conv]).to(torch.float32)
+            img = y if img is None else img + y
+        return x, img
+
+
+class SynthesisNetworkSG2(nn.Module):
+    """ws [N, num_ws, w_dim] -> image [N, img_channels, R, R]."""
+
+    def __init__(self, w_dim: int, img_resolution: int, img_channels: int, channels: dict[int, int],
+                 architecture: str = "skip", conv_clamp: float | None = None,
+                 resample_taps: list[float] = (1, 3, 3, 1), use_noise: bool = True):
+        super().__init__()
+        if architecture not in ("skip", "resnet", "orig"):
+            raise ValueError(f"unknown StyleGAN2 architecture {architecture!r}")
+        self.w_dim, self.img_resolution, self.img_channels = w_dim, img_resolution, img_channels
+        self.block_resolutions = [2 ** i for i in range(2, int(np.log2(img_resolution)) + 1)]
+        f = make_resample_filter(list(resample_taps))
+        self.num_ws = 0
+        for res in self.block_resolutions:
+            in_ch = channels[res // 2] if res > 4 else 0
+            block = SynthesisBlock(in_ch, channels[res], w_dim, res, img_channels,
+                                   is_last=(res == img_resolution), architecture=architecture,
+                                   conv_clamp=conv_clamp, resample_filter=f, use_noise=use_noise)
+            self.num_ws += block.num_conv + (block.num_torgb if block.is_last else 0)
+            setattr(self, f"b{res}", block)
+
+    def blocks(self) -> list[SynthesisBlock]:
+        return [getattr(self, f"b{r}") for r in self.block_resolutions]
+
+    def noise_layers(self) -> list[SynthesisLayer]:
+        return [layer for b in self.blocks() for layer in b.noise_layers()]
+
+    def forward(self, ws: torch.Tensor, noises: NoiseList) -> torch.Tensor:
+        x = img = None
+        w_idx = 0
+        n_idx = 0
+        for block in self.blocks():
+            width = block.num_conv + block.num_torgb
+            x, img = block(x, img, ws[:, w_idx: w_idx + width], noises[n_idx: n_idx + block.num_conv])
+            w_idx += block.num_conv
+            n_idx += block.num_conv
+        return img
+
+    def ws_resolutions(self) -> list[int]:
+        """Resolution each ws entry feeds: two entries per octave from 4x4, as in the paper."""
+        return [min(4 * 2 ** (i // 2), self.img_resolution) for i in range(self.num_ws)]
+
+
+__all__ = ["SynthesisNetworkSG2", "make_resample_filter", "upfirdn2d"]
