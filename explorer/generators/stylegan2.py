@@ -18,9 +18,8 @@ NoiseList = list  # list[torch.Tensor | None], one entry per noise input, in lay
 
 
 def make_resample_filter(taps: list[float]) -> torch.Tensor:
-    """2-D separable filter from 1-D taps, normalised to sum 1 ([1,3,3,1] -> 4x4)."""
+    """1-D taps normalised to sum 1; applied separably, equal to the 2-D outer-product filter."""
     f = torch.as_tensor(taps, dtype=torch.float32)
-    f = torch.outer(f, f)
     return f / f.sum()
 
 
@@ -43,7 +42,7 @@ class SynthesisLayer(nn.Module):
     def forward(self, x, w, resample_filter, noise: torch.Tensor | None, gain: float = 1.0):
         styles = self.affine(w)
         x = modulated_conv2d(x, self.weight, styles, demodulate=True, padding=self.padding,
-                             up=self.up, resample_filter=resample_filter)
+                             up=self.up, resample_filter=resample_filter, fused=not self.training)
         if noise is not None and self.use_noise:
             x = x + noise.to(x.dtype) * self.noise_strength.to(x.dtype)
         clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
@@ -63,7 +62,7 @@ class ToRGBLayer(nn.Module):
 
     def forward(self, x, w):
         styles = self.affine(w) * self.weight_gain
-        x = modulated_conv2d(x, self.weight, styles, demodulate=False, padding=0)
+        x = modulated_conv2d(x, self.weight, styles, demodulate=False, padding=0, fused=not self.training)
         return bias_act(x, self.bias, lrelu=False, clamp=self.conv_clamp)
 
 

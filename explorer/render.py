@@ -1,0 +1,673 @@
+"""Render service: one worker thread owns the generator and the device; callers never block on it.
+
+    svc = RenderService(generator)                       # device: CUDA, then MPS, then CPU
+    t = svc.submit(ws, size=128, priority=Priority.VISIBLE, token=("cell", 7), callback=on_done)
+    t.cancel(); t.wait(timeout); t.done
+    job = svc.submit_job(ws_iter, size=256, on_images=write_frames, on_progress=bar)
+    svc.shutdown()
+
+Requests (lists of ws latents [num_ws, w_dim]) are served by priority (INTERACTIVE, then VISIBLE,
+then PREFETCH; FIFO within one), coalesced into batches of equal size and noise settings. Between
+two batches the worker looks at the queue again, so a new interactive request waits at most for
+the batch in flight. Submitting with a token supersedes every unfinished request with the same
+token: queued items are dropped unrendered and the old ticket ends with status SUPERSEDED.
+
+Threads: callbacks (callback, on_images, on_progress) run on the worker thread, except when a
+request ends inside a call on another thread: a submit answered entirely from the cache, a
+cancel(), a supersede by submit()/supersede(), set_generator() and shutdown() run the callbacks of
+the tickets they end on the calling thread, before returning. Callbacks must be quick and must
+not wait on a ticket; the Qt adapter re-posts results as queued signals.
+
+The generator passed in is never modified. It is rendered directly when it already lives on the
+service's device; otherwise (other device, or the channels-last switch) the worker renders with a
+private copy. Call set_generator() again after editing a generator's weights in place.
+"""
+from __future__ import annotations
+
+import copy
+import functools
+import itertools
+import logging
+import secrets
+import threading
+import time
+from collections import deque
+from typing import Any, Callable, Hashable, Iterable, Sequence
+
+import numpy as np
+import torch
+
+from .devices import default_dtype as default_precision
+from .devices import pick_device
+from .generators.generator import to_uint8
+from .render_cache import (BatchRecord, NoiseSpec, Priority, RenderCache, RenderResult, RenderStats, Status,
+                           Ticket, _Item, _Request, cache_key, default_num_threads, is_oom, latent_digest,
+                           resize_images)
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Priority", "Status", "NoiseSpec", "RenderResult", "RenderStats", "Ticket", "RenderService",
+           "RenderCache", "pick_device", "default_precision", "default_num_threads", "is_oom"]
+
+MAX_ADAPTIVE_BATCH = 64
+
+_DTYPES = {"float32": torch.float32, "fp32": torch.float32, "float16": torch.float16,
+           "fp16": torch.float16, "half": torch.float16, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}
+_OPTIMIZATIONS = ("channels_last", "compile")
+
+
+class RenderService:
+    """See the module docstring.
+
+    generator: an explorer Generator (or anything with info, fingerprint, synthesize, to).
+    device: 'cuda' / 'mps' / 'cpu' / torch.device; None picks CUDA, then MPS, then CPU.
+    precision: torch dtype or 'float16' / 'bfloat16' / 'float32'; None: float16 on CUDA, else float32.
+    max_batch: fixed largest batch; None adapts it to the device (time per batch, free memory).
+    cache_bytes / cache: size of a new LRU cache, or a RenderCache to share.
+    num_threads: CPU intra-op threads set on the worker (CPU device only); None: default_num_threads().
+    optimize: None / 'none', or 'channels_last', 'compile' or both (list or 'channels_last+compile').
+    compile_options: keyword arguments of torch.compile (e.g. {'backend': 'eager'}).
+    batch_time_target: seconds one adaptive batch aims at (bounds the wait of an interactive request).
+    """
+
+    def __init__(self, generator, device=None, precision=None, max_batch: int | None = None,
+                 cache_bytes: int = 256 << 20, num_threads: int | None = None, optimize=None,
+                 compile_options: dict | None = None, batch_time_target: float = 0.25,
+                 cache: RenderCache | None = None, start: bool = True):
+        self.device = pick_device(device)
+        if precision is None:
+            self.dtype = default_precision(self.device)
+        else:
+            self.dtype = _DTYPES[precision] if isinstance(precision, str) else precision
+        self.precision = str(self.dtype).replace("torch.", "")
+        self.cache = cache if cache is not None else RenderCache(cache_bytes)
+        self.stats = RenderStats()
+        if max_batch is not None and max_batch < 1:
+            raise ValueError("max_batch must be >= 1")
+        self.max_batch = max_batch
+        self.batch_time_target = float(batch_time_target)
+        self.num_threads = num_threads
+        self.optimize = _parse_optimize(optimize)
+        self.compile_options = dict(compile_options or {})
+        self._cond = threading.Condition()
+        self._queues: dict[Priority, deque[_Request]] = {p: deque() for p in Priority}
+        self._tokens: dict[Hashable, set] = {}
+        self._ids = itertools.count(1)
+        self._paused = False
+        self._stopping = False
+        self._init_worker_state()
+        self._set_model(generator)
+        self._thread = threading.Thread(target=self._run, name="render-worker", daemon=True)
+        if start:
+            self._thread.start()
+
+    # ----- model ------------------------------------------------------------------------
+    def _set_model(self, generator) -> None:
+        info = generator.info
+        self._generator = generator
+        self._fingerprint = str(generator.fingerprint)
+        self._info = info
+        self._has_noise = info.arch != "stylegan3" and bool(getattr(generator, "noise_inputs", lambda: [1])())
+        self._model_gen = getattr(self, "_model_gen", 0) + 1
+
+    @property
+    def generator(self):
+        return self._generator
+
+    def set_generator(self, generator) -> None:
+        """Render with another model from now on; queued work for the old one ends SUPERSEDED."""
+        generator.fingerprint  # noqa: B018  (computed here, not under the lock)
+        with self._cond:
+            self._set_model(generator)
+            reqs = [r for q in self._queues.values() for r in q]
+        self._end(reqs, Status.SUPERSEDED, "model changed")
+        with self._cond:
+            self._cond.notify_all()
+
+    # ----- submitting -------------------------------------------------------------------
+    def submit(self, latents, size: int | None = None, priority: Priority = Priority.VISIBLE,
+               token: Hashable | None = None, callback: Callable[[RenderResult], Any] | None = None,
+               noise: NoiseSpec | Sequence[NoiseSpec] = NoiseSpec(), cache: bool = True) -> Ticket:
+        """Render latents (ws [N, num_ws, w_dim], one [num_ws, w_dim], or a list of those) at `size`.
+
+        Cached images are looked up here, on the calling thread; a request answered entirely from
+        the cache is done (and its callback called) before submit returns.
+        """
+        ws = self._as_latents(latents)
+        size = self._check_size(size)
+        n = ws.shape[0]
+        specs = [noise] * n if isinstance(noise, NoiseSpec) else list(noise)
+        if len(specs) != n:
+            raise ValueError(f"got {len(specs)} noise specs for {n} latents")
+        specs = [self._resolve_noise(s) for s in specs]
+        with self._cond:
+            gen, fp = self._model_gen, self._fingerprint
+        req = _Request(next(self._ids), priority, size, token, callback, gen, cache=cache, collect=True)
+        req.images, req.from_cache, req.noise = [None] * n, [False] * n, specs
+        hits = 0
+        for i in range(n):
+            key = cache_key(fp, latent_digest(ws[i]), specs[i], size, self.precision) if cache else None
+            img = self.cache.get(key) if key is not None else None
+            if img is not None:
+                req.images[i], req.from_cache[i] = img, True
+                hits += 1
+            else:
+                req.pending.append(_Item(req, i, ws[i], specs[i], key))
+        req.count = hits
+        return self._enqueue(req, hits)
+
+    def submit_job(self, latents: Iterable, size: int | None = None, priority: Priority = Priority.PREFETCH,
+                   token: Hashable | None = None, callback: Callable[[RenderResult], Any] | None = None,
+                   noise: NoiseSpec | Callable[[int], NoiseSpec] = NoiseSpec(), *,
+                   on_images: Callable[[int, list], Any] | None = None,
+                   on_progress: Callable[[int, int | None], Any] | None = None,
+                   total: int | None = None, cache: bool = False, collect: bool = False) -> Ticket:
+        """A long job: latents is any iterable of ws (each [num_ws, w_dim] or a chunk [n, num_ws, w_dim]),
+        pulled lazily on the worker thread as batches are formed (it may map z -> w there).
+
+        on_images(start_index, images) streams results in order; on_progress(done, total) follows
+        each batch. cache=True looks images up in (and stores them into) the cache (prefetch);
+        collect=True also keeps every image in the final result. noise: one spec for every image or
+        a function index -> NoiseSpec.
+        """
+        size = self._check_size(size)
+        if total is None:
+            total = _count(latents)
+        noise_fn = noise if callable(noise) else (lambda i, _s=noise: _s)
+        with self._cond:
+            gen = self._model_gen
+        req = _Request(next(self._ids), priority, size, token, callback, gen, cache=cache, collect=collect,
+                       source=iter(_chunks(latents)), noise_fn=noise_fn, total=total,
+                       on_images=on_images, on_progress=on_progress)
+        return self._enqueue(req, 0)
+
+    def render(self, latents, size: int | None = None, timeout: float | None = None, **kw) -> RenderResult:
+        """submit(...).wait(timeout), at INTERACTIVE priority unless told otherwise."""
+        kw.setdefault("priority", Priority.INTERACTIVE)
+        return self.submit(latents, size, **kw).wait(timeout)
+
+    def _enqueue(self, req: _Request, hits: int) -> Ticket:
+        ticket = Ticket(self, req)
+        thunks = []
+        with self._cond:
+            self.stats.submitted += 1
+            self.stats.cache_hits += hits
+            if self._stopping:
+                thunks.append(self._finish_locked(req, Status.CANCELLED, "service shut down"))
+            elif req.model_gen != self._model_gen:
+                thunks.append(self._finish_locked(req, Status.SUPERSEDED, "model changed"))
+            else:
+                if req.token is not None:
+                    old = self._tokens.pop(req.token, set())
+                    thunks += [self._finish_locked(r, Status.SUPERSEDED) for r in old]
+                if req.complete():
+                    thunks.append(self._finish_locked(req, Status.OK))
+                else:
+                    if req.token is not None:
+                        self._tokens.setdefault(req.token, set()).add(req)
+                    self._queues[req.priority].append(req)
+                    self._cond.notify_all()
+        _call_all(thunks)
+        return ticket
+
+    def supersede(self, token: Hashable) -> int:
+        """End every unfinished request submitted with `token` (SUPERSEDED); returns how many."""
+        with self._cond:
+            reqs = list(self._tokens.get(token, ()))
+        self._end(reqs, Status.SUPERSEDED)
+        return len(reqs)
+
+    def cancel_all(self, priority: Priority | None = None) -> None:
+        with self._cond:
+            reqs = [r for p, q in self._queues.items() if priority is None or p == priority for r in q]
+        self._end(reqs, Status.CANCELLED)
+
+    # ----- control ----------------------------------------------------------------------
+    def pause(self) -> None:
+        """Start no new batch until resume() (the batch in flight finishes)."""
+        with self._cond:
+            self._paused = True
+
+    def resume(self) -> None:
+        with self._cond:
+            self._paused = False
+            self._cond.notify_all()
+
+    def pending(self) -> int:
+        """Images queued and not yet rendered (jobs count what they have pulled so far)."""
+        with self._cond:
+            return sum(len(r.pending) for q in self._queues.values() for r in q if not r.finished)
+
+    def idle(self, timeout: float | None = None) -> bool:
+        """Wait until no request is unfinished; True if so within timeout."""
+        end = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with self._cond:
+                reqs = [r for q in self._queues.values() for r in q if not r.finished]
+            if not reqs:
+                return True
+            left = None if end is None else end - time.monotonic()
+            if left is not None and left <= 0:
+                return False
+            reqs[0].event.wait(left)
+
+    def shutdown(self, timeout: float = 5.0) -> bool:
+        """Cancel all queued work, stop the worker; True if it exited within timeout (it is a daemon
+        thread either way, so a batch that never returns cannot hold up the process)."""
+        with self._cond:
+            self._stopping = True
+            reqs = [r for q in self._queues.values() for r in q]
+        self._end(reqs, Status.CANCELLED, "service shut down")
+        with self._cond:
+            self._cond.notify_all()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    close = shutdown
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.shutdown()
+
+    # ----- worker -----------------------------------------------------------------------
+    def _init_worker_state(self) -> None:
+        self._model = None           # what the worker renders with (the generator or a private copy)
+        self._prepared_gen = 0
+        self._synth_fn = None        # torch.compile'd synthesize, None for eager
+        self._batch: list = []       # the batch in flight
+        self._per_image_s: float | None = None
+        self._max_n_seen = 0
+        self._mem_cap: int | None = None
+        self._oom_cap: int | None = None
+
+    def batch_limit(self) -> int:
+        """Largest batch the worker forms now (max_batch, or adapted to time per image and memory)."""
+        cap = self.max_batch or MAX_ADAPTIVE_BATCH
+        for c in (self._mem_cap, self._oom_cap):
+            if c:
+                cap = min(cap, c)
+        if self.max_batch is None:
+            want = 2 if self._per_image_s is None else int(self.batch_time_target / self._per_image_s)
+            cap = min(cap, want, max(2, 2 * self._max_n_seen))  # grow step by step
+        return max(1, cap)
+
+    def _run(self) -> None:
+        if self.device.type == "cpu" and self.num_threads != 0:
+            torch.set_num_threads(self.num_threads or default_num_threads())
+        while True:
+            with self._cond:
+                while not self._stopping and (self._paused or not self._has_work_locked()):
+                    self._cond.wait()
+                if self._stopping:
+                    return
+                prio = next((p for p in Priority if self._queues[p]), None)
+                if prio is None:
+                    continue
+                jobs = [r for r in self._queues[prio] if not r.finished and not r.exhausted]
+            self._batch = []
+            try:
+                self._step(prio, jobs)
+            except Exception as e:  # a bug in here must not kill the worker nor spin on the same work
+                log.exception("render worker step failed")
+                reqs = {it.req for it in self._batch} or set(jobs)
+                self._end(reqs, Status.ERROR, f"internal error: {type(e).__name__}: {e}")
+            self._batch = []
+
+    def _has_work_locked(self) -> bool:
+        for p, q in self._queues.items():
+            if any(not r.finished for r in q):
+                return True
+            q.clear()
+        return False
+
+    def _step(self, prio: Priority, jobs: list) -> None:
+        limit = self.batch_limit()
+        if jobs:
+            self._top_up(jobs, limit)
+        with self._cond:
+            if any(not r.finished for p in Priority if p < prio for r in self._queues[p]):
+                return  # something more urgent arrived while the job sources were read
+            batch, thunks = self._take_batch_locked(prio, limit)
+            gen, generator = self._model_gen, self._generator
+            self._batch = batch
+        _call_all(thunks)
+        if not batch:
+            return
+        todo = [it for it in batch if it.image is None]
+        results: dict = {}
+        if todo:
+            try:
+                self._ensure_model(gen, generator)
+                results = self._render_items(todo, prio)
+            except Exception as e:  # preparing the model failed
+                log.exception("could not prepare the generator for rendering")
+                results = {id(it): f"{type(e).__name__}: {e}" for it in todo}
+        self._deliver(batch, results)
+
+    def _top_up(self, jobs: list, limit: int) -> None:
+        """Pull items from job sources (outside the lock: a source may be slow) until a batch is full."""
+        need, hits, thunks = limit, 0, []
+        with self._cond:
+            fp = self._fingerprint
+        for req in jobs:
+            have = sum(1 for it in req.pending if it.image is None)
+            while have < need and not req.exhausted and not req.finished:
+                try:
+                    chunk = next(req.source)
+                    ws = self._as_latents(chunk)
+                except StopIteration:
+                    req.exhausted = True
+                    break
+                except Exception as e:
+                    with self._cond:
+                        thunks.append(self._finish_locked(req, Status.ERROR, f"job source: {type(e).__name__}: {e}"))
+                    break
+                for row in ws:
+                    i = req.next_index
+                    req.next_index += 1
+                    spec = self._resolve_noise(req.noise_fn(i))
+                    key = cache_key(fp, latent_digest(row), spec, req.size, self.precision) if req.cache else None
+                    img = self.cache.get(key) if key is not None else None
+                    hits += img is not None
+                    have += img is None
+                    req.pending.append(_Item(req, i, row, spec, key, img))
+            need -= have
+            if need <= 0:
+                break
+        with self._cond:
+            self.stats.cache_hits += hits
+        _call_all(thunks)
+
+    def _take_batch_locked(self, prio: Priority, limit: int):
+        """Head request of the class, then later compatible items of the same class, in order."""
+        items, thunks, compat, n = [], [], None, 0
+        q = self._queues[prio]
+        for req in q:
+            if req.finished:
+                continue
+            if req.model_gen != self._model_gen:
+                thunks.append(self._finish_locked(req, Status.SUPERSEDED, "model changed"))
+                continue
+            while req.pending:
+                it = req.pending[0]
+                if it.image is None:
+                    key = (req.size,) + it.noise.batch_key
+                    if compat is None:
+                        compat = key
+                    elif key != compat or n >= limit:
+                        break
+                    n += 1
+                items.append(req.pending.popleft())
+                req.in_flight += 1
+            if req.complete() and not req.finished:  # e.g. an empty job
+                thunks.append(self._finish_locked(req, Status.OK))
+            if n >= limit:
+                break
+        self._queues[prio] = deque(r for r in q if not r.finished)
+        return items, thunks
+
+    def _ensure_model(self, gen: int, generator) -> None:
+        if self._prepared_gen == gen:
+            return
+        model = generator
+        if not _same_device(_module_device(generator), self.device) or "channels_last" in self.optimize:
+            model = copy.deepcopy(generator).to(self.device)
+            if "channels_last" in self.optimize:
+                model = model.to(memory_format=torch.channels_last)
+        self._model, self._synth_fn = model, None
+        if "compile" in self.optimize:
+            try:
+                self._synth_fn = torch.compile(model.synthesize, **self.compile_options)
+            except Exception as e:
+                self._compile_failed(e)
+        self._prepared_gen = gen
+        self._per_image_s, self._max_n_seen, self._mem_cap, self._oom_cap = None, 0, None, None
+
+    def _compile_failed(self, e: Exception) -> None:
+        log.warning("torch.compile unusable here (%s: %s); rendering eagerly", type(e).__name__, e)
+        self._synth_fn = None
+        with self._cond:
+            self.stats.compile_fallbacks += 1
+
+    def _render_items(self, items: list, prio: Priority) -> dict:
+        """{id(item): uint8 image or error text}; splits on out-of-memory, isolates failing requests."""
+        out: dict = {}
+        try:
+            for it, img in zip(items, self._render_chunk(items, prio)):
+                out[id(it)] = img
+        except Exception as e:
+            if is_oom(e):
+                self._after_oom(len(items))
+                if len(items) == 1:
+                    out[id(items[0])] = f"out of memory rendering a single image: {e}"
+                else:
+                    h = len(items) // 2
+                    out.update(self._render_items(items[:h], prio))
+                    out.update(self._render_items(items[h:], prio))
+                return out
+            groups: dict = {}
+            for it in items:
+                groups.setdefault(it.req.id, []).append(it)
+            if len(groups) > 1:  # find whose items fail
+                for group in groups.values():
+                    out.update(self._render_items(group, prio))
+            else:
+                log.warning("render request %d failed: %s: %s", items[0].req.id, type(e).__name__, e)
+                out.update({id(it): f"{type(e).__name__}: {e}" for it in items})
+        return out
+
+    def _render_chunk(self, items: list, prio: Priority) -> list:
+        t0 = time.perf_counter()
+        dev, n, size = self.device, len(items), items[0].req.size
+        ws = torch.from_numpy(np.stack([it.ws for it in items])).to(dev)
+        mode, strength = items[0].noise.batch_key
+        seeds = [it.noise.seed for it in items] if mode == "random" else None
+        base = 0
+        if dev.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(dev)
+            base = torch.cuda.memory_allocated(dev)
+        with torch.inference_mode():
+            u8 = to_uint8(resize_images(self._synthesize(ws, mode, seeds, strength), size))
+        out = [u8[i].copy() for i in range(n)]  # own buffers: exact cache accounting
+        dt = time.perf_counter() - t0
+        for it in items:
+            it.req.render_s += dt / n
+        self._record_batch(prio, n, dt, base)
+        return out
+
+    def _synthesize(self, ws, mode, seeds, strength):
+        dtype = None if self.dtype == torch.float32 else self.dtype
+        if self._synth_fn is not None:
+            try:  # noise passed as tensors: per-image seeds would otherwise be baked into guards
+                noise = self._model.make_noise(len(seeds), seeds) if mode == "random" else None
+                return self._synth_fn(ws, noise_mode="const" if mode == "random" else mode, noise=noise,
+                                      noise_strength=strength, dtype=dtype)
+            except Exception as e:
+                if is_oom(e):
+                    raise
+                self._compile_failed(e)
+        return self._model.synthesize(ws, noise_mode=mode, noise_seed=seeds, noise_strength=strength,
+                                      dtype=dtype)
+
+    def _record_batch(self, prio: Priority, n: int, dt: float, base: int) -> None:
+        if self._per_image_s is None or n * 2 >= self._max_n_seen:  # small batches mislead on GPUs
+            new = dt / n
+            self._per_image_s = new if self._per_image_s is None else 0.7 * self._per_image_s + 0.3 * new
+        self._max_n_seen = max(self._max_n_seen, n)
+        if self.device.type == "cuda":
+            per = max(1, torch.cuda.max_memory_allocated(self.device) - base) / n
+            free, _ = torch.cuda.mem_get_info(self.device)
+            spare = free + torch.cuda.memory_reserved(self.device) - torch.cuda.memory_allocated(self.device)
+            self._mem_cap = max(1, int(0.8 * spare / per))
+        with self._cond:
+            self.stats.batches += 1
+            self.stats.images_rendered += n
+            self.stats.batch_log.append(BatchRecord(prio, n, dt, time.perf_counter()))
+
+    def _after_oom(self, n: int) -> None:
+        self._oom_cap = max(1, min(self._oom_cap or n, n // 2))
+        with self._cond:
+            self.stats.oom_splits += 1
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+
+    def _deliver(self, batch: list, results: dict) -> None:
+        for it in batch:
+            img = results.get(id(it))
+            if it.image is None and it.key is not None and isinstance(img, np.ndarray):
+                self.cache.put(it.key, img)
+        thunks, streamed = [], {}
+        with self._cond:
+            for it in batch:
+                req = it.req
+                req.in_flight -= 1
+                img = it.image if it.image is not None else results.get(id(it), "not rendered")
+                if req.finished:
+                    continue
+                if not isinstance(img, np.ndarray):
+                    thunks.append(self._finish_locked(req, Status.ERROR, img))
+                    continue
+                req.count += 1
+                if req.source is None:
+                    req.images[it.index] = img
+                elif req.collect:
+                    req.images.append(img)
+                    req.from_cache.append(it.image is not None)
+                    req.noise.append(it.noise)
+                streamed.setdefault(req, (it.index, []))[1].append(img)
+            for req, (start, imgs) in streamed.items():
+                if req.finished:
+                    continue
+                if req.on_images is not None:
+                    thunks.append(functools.partial(req.on_images, start, imgs))
+                if req.on_progress is not None:
+                    thunks.append(functools.partial(req.on_progress, req.count, req.total))
+                if req.complete():
+                    thunks.append(self._finish_locked(req, Status.OK))
+        _call_all(thunks)
+
+    # ----- helpers ----------------------------------------------------------------------
+    def _end(self, reqs, status: Status, error: str | None = None) -> bool:
+        with self._cond:
+            thunks = [self._finish_locked(r, status, error) for r in reqs]
+        _call_all(thunks)
+        return any(t is not None for t in thunks)
+
+    def _finish_locked(self, req: _Request, status: Status, error: str | None = None):
+        """Mark req ended (lock held); returns the thunk (callback, then wake waiters) that the
+        caller must run after releasing the lock."""
+        if req.finished:
+            return None
+        req.status, req.error = status, error
+        if status is not Status.OK:
+            unpulled = req.total - req.next_index if req.source is not None and req.total is not None else 0
+            self.stats.dropped += len(req.pending) + max(0, unpulled)
+            req.pending.clear()
+            req.exhausted = True
+        if status is Status.SUPERSEDED:
+            self.stats.superseded += 1
+        elif status is Status.CANCELLED:
+            self.stats.cancelled += 1
+        elif status is Status.ERROR:
+            self.stats.errors += 1
+        if req.token is not None:
+            peers = self._tokens.get(req.token)
+            if peers is not None:
+                peers.discard(req)
+                if not peers:
+                    del self._tokens[req.token]
+        req.result = RenderResult(req.id, status, req.images, req.from_cache, req.noise, req.count,
+                                  req.render_s * 1000.0, (time.perf_counter() - req.t_submit) * 1000.0,
+                                  error, req.token, req.priority, req.size)
+        return functools.partial(_complete, req)
+
+    def _as_latents(self, latents) -> np.ndarray:
+        if isinstance(latents, (list, tuple)):
+            latents = [_to_numpy(x) for x in latents]
+            latents = np.concatenate([x[None] if x.ndim == 2 else x for x in latents]) if latents else \
+                np.zeros((0, self._info.num_ws, self._info.w_dim), np.float32)
+        ws = _to_numpy(latents)
+        if ws.ndim == 2:
+            ws = ws[None]
+        shape = (self._info.num_ws, self._info.w_dim)
+        if ws.ndim != 3 or ws.shape[1:] != shape:
+            raise ValueError(f"latents must be [N, {shape[0]}, {shape[1]}] ws, got {list(ws.shape)}")
+        return ws
+
+    def _check_size(self, size) -> int:
+        res = self._info.resolution
+        size = res if size is None else int(size)
+        if not 1 <= size <= 4 * res:
+            raise ValueError(f"size must be in 1..{4 * res}, got {size}")
+        return size
+
+    def _resolve_noise(self, spec: NoiseSpec) -> NoiseSpec:
+        spec = spec.canonical(self._has_noise)
+        if spec.mode == "random" and spec.seed is None:
+            spec = NoiseSpec("random", secrets.randbits(31), spec.strength)
+        return spec
+
+
+def _to_numpy(x) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        x = x.detach().to("cpu", torch.float32).numpy()
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def _module_device(m) -> torch.device:
+    dev = getattr(m, "device", None)
+    if dev is None:
+        dev = next(m.parameters()).device
+    return torch.device(dev)
+
+
+def _same_device(a: torch.device, b: torch.device) -> bool:
+    return a.type == b.type and (a.index or 0) == (b.index or 0)
+
+
+def _count(latents) -> int | None:
+    """Number of latents in an array or a list of them; None for other iterables."""
+    if isinstance(latents, (np.ndarray, torch.Tensor)):
+        return int(latents.shape[0]) if latents.ndim == 3 else 1
+    if isinstance(latents, (list, tuple)):
+        return sum(int(x.shape[0]) if np.ndim(x) == 3 else 1 for x in latents)
+    return None
+
+
+def _chunks(latents):
+    if isinstance(latents, (np.ndarray, torch.Tensor)) and latents.ndim in (2, 3):
+        yield latents
+        return
+    yield from latents
+
+
+def _parse_optimize(optimize) -> frozenset:
+    if optimize in (None, "none", ""):
+        return frozenset()
+    parts = optimize.replace("+", ",").split(",") if isinstance(optimize, str) else list(optimize)
+    parts = {p.strip() for p in parts if p and p.strip() != "none"}
+    bad = parts - set(_OPTIMIZATIONS)
+    if bad:
+        raise ValueError(f"unknown optimize option(s) {sorted(bad)}; choose from {_OPTIMIZATIONS}")
+    return frozenset(parts)
+
+
+def _complete(req: _Request) -> None:
+    """Run the completion callback, then release waiters (so wait() sees every callback's effect)."""
+    try:
+        if req.callback is not None:
+            req.callback(req.result)
+    finally:
+        req.event.set()
+
+
+def _call_all(thunks) -> None:
+    for t in thunks:
+        if t is not None:
+            try:
+                t()
+            except Exception:  # a caller's callback must not break the service
+                log.exception("render callback failed")
