@@ -68,12 +68,14 @@ class RenderService:
     optimize: None / 'none', or 'channels_last', 'compile' or both (list or 'channels_last+compile').
     compile_options: keyword arguments of torch.compile (e.g. {'backend': 'eager'}).
     batch_time_target: seconds one adaptive batch aims at (bounds the wait of an interactive request).
+    interactive_holdoff: for this many seconds after an interactive request, lower-priority batches
+        are cut to a quarter, so the next value of a dragged slider waits less (0 turns this off).
     """
 
     def __init__(self, generator, device=None, precision=None, max_batch: int | None = None,
                  cache_bytes: int = 256 << 20, num_threads: int | None = None, optimize=None,
                  compile_options: dict | None = None, batch_time_target: float = 0.25,
-                 cache: RenderCache | None = None, start: bool = True):
+                 interactive_holdoff: float = 0.3, cache: RenderCache | None = None, start: bool = True):
         self.device = pick_device(device)
         if precision is None:
             self.dtype = default_precision(self.device)
@@ -86,10 +88,13 @@ class RenderService:
             raise ValueError("max_batch must be >= 1")
         self.max_batch = max_batch
         self.batch_time_target = float(batch_time_target)
+        self.interactive_holdoff = float(interactive_holdoff)
+        self._last_interactive = -float("inf")
         self.num_threads = num_threads
         self.optimize = _parse_optimize(optimize)
         self.compile_options = dict(compile_options or {})
         self._cond = threading.Condition()
+        self.stats.lock = self._cond
         self._queues: dict[Priority, deque[_Request]] = {p: deque() for p in Priority}
         self._tokens: dict[Hashable, set] = {}
         self._ids = itertools.count(1)
@@ -190,6 +195,8 @@ class RenderService:
         ticket = Ticket(self, req)
         thunks = []
         with self._cond:
+            if req.priority == Priority.INTERACTIVE:
+                self._last_interactive = time.monotonic()
             self.stats.submitted += 1
             self.stats.cache_hits += hits
             if self._stopping:
@@ -325,6 +332,9 @@ class RenderService:
 
     def _step(self, prio: Priority, jobs: list) -> None:
         limit = self.batch_limit()
+        since = time.monotonic() - self._last_interactive
+        if prio > Priority.INTERACTIVE and since < self.interactive_holdoff:
+            limit = max(1, limit // 4)  # the user is dragging: keep the next wait short
         if jobs:
             self._top_up(jobs, limit)
         with self._cond:
@@ -363,13 +373,15 @@ class RenderService:
                     break
                 except Exception as e:
                     with self._cond:
-                        thunks.append(self._finish_locked(req, Status.ERROR, f"job source: {type(e).__name__}: {e}"))
+                        msg = f"job source: {type(e).__name__}: {e}"
+                        thunks.append(self._finish_locked(req, Status.ERROR, msg))
                     break
                 for row in ws:
                     i = req.next_index
                     req.next_index += 1
                     spec = self._resolve_noise(req.noise_fn(i))
-                    key = cache_key(fp, latent_digest(row), spec, req.size, self.precision) if req.cache else None
+                    key = (cache_key(fp, latent_digest(row), spec, req.size, self.precision)
+                           if req.cache else None)
                     img = self.cache.get(key) if key is not None else None
                     hits += img is not None
                     have += img is None

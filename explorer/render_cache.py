@@ -4,6 +4,7 @@ images, the antialiased resize, and small device helpers. No Qt here.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import threading
@@ -11,7 +12,7 @@ import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from enum import Enum, IntEnum
-from typing import Hashable
+from typing import Any, Hashable
 
 import numpy as np
 import torch
@@ -39,7 +40,8 @@ class Status(str, Enum):
 class RenderResult:
     ticket_id: int
     status: Status
-    images: list            # uint8 [size, size, C] per latent (None where not rendered); [] for jobs unless collect
+    images: list            # uint8 [size, size, C] per latent (None where not rendered);
+                            # for jobs: [] unless collect=True
     from_cache: list        # bool per entry of images
     noise: list             # NoiseSpec actually used per entry of images
     count: int              # images delivered (for jobs: streamed through on_images)
@@ -76,11 +78,14 @@ class RenderStats:
     errors: int = 0
     oom_splits: int = 0
     compile_fallbacks: int = 0
-    batch_log: deque = field(default_factory=lambda: deque(maxlen=4096))
+    batch_log: deque = field(default_factory=lambda: deque(maxlen=4096))  # BatchRecord, newest last
+    lock: Any = field(default=None, repr=False, compare=False)  # the service's lock, held by snapshot()
 
     def snapshot(self) -> dict:
-        d = {k: v for k, v in self.__dict__.items() if k != "batch_log"}
-        d["batch_log"] = list(self.batch_log)
+        """A consistent copy (counters and batch_log) while the worker keeps going."""
+        with self.lock or contextlib.nullcontext():
+            d = {k: v for k, v in self.__dict__.items() if k not in ("batch_log", "lock")}
+            d["batch_log"] = list(self.batch_log)
         return d
 
 
@@ -107,6 +112,8 @@ class _Item:
 
 
 class _Request:
+    """One submitted request or job (internal; guarded by the service's lock)."""
+
     def __init__(self, rid, priority, size, token, callback, model_gen, *, cache, collect,
                  source=None, noise_fn=None, total=None, on_images=None, on_progress=None):
         self.id, self.priority, self.size, self.token = rid, Priority(priority), size, token
@@ -167,6 +174,7 @@ class Ticket:
         return self._service._end([self._req], Status.CANCELLED)
 
     def wait(self, timeout: float | None = None) -> RenderResult:
+        """The result once the request ended (any status); TimeoutError if not within timeout."""
         if threading.current_thread() is self._service._thread and not self.done:
             raise RuntimeError("waiting on a ticket from the render worker thread would deadlock")
         if not self._req.event.wait(timeout):

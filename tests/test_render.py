@@ -176,7 +176,7 @@ def test_coalescing_into_batches(gen, svc_factory):
 def test_interactive_preempts_prefetch_after_the_batch_in_flight(gen, svc_factory):
     probe = Probe(gen)
     probe.gate = threading.Event()
-    svc = svc_factory(probe, max_batch=4)
+    svc = svc_factory(probe, max_batch=4, interactive_holdoff=0)
     ws = latents(gen, 41)
     job = svc.submit_job(ws[:40], size=16)                      # PREFETCH by default
     assert probe.entered.wait(WAIT)                             # first prefetch batch in flight
@@ -187,6 +187,18 @@ def test_interactive_preempts_prefetch_after_the_batch_in_flight(gen, svc_factor
     prios = [r.priority for r in svc.stats.batch_log]
     assert prios[0] == Priority.PREFETCH and prios[1] == Priority.INTERACTIVE  # 9 batches still queued
     assert prios.count(Priority.PREFETCH) == 10
+
+
+def test_smaller_background_batches_right_after_an_interactive_request(gen, svc_factory):
+    ws = latents(gen, 17)
+    for holdoff, expected in ((60.0, [1, 2, 2, 2, 2, 2, 2, 2, 2]), (0.0, [1, 8, 8])):
+        svc = svc_factory(gen, max_batch=8, interactive_holdoff=holdoff)
+        svc.pause()
+        svc.submit_job(ws[:16], size=8)
+        svc.submit(ws[16], size=8, priority=Priority.INTERACTIVE)
+        svc.resume()
+        assert svc.idle(WAIT)
+        assert [r.n for r in svc.stats.batch_log] == expected
 
 
 def test_adaptive_batch_grows_and_stays_bounded(gen, svc_factory):
@@ -280,7 +292,8 @@ def test_set_generator_drops_work_for_the_old_model(gen, svc_factory):
     assert old.status is Status.SUPERSEDED
     new = svc.submit(ws)
     svc.resume()
-    np.testing.assert_array_equal(np.stack(new.wait(WAIT).images), to_uint8(other.synthesize(torch.from_numpy(ws))))
+    ref = to_uint8(other.synthesize(torch.from_numpy(ws)))
+    np.testing.assert_array_equal(np.stack(new.wait(WAIT).images), ref)
     assert svc.stats.images_rendered == 2
 
 
@@ -351,6 +364,7 @@ def test_job_streams_in_order_with_progress(gen, svc_factory):
     for a, b in zip(res.images, ref.images):
         np.testing.assert_array_equal(a, b)
     assert svc.submit_job(iter([]), size=16).wait(WAIT).ok   # an empty job just ends
+    assert svc.submit_job([ws[:3], ws[3]], size=16).progress == (0, 4)  # total counted from a list
 
 
 def test_failing_job_source_is_an_error(gen, svc_factory):
@@ -494,7 +508,8 @@ def test_compile_switch(gen, svc_factory):
 
 
 def test_compile_failure_falls_back_to_eager(gen, svc_factory):
-    svc = svc_factory(gen, optimize=["compile", "channels_last"], compile_options={"backend": "no-such-backend"})
+    svc = svc_factory(gen, optimize=["compile", "channels_last"],
+                      compile_options={"backend": "no-such-backend"})
     assert svc.render(latents(gen, 2), timeout=60).ok
     assert svc.stats.compile_fallbacks == 1
 

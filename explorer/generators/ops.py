@@ -49,6 +49,7 @@ def upfirdn2d(x: torch.Tensor, f: torch.Tensor | None, up: int = 1, down: int = 
     symmetric, so convolution and correlation coincide; we flip anyway to be exact.
     """
     n, c, h, w = x.shape
+    channels_last = x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
     x0, x1, y0, y1 = (int(p) for p in padding)
     if up > 1:
         x = x.reshape(n, c, h, 1, w, 1)
@@ -74,6 +75,8 @@ def upfirdn2d(x: torch.Tensor, f: torch.Tensor | None, up: int = 1, down: int = 
         x = x * gain
     if down > 1:
         x = x[:, :, ::down, ::down]
+    if channels_last:  # keep the caller's memory format (channels-last convs are 3-5x faster on CPU)
+        x = x.contiguous(memory_format=torch.channels_last)
     return x
 
 

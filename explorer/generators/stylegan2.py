@@ -86,6 +86,7 @@ class SynthesisBlock(nn.Module):
         super().__init__()
         self.in_channels, self.resolution = in_channels, resolution
         self.architecture, self.is_last = architecture, is_last
+        self.memory_format = torch.contiguous_format
         self.register_buffer("resample_filter", resample_filter.clone(), persistent=False)
         if in_channels == 0:
             self.const = nn.Parameter(torch.randn(out_channels, resolution, resolution))
@@ -109,6 +110,7 @@ class SynthesisBlock(nn.Module):
         f = self.resample_filter
         if self.in_channels == 0:
             x = self.const.unsqueeze(0).expand(ws.shape[0], -1, -1, -1).to(ws.dtype)
+            x = x.contiguous(memory_format=self.memory_format)
             x = self.conv1(x, ws[:, 0], f, noises[0])
         elif self.architecture == "resnet":
             gain = math.sqrt(0.5)
@@ -147,6 +149,12 @@ class SynthesisNetworkSG2(nn.Module):
                                    conv_clamp=conv_clamp, resample_filter=f, use_noise=use_noise)
             self.num_ws += block.num_conv + (block.num_torgb if block.is_last else 0)
             setattr(self, f"b{res}", block)
+
+    def set_channels_last(self, enabled: bool = True) -> None:
+        """Run activations in NHWC (channels-last): much faster convolutions on CPU and CUDA."""
+        fmt = torch.channels_last if enabled else torch.contiguous_format
+        for b in self.blocks():
+            b.memory_format = fmt
 
     def blocks(self) -> list[SynthesisBlock]:
         return [getattr(self, f"b{r}") for r in self.block_resolutions]

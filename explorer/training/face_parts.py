@@ -12,6 +12,8 @@ x right, y down) and placed by a `Painter`, which fakes 3-D head yaw cheaply:
   outline keeps its width and the chin, which sticks out, moves with the features.
 
 Then tilt rolls everything around the neck. The body is drawn straight in canvas space.
+Shapes that make up the figure's silhouette are also drawn into a mask, which `lighting`
+uses after downsampling to shade the figure but not the background.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ import math
 from types import SimpleNamespace
 
 import numpy as np
-from PIL import Image, ImageChops, ImageDraw
+from PIL import Image, ImageDraw
 
 YAW_DEGREES = 24.0   # yaw = +-1 turns the head this much
 TILT_DEGREES = 14.0  # tilt = +-1 rolls the head this much
@@ -68,6 +70,10 @@ def rgba(c, alpha: float) -> tuple:
     return (*c[:3], clamp8(alpha))
 
 
+def luma(c) -> float:
+    return 0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2]
+
+
 def skin_color(tone: float) -> tuple:
     pos = min(max(tone, 0.0), 1.0) * (len(SKIN_STOPS) - 1)
     i = min(int(pos), len(SKIN_STOPS) - 2)
@@ -100,6 +106,17 @@ def circle(n: int):
         t = np.linspace(0.0, 2.0 * np.pi, n, endpoint=False)
         c = _CIRCLES[n] = (np.cos(t), np.sin(t))
     return c
+
+
+_LINS: dict[int, np.ndarray] = {}
+
+
+def lin(a: float, b: float, n: int) -> np.ndarray:
+    """lin(a, b, n) from a cached unit ramp (numpy call overhead dominates here)."""
+    r = _LINS.get(n)
+    if r is None:
+        r = _LINS[n] = np.linspace(0.0, 1.0, n)
+    return a + (b - a) * r
 
 
 def ellipse(cx, cy, rx, ry, n=24):
@@ -145,20 +162,24 @@ class Painter:
         self.ct, self.st = math.cos(t), math.sin(t)
         self.W, self.D, self.cx, self.cy, self.py = g.W, g.D, g.cx, g.cy, g.pivot_y
         self.k = g.k
+        self.inv_w = 1.0 / g.W
+        ks = g.k * self.size
+        self.axx, self.axy = ks * self.ct, ks * self.st
+        self.ax = g.cx * self.size + ks * g.pivot_y * self.st
+        self.ay = g.cy * self.size + ks * g.pivot_y * (1.0 - self.ct)
 
     def _place(self, x, y):
-        dy = np.asarray(y, dtype=np.float64) - self.py
-        xr = x * self.ct - dy * self.st
-        yr = x * self.st + dy * self.ct + self.py
-        out = np.empty(2 * xr.size)
-        out[0::2] = (self.cx + self.k * xr) * self.size
-        out[1::2] = (self.cy + self.k * yr) * self.size
+        # rotation about the pivot, head scale and canvas scale folded into one affine map
+        y = np.asarray(y, dtype=np.float64)
+        out = np.empty(2 * x.size)
+        out[0::2] = self.ax + x * self.axx - y * self.axy
+        out[1::2] = self.ay + x * self.axy + y * self.axx
         return out.tolist()
 
     def surface(self, x, y, dz=0.0):
         """Points on the face surface: rotated by yaw on a half-ellipsoid."""
         x = np.asarray(x, dtype=np.float64)
-        z = self.D * np.sqrt(np.clip(1.0 - (x / self.W) ** 2, 0.0, 1.0)) + dz
+        z = self.D * np.sqrt(np.maximum(1.0 - (x * self.inv_w) ** 2, 0.0)) + dz
         return self._place(x * self.ca + z * self.sa, y)
 
     def flat(self, x, y, dz=0.0):
@@ -216,20 +237,27 @@ def derive(p) -> SimpleNamespace:
     g.brow_y = g.eye_y - g.eh - 0.026 - 0.008 * p.smile
     g.nose_y = 0.115 + 0.02 * p.face_length
     g.mouth_y = g.nose_y + 0.064 + 0.012 * p.face_length
-    g.mw = (0.22 + 0.06 * p.mouth_width + 0.12 * p.smile) * g.W
-    g.jaw_n = 2.0 + 1.8 * p.jaw
-    g.jaw_taper = 0.06 + 0.3 * (1.0 - p.jaw)
+    g.mw = (0.24 + 0.06 * p.mouth_width + 0.17 * p.smile) * g.W
+    g.jaw_n = 1.9 + 2.4 * p.jaw
+    g.jaw_taper = 0.04 + 0.4 * (1.0 - p.jaw)
 
     g.skin = skin_color(p.skin_tone)
     dark_skin = p.skin_tone > 0.6
     g.skin_shadow = mix(shade(g.skin, 0.84), (120, 60, 90), 0.08)
     g.skin_line = mix(shade(g.skin, 0.66), (110, 40, 40), 0.12)
     g.hair = hair_color(p.hair_color, p.hair_shade, p.age)
+    # keep hair readable against the skin (brown hair on brown skin would merge into one blob)
+    lum_h, lum_s = luma(g.hair), luma(g.skin)
+    if abs(lum_h - lum_s) < 45:
+        if lum_h < lum_s:
+            g.hair = shade(g.hair, max(0.35, (lum_s - 45) / max(lum_h, 1.0)))
+        else:
+            g.hair = shade(g.hair, (lum_s + 45) / max(lum_h, 1.0))
     g.hair_back = shade(g.hair, 0.78)
     g.hair_hi = mix(g.hair, (255, 250, 236), 0.3)
     brow = shade(g.hair, 0.82) if p.hair_color != "blonde" else shade(g.hair, 0.72)
-    if p.hair_style in ("bald", "mohawk") and p.hair_color in ("dyed",):
-        brow = (60, 44, 36)
+    if p.hair_color == "dyed":  # dyed hair, natural brows
+        brow = (58, 42, 34) if p.skin_tone > 0.3 or p.hair_shade < 0.5 else (120, 84, 56)
     g.brow = brow
     g.beard = g.hair if p.hair_color != "dyed" else (60, 44, 36)
     g.eye = shade(EYE_COLORS[p.eye_color], 0.85 + 0.3 * p.eye_shade)
@@ -259,7 +287,7 @@ def head_outline(g, n=72):
     half = n // 2
     t = np.linspace(np.pi, 2.0 * np.pi, half, endpoint=False)
     ux, uy = g.W * np.cos(t), g.Hu * np.sin(t)
-    t = np.linspace(0.0, np.pi, n - half)
+    t = lin(0.0, np.pi, n - half)
     c, s = np.cos(t), np.sin(t)
     e = 2.0 / g.jaw_n
     ly = g.Hl * np.abs(s) ** e
@@ -274,34 +302,33 @@ def outline_dz(g, y):
 
 # ---------------------------------------------------------------------------------- parts
 
-_GRID: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+_GRADIENT = Image.linear_gradient("L")  # 256x256, value = row
 
 
 def background(g, p, size: int) -> Image.Image:
-    """Two-colour linear gradient: an 8-bit ramp from numpy, coloured by a per-channel LUT."""
-    if size not in _GRID:
-        v = ((np.arange(size, dtype=np.float32) + 0.5) / size - 0.5) * 1.1 * 255.0
-        _GRID[size] = (v[None, :], v[:, None])
-    X, Y = _GRID[size]
-    t = X * math.sin(p.bg_angle) + Y * math.cos(p.bg_angle) + 127.5
-    ramp = Image.fromarray(np.clip(t, 0.0, 255.0).astype(np.uint8), "L")
+    """Two-colour linear gradient at angle p.bg_angle: PIL's 8-bit ramp mapped affinely onto
+    the canvas (cheaper than numpy at this size), then coloured with a per-channel LUT."""
+    sa, ca = math.sin(p.bg_angle), math.cos(p.bg_angle)
+    span = 255.0 / (abs(sa) + abs(ca))  # keep the ramp inside the source image on diagonals
+    d, e = span * sa / size, span * ca / size
+    ramp = _GRADIENT.transform((size, size), Image.AFFINE, (0, 0, 128, d, e, 127.5 - 0.5 * size * (d + e)),
+                               Image.NEAREST)
     k = np.arange(256) / 255.0
-    lut = np.concatenate([a + (b - a) * k for a, b in zip(g.bg1, g.bg2)])
-    return ramp.convert("RGB").point(np.round(lut).astype(np.uint8).tolist())
+    return Image.merge("RGB", [ramp.point(np.round(a + (b - a) * k).astype(np.uint8).tolist())
+                               for a, b in zip(g.bg1, g.bg2)])
 
 
 def body(pt: Painter, g, p):
     """Shoulders in clothing colour, neck, the neckline of the clothing style."""
     chin = pt.flat([0.0], [g.Hl], outline_dz(g, np.array([g.Hl])))
     chin_x, chin_y = chin[0] / pt.size, chin[1] / pt.size
-    top = g.cy + g.k * g.Hl + 0.075
-    sw = 0.32 + 0.07 * p.shoulder_width
+    top = g.cy + g.k * g.Hl + 0.065
+    sw = 0.35 + 0.08 * p.shoulder_width
     c, s = circle(64)
     sel = s <= 0.05
     ex = np.abs(c[sel]) ** 0.7 * np.sign(c[sel])
     bx, by = 0.5 + sw * ex, top + 0.3 + 0.3 * np.clip(s[sel], -1.0, 1.0)
     pt.poly(pt.canvas(bx, by), g.clothes, mask=True)
-    # shoulder seams hint: slightly darker lower flanks
     nw = g.k * g.W * (0.36 + 0.1 * p.jaw) * (1.0 + 0.1 * p.shoulder_width)
     neck_top = g.cy + g.k * g.Hl * 0.4
     neck_col = shade(g.skin, 0.93)
@@ -313,7 +340,7 @@ def body(pt: Painter, g, p):
         pt.poly(pt.canvas(*zip(*pts)), neck_col, mask=True)
         chin_shadow(pt, g, chin_x, chin_y, nw)
         y0 = chin_y + 0.045
-        xs = [0.5 - nw * 1.15, 0.5 - nw * 1.2, 0.5 - uw * 1.1, 0.5 + uw * 1.1, 0.5 + nw * 1.2, 0.5 + nw * 1.15]
+        xs = [0.5 + f for f in (-nw * 1.15, -nw * 1.2, -uw * 1.1, uw * 1.1, nw * 1.2, nw * 1.15)]
         ys = [y0, top - 0.005, top + 0.035, top + 0.035, top - 0.005, y0]
         pt.poly(pt.canvas(xs, ys), band_col, mask=True)
         for k in (0.35, 0.65):
@@ -328,7 +355,7 @@ def body(pt: Painter, g, p):
         vx = [0.5 - uw * 0.75, 0.5, 0.5 + uw * 0.75]
         vy = [top - 0.004, top + 0.07, top - 0.004]
     else:  # crew
-        tt = np.linspace(0.0, np.pi, 9)
+        tt = lin(0.0, np.pi, 9)
         vx = list(0.5 - uw * np.cos(tt))
         vy = list(top - 0.004 + 0.045 * np.sin(tt))
     xs = [0.5 - nw, 0.5 - nw * 1.05] + vx + [0.5 + nw * 1.05, 0.5 + nw]
@@ -359,7 +386,7 @@ def back_hair(pt: Painter, g, p):
     if st == "long":
         ln = 0.3 + 0.14 * p.hair_length
         wide = W + 0.035 + 0.03 * p.hair_volume
-        t = np.linspace(np.pi, 2 * np.pi, 28)
+        t = lin(np.pi, 2 * np.pi, 28)
         ax, ay = wide * np.cos(t), (Hu + 0.04 + 0.02 * p.hair_volume) * np.sin(t) - 0.01
         sx = np.array([wide + 0.02, wide + 0.03, wide * 0.55])
         sy = np.array([0.12, ln, ln + 0.02])
@@ -374,15 +401,15 @@ def back_hair(pt: Painter, g, p):
         r = 1.0 + 0.05 * np.abs(np.sin(k * np.arctan2(s, c) * 0.5 + p.hair_part))
         pt.poly(pt.flat(rx * c * r, -0.04 + ry * s * r, -0.1 * g.D), col, mask=True)
     elif st == "bun":
-        r = 0.05 + 0.025 * p.hair_volume
+        r = 0.048 + 0.02 * p.hair_volume
         bx = 0.06 * p.hair_part
-        x, y = ellipse(bx, -Hu - 0.02 - r * 0.55, r, r * 0.9, 32)
+        x, y = ellipse(bx, -Hu - r * 0.45, r, r * 0.9, 32)
         pt.poly(pt.flat(x, y), g.hair, mask=True)
-        x, y = ellipse(bx - 0.3 * r, -Hu - 0.02 - r * 0.85, r * 0.35, r * 0.2, 16)
+        x, y = ellipse(bx - 0.3 * r, -Hu - r * 0.75, r * 0.35, r * 0.2, 16)
         pt.poly(pt.flat(x, y), rgba(g.hair_hi, 150))
     elif st == "ponytail":
         sd = 1.0 if p.hair_part >= 0 else -1.0
-        tt = np.linspace(0.0, 1.0, 16)
+        tt = lin(0.0, 1.0, 16)
         px = sd * (W * 0.35 + (W * 0.65 + 0.045) * np.sin(np.minimum(tt * 2.4, np.pi / 2)) - 0.03 * tt ** 2)
         py = -Hu * 0.7 + (0.5 + 0.14 * p.hair_length) * tt ** 1.2
         wd = (0.075 + 0.035 * p.hair_volume) * np.sin(0.5 + tt * 2.64) ** 0.7 + 0.012
@@ -407,7 +434,8 @@ def head(pt: Painter, g, p):
         sd = -1.0 if p.light > 0 else 1.0  # the side away from the light
         cut = g.W * (1.02 - 0.5 * abs(p.light)) - 0.05 * np.clip(y / g.Hl, 0.0, 1.0) ** 2
         cut = cut + 0.03 * np.clip(-y / g.Hu, 0.0, 1.0) ** 2
-        xs = np.maximum(x * sd, cut) * sd
+        # clamp to the terminator, but never outside the (symmetric) outline at that height
+        xs = np.maximum(x * sd, np.minimum(cut, np.abs(x))) * sd
         pt.poly(pt.flat(xs, y, dz), rgba(g.skin_shadow, 150 * min(1.0, abs(p.light) * 1.4)))
     # cheeks
     blush = 55 * p.blush + (45 if p.makeup else 0)
@@ -423,18 +451,18 @@ def head(pt: Painter, g, p):
         wl = 0.0055
         for k in range(1 + int(a * 2.5)):
             yy = g.brow_y - 0.04 - 0.022 * k
-            xx = np.linspace(-0.45 * g.W, 0.45 * g.W, 9)
+            xx = lin(-0.45 * g.W, 0.45 * g.W, 9)
             pt.line(pt.surface(xx, yy + 0.012 * (xx / g.W) ** 2), col, wl)
         for sd in (-1, 1):
-            tt = np.linspace(0.0, 1.0, 7)
+            tt = lin(0.0, 1.0, 7)
             xx = sd * (0.09 * g.W + 0.05 + (g.mw * 0.75) * tt ** 1.3 - 0.03 * tt)
             yy = g.nose_y - 0.012 + (g.mouth_y - g.nose_y + 0.02) * tt
             pt.line(pt.surface(xx, yy), col, wl)
             ox = sd * (g.eye_dx + g.ew + 0.008)
             for dy in (-0.01, 0.006):
                 pt.line(pt.surface([ox, ox + sd * 0.022], [g.eye_y + dy * 0.3, g.eye_y + dy * 1.6]), col, wl)
-            xx = sd * g.eye_dx + np.linspace(-0.6, 0.6, 5) * g.ew
-            pt.line(pt.surface(xx, g.eye_y + g.eh + 0.014 + 0.004 * (xx - sd * g.eye_dx) ** 2 / g.ew ** 2 * 0),
+            xx = sd * g.eye_dx + lin(-0.6, 0.6, 5) * g.ew
+            pt.line(pt.surface(xx, np.full_like(xx, g.eye_y + g.eh + 0.014)),  # under-eye bags
                     rgba(g.skin_line, 40 + 80 * a), wl)
 
 
@@ -446,7 +474,7 @@ def eyes(pt: Painter, g, p):
         ex, ey, ew, eh = sd * g.eye_dx, g.eye_y, g.ew, g.eh
         lh = eh * (0.78 - 0.38 * squint)
         tilt = 0.06 * ew * sd * p.eye_tilt
-        u = np.cos(np.linspace(np.pi, 0.0, 17))
+        u = np.cos(lin(np.pi, 0.0, 17))
         root = np.sqrt(1.0 - u * u)
         up = ey - eh * root ** 0.85 - tilt * u * sd
         lo = ey + lh * root - tilt * u * sd
@@ -473,18 +501,17 @@ def eyes(pt: Painter, g, p):
         lx = ex + ew * u * k
         ly = ey - eh * root ** 0.85 - tilt * u * sd + 0.002
         width = 0.0085 + (0.004 if p.makeup else 0.0)
-        if p.makeup:
-            lx = np.append(lx if sd < 0 else lx, ex + sd * ew * 1.3)
-            ly = np.append(ly, ey - eh * 0.45 - tilt)
-            if sd < 0:
-                lx, ly = np.roll(lx, 1), np.roll(ly, 1)
+        if p.makeup:  # wing at the outer corner: the start of the lid for the left eye
+            wx, wy = ex + sd * ew * 1.3, ey - eh * 0.45 - tilt
+            lx = np.append(lx, wx) if sd > 0 else np.insert(lx, 0, wx)
+            ly = np.append(ly, wy) if sd > 0 else np.insert(ly, 0, wy)
         pt.line(pt.surface(lx, ly), (34, 24, 26), width)
 
 
 def brows(pt: Painter, g, p):
     th = 0.008 + 0.016 * p.brow_thickness
     for sd in (-1, 1):
-        tt = np.linspace(0.0, 1.0, 10)
+        tt = lin(0.0, 1.0, 10)
         x = sd * (g.eye_dx - g.ew * 1.0 + g.ew * 2.25 * tt)
         arch = (0.008 + 0.012 * p.brow_arch) * np.sin(np.pi * np.clip(tt * 1.15, 0, 1))
         y = g.brow_y - arch + 0.006 * tt
@@ -494,19 +521,19 @@ def brows(pt: Painter, g, p):
 
 
 def nose(pt: Painter, g, p):
-    """Flat-style nose: a shadow on the unlit flank and a curved base with nostrils."""
-    nb = (0.1 + 0.08 * p.nose_size) * g.W + 0.004
-    pro = 0.02 + 0.025 * p.nose_size
+    """Flat-style nose: a shadow on the unlit flank and a curved base line."""
+    nb = (0.09 + 0.16 * p.nose_size) * g.W + 0.004
+    pro = 0.02 + 0.03 * p.nose_size
     sd = -1.0 if p.light > 0 else 1.0
-    tt = np.linspace(0.0, 1.0, 8)
-    x = sd * (0.012 + nb * 0.55 * tt ** 2)
+    tt = lin(0.0, 1.0, 8)
+    x = sd * (0.012 + nb * 0.6 * tt ** 2)
     y = g.brow_y + 0.03 + (g.nose_y - g.brow_y - 0.045) * tt
-    bx, by = band(x, y, 0.004 + 0.012 * tt)
+    bx, by = band(x, y, 0.004 + (0.01 + 0.008 * p.nose_size) * tt)
     pt.poly(pt.surface(bx, by, twice(pro * tt)), rgba(g.skin_shadow, 170))
-    u = np.linspace(-1.0, 1.0, 11)
+    u = lin(-1.0, 1.0, 11)
     x = nb * u
-    y = g.nose_y - 0.012 * (1 - u * u) * -0.6 - 0.01 * u ** 2
-    bx, by = band(x, y, 0.008 * (1.2 - 0.5 * np.abs(u)))
+    y = g.nose_y + 0.0072 * (1 - u * u) - 0.01 * u ** 2
+    bx, by = band(x, y, (0.007 + 0.005 * p.nose_size) * (1.2 - 0.5 * np.abs(u)))
     pt.poly(pt.surface(bx, by, twice(pro * (1 - u * u))), g.skin_line)
 
 
@@ -514,27 +541,28 @@ def mouth(pt: Painter, g, p):
     """Neutral line -> smile -> open smile with teeth, driven by p.smile."""
     s = p.smile
     mw, my = g.mw, g.mouth_y
-    lift = 0.026 * s - 0.004
+    lift = 0.03 * s - 0.004
     opn = min(1.0, max(0.0, (s - 0.42) / 0.5))
-    u = np.linspace(-1.0, 1.0, 17)
+    u = lin(-1.0, 1.0, 17)
     x = mw * u
     top = my - lift * u ** 2 + 0.004 * (1 - u ** 2) * (1 - opn)
-    depth = opn * (0.034 + 0.018 * p.mouth_width)
+    depth = opn * (0.056 + 0.018 * p.mouth_width)
     if depth < 0.004:
         pt.line(pt.surface(x, top), shade(g.lip, 0.62), 0.0085)
         lx = 0.55 * mw * u
-        pt.line(pt.surface(lx, my + 0.016 - 0.004 * u ** 2), rgba(shade(g.lip, 0.85), 120 if not p.makeup else 0), 0.006)
-        if p.makeup:
-            bx, by = band(lx, my + 0.009 + 0.0 * u, 0.012 * (1 - 0.6 * u ** 2))
+        if p.makeup:  # full lower lip in lipstick
+            bx, by = band(lx, np.full_like(u, my + 0.009), 0.012 * (1 - 0.6 * u ** 2))
             pt.poly(pt.surface(bx, by), g.lip)
             pt.line(pt.surface(x, top), shade(g.lip, 0.6), 0.008)
+        else:  # a hint of the lower lip
+            pt.line(pt.surface(lx, my + 0.016 - 0.004 * u ** 2), rgba(shade(g.lip, 0.85), 120), 0.006)
     else:
         bot = top + depth * (1 - u ** 2) ** 0.8
         mx = np.concatenate([x, x[::-1]])
         myy = np.concatenate([top - 0.002, bot[::-1]])
         pt.poly(pt.surface(mx, myy), (96, 26, 38))
         if opn > 0.25:
-            teeth = np.minimum(myy, top.min() + 0.004 + depth * 0.42 + lift * 0.3)
+            teeth = np.minimum(myy, top.min() + 0.004 + depth * 0.36 + lift * 0.3)
             teeth = np.maximum(teeth, np.concatenate([top, top[::-1]]))
             pt.poly(pt.surface(mx * 0.96, teeth), (250, 248, 240))
             tongue = np.maximum(myy, bot.max() - depth * 0.32)
@@ -557,7 +585,7 @@ def facial_hair(pt: Painter, g, p, stage: str):
         return
     col = g.beard
     my, mw = g.mouth_y, g.mw
-    lift = 0.026 * p.smile - 0.004
+    lift = 0.03 * p.smile - 0.004
     if stage == "under" and fh in ("beard", "stubble"):
         x, y, dz = head_outline(g)
         sel = y > g.eye_y + 0.06
@@ -565,8 +593,9 @@ def facial_hair(pt: Painter, g, p, stage: str):
         grow = 0.004 + (0.018 * p.beard_volume if fh == "beard" else 0.0)
         ox, oy = ox * (1.0 + grow / g.W), oy + grow
         # inner edge: from the cheek down to above the mouth, right to left
-        ix = np.array([0.8 * g.W, 0.5 * g.W, mw + 0.02, 0.35 * mw, -0.35 * mw, -mw - 0.02, -0.5 * g.W, -0.8 * g.W])
-        iy = np.array([g.eye_y + 0.06, g.nose_y, my - 0.022, my - 0.03, my - 0.03, my - 0.022, g.nose_y, g.eye_y + 0.06])
+        hx = np.array([0.8 * g.W, 0.5 * g.W, mw + 0.02, 0.35 * mw])
+        hy = np.array([g.eye_y + 0.06, g.nose_y, my - 0.022, my - 0.03])
+        ix, iy = np.concatenate([hx, -hx[::-1]]), np.concatenate([hy, hy[::-1]])
         if fh == "stubble":
             iy = iy + np.array([0.03, 0.03, 0.0, 0.0, 0.0, 0.0, 0.03, 0.03])
         pts = pt.flat(ox, oy, odz) + pt.surface(ix[::-1], iy[::-1])
@@ -576,14 +605,14 @@ def facial_hair(pt: Painter, g, p, stage: str):
             x, y = ellipse(0.0, my + 0.004 - 0.4 * lift, mw * 1.05, 0.022, 20)
             pt.poly(pt.surface(x, y), rgba(shade(g.skin, 0.92), 150))
     elif stage == "under" and fh == "goatee":
-        u = np.linspace(-1.0, 1.0, 13)
+        u = lin(-1.0, 1.0, 13)
         x = 0.55 * mw * u
-        cy = np.interp(np.abs(x), [0.0, 0.6 * g.W], [g.Hl, g.Hl * 0.8])
-        tx = np.concatenate([x, x[::-1]])
-        ty = np.concatenate([np.full_like(x, my + 0.018), cy[::-1] + 0.006])
-        pt.poly(pt.surface(tx, ty), col)
+        cy = np.interp(np.abs(x), [0.0, 0.6 * g.W], [g.Hl, g.Hl * 0.8]) + 0.006
+        # top edge on the face surface, bottom edge on the chin outline (projected like it)
+        pts = pt.surface(x, np.full_like(x, my + 0.018)) + pt.flat(x[::-1], cy[::-1], outline_dz(g, cy[::-1]))
+        pt.poly(pts, col)
     if stage == "over" and fh in ("beard", "moustache", "goatee"):
-        u = np.linspace(-1.0, 1.0, 15)
+        u = lin(-1.0, 1.0, 15)
         x = (mw * 1.12 + 0.006) * u
         y = my - 0.017 - lift * u ** 2 + 0.014 * u ** 4
         w = (0.013 + 0.009 * p.beard_volume) * (1.1 - 0.55 * u ** 2)
@@ -599,13 +628,25 @@ def _hairline(g, h0, slope, bend, side_y, x, scallop=0.0, freq=9.0):
     return y + (side_y - y) * smoothstep(0.72, 1.0, np.abs(u))
 
 
-def _cap(pt, g, col, top_th, side_th, side_y, h0, slope, bend, scallop=0.0, n=40, shadow=True):
-    """Hair over the skull: outer arc (flat) + hairline across the forehead (surface)."""
+def _cap(pt, g, col, top_th, side_th, side_y, h0, slope, bend, scallop=0.0, n=40, shadow=True,
+         spikes=0.0, quiff=0.0):
+    """Hair over the skull: outer arc (flat) + hairline across the forehead (surface).
+
+    spikes: amplitude of a jagged top (tousled crop); quiff: signed extra volume over one
+    side of the forehead (sign = side)."""
     rx, ry = g.W + side_th, g.Hu + top_th
-    t = np.linspace(np.pi, 2.0 * np.pi, n)
-    ox = np.concatenate([[-rx], rx * np.cos(t), [rx]])
-    oy = np.concatenate([[side_y + 0.01], ry * np.sin(t) - top_th * 0.2, [side_y + 0.01]])
-    hx = np.linspace(g.W * 0.99, -g.W * 0.99, 25)
+    t = lin(np.pi, 2.0 * np.pi, n)
+    c, s = np.cos(t), np.sin(t)
+    r = 1.0
+    if spikes:
+        saw = np.abs(((t - np.pi) / np.pi * 8.5) % 1.0 - 0.5) * 2.0
+        r = 1.0 + spikes * s * s * saw / ry
+    ax, ay = rx * c * r, ry * s * r - top_th * 0.2
+    if quiff:
+        ay = ay - abs(quiff) * np.exp(-((c - np.sign(quiff) * 0.4) / 0.75) ** 2)
+    ox = np.concatenate([[-rx], ax, [rx]])
+    oy = np.concatenate([[side_y + 0.01], ay, [side_y + 0.01]])
+    hx = lin(g.W * 0.99, -g.W * 0.99, 25)
     hy = _hairline(g, h0, slope, bend, side_y, hx, scallop)
     if shadow:  # the hair's shadow on the forehead
         pts = pt.flat(ox, oy + 0.012) + pt.surface(hx, hy + 0.014)
@@ -617,9 +658,9 @@ def _cap(pt, g, col, top_th, side_th, side_y, h0, slope, bend, scallop=0.0, n=40
 def _sheen(pt, g, rx, ry, width=0.012):
     """A light crescent on the lit side of the hair (flat-shaded highlight)."""
     sd = 1.0 if g.light > 0 else -1.0
-    t = np.linspace(1.42, 1.18, 9) * np.pi if sd < 0 else np.linspace(1.58, 1.82, 9) * np.pi
+    t = lin(1.42 * np.pi, 1.18 * np.pi, 9) if sd < 0 else lin(1.58 * np.pi, 1.82 * np.pi, 9)
     x, y = rx * 0.84 * np.cos(t), ry * 0.86 * np.sin(t)
-    bx, by = band(x, y, width * np.sin(np.linspace(0.2, np.pi - 0.2, 9)))
+    bx, by = band(x, y, width * np.sin(lin(0.2, np.pi - 0.2, 9)))
     pt.poly(pt.flat(bx, by), rgba(g.hair_hi, 170))
 
 
@@ -628,9 +669,14 @@ def front_hair(pt: Painter, g, p):
     part = p.hair_part
     recede = 0.05 * max(0.0, p.age - 0.45) * (p.facial_hair != "none" or p.jaw > 0.6)
     if st == "short":
-        top = 0.022 + 0.04 * p.hair_volume
-        rx, ry = _cap(pt, g, g.hair, top, 0.012, 0.02, -0.135 - 0.04 * p.hair_fringe + recede,
-                      0.045 * part, 0.03, scallop=0.008 * (p.hair_fringe < 0.3))
+        v = p.hair_fringe  # picks crop / tousled / quiff
+        top = 0.018 + 0.03 * p.hair_volume
+        sd = 1.0 if part >= 0 else -1.0
+        rx, ry = _cap(pt, g, g.hair, top, 0.012, 0.02, -0.14 - 0.02 * v + recede,
+                      0.045 * part if v < 0.66 else 0.07 * sd, 0.03, n=48,
+                      scallop=0.008 if v < 0.33 else 0.0,
+                      spikes=(0.03 + 0.03 * p.hair_volume) if 0.33 <= v < 0.66 else 0.0,
+                      quiff=sd * (0.012 + 0.016 * p.hair_volume) if v >= 0.66 else 0.0)
         _sheen(pt, g, rx, ry)
     elif st == "long":
         bangs = p.hair_fringe > 0.62
@@ -654,20 +700,21 @@ def front_hair(pt: Painter, g, p):
         cx = np.cos(ang) * rad * (W + 0.03)
         cy = np.sin(ang) * rad * (g.Hu + 0.03)
         for i in range(14):
-            tt = np.linspace(0.2, 2.6, 6)
+            tt = lin(0.2, 2.6, 6)
             pt.line(pt.flat(cx[i] + 0.012 * np.cos(tt), cy[i] + 0.01 * np.sin(tt)),
                     rgba(shade(g.hair, 0.7), 150), 0.005)
     elif st in ("bun", "ponytail"):
         rx, ry = _cap(pt, g, g.hair, 0.012, 0.008, 0.0, -0.165 + recede, 0.03 * part, 0.05)
         px = 0.02 + 0.3 * W * part
-        tt = np.linspace(0.0, 1.0, 6)
-        pt.line(pt.flat(px + 0.01 * tt, -g.Hu - 0.008 + 0.08 * tt ** 1.5), rgba(shade(g.hair, 0.7), 170), 0.005)
+        tt = lin(0.0, 1.0, 6)
+        pt.line(pt.flat(px + 0.01 * tt, -g.Hu - 0.008 + 0.08 * tt ** 1.5),  # the parting
+                rgba(shade(g.hair, 0.7), 170), 0.005)
         _sheen(pt, g, rx, ry)
     elif st == "mohawk":
         _cap(pt, g, rgba(g.hair, 70), 0.004, 0.004, 0.0, -0.16, 0.0, 0.04, shadow=False)
         mw = 0.036 + 0.016 * p.hair_volume
         h = 0.06 + 0.05 * p.hair_length
-        u = np.linspace(-1.0, 1.0, 9)
+        u = lin(-1.0, 1.0, 9)
         spikes = np.where(np.arange(9) % 2 == 1, h, h * 0.45)
         x = np.concatenate([mw * u, [mw, -mw]])
         y = np.concatenate([-g.Hu - spikes * (1 - 0.3 * u * u) + 0.01, [-0.14, -0.14]])
@@ -676,9 +723,9 @@ def front_hair(pt: Painter, g, p):
         x, y = ellipse(0.25 * W * (1 if p.light > 0 else -1), -g.Hu * 0.72, W * 0.32, g.Hu * 0.14, 20)
         pt.poly(pt.flat(x, y), rgba((255, 255, 255), 60))
         if p.bald_sides:
-            y = np.linspace(-0.13, 0.01, 8)
+            y = lin(-0.13, 0.01, 8)
             x = W * np.sqrt(np.clip(1.0 - (np.minimum(y, 0.0) / g.Hu) ** 2, 0.0, 1.0)) + 0.003
-            w = 0.022 * np.sin(np.linspace(0.15, np.pi - 0.5, 8)) + 0.004
+            w = 0.022 * np.sin(lin(0.15, np.pi - 0.5, 8)) + 0.004
             for sd in (-1, 1):
                 bx, by = band(sd * x, y, w)
                 pt.poly(pt.flat(bx, by), g.hair)
@@ -718,26 +765,29 @@ def glasses(pt: Painter, g, p):
         pt.line(pts, frame, fw, closed=True)
         inner.append((cx - sd * rx, cy - ry * 0.25))
     (lx, ly), (rx2, ry2) = inner
-    tt = np.linspace(0.0, 1.0, 5)
-    pt.line(pt.surface(lx + (rx2 - lx) * tt, ly - 0.006 * np.sin(np.pi * tt) + 0 * tt, 0.012), frame, fw * 0.9)
+    tt = lin(0.0, 1.0, 5)
+    pt.line(pt.surface(lx + (rx2 - lx) * tt, ly - 0.006 * np.sin(np.pi * tt), 0.012), frame, fw * 0.9)
     for sd in (-1, 1):
         x0 = sd * (g.eye_dx + rx)
-        pt.line(pt.surface([x0, sd * g.W * 0.99], [g.eye_y - ry * 0.2, g.eye_y + 0.002], 0.006), frame, fw * 0.8)
+        pt.line(pt.surface([x0, sd * g.W * 0.99], [g.eye_y - ry * 0.2, g.eye_y + 0.002], 0.006),
+                frame, fw * 0.8)
 
 
-_RAMPS: dict[int, Image.Image] = {}
-_SHADOW_LUT = np.round(np.concatenate([np.arange(256) * k for k in (0.6, 0.62, 0.78)])).astype(np.uint8).tolist()
+_RAMPS: dict[int, np.ndarray] = {}
+_SHADOW_TINT = np.array([0.4, 0.38, 0.22], dtype=np.float32)  # cool shadows: less blue lost
 
 
-def lighting(pt: Painter, g, p):
-    """Darkens the figure (not the background) towards the side away from the light."""
-    size = pt.size
-    ramp = _RAMPS.get(size)
+def lighting(img: np.ndarray, mask: Image.Image, light: float) -> np.ndarray:
+    """Darkens the figure (not the background) towards the side away from the light.
+
+    Applied after downsampling: the shading is a smooth ramp, so doing it on the small image
+    with the box-filtered silhouette mask looks the same and costs a fraction.
+    """
+    res = img.shape[0]
+    ramp = _RAMPS.get(res)
     if ramp is None:
-        ramp = _RAMPS[size] = Image.linear_gradient("L").rotate(90).resize((size, size))
-    strength = 0.42 * (0.15 + 0.85 * abs(p.light))
-    r = ramp.point(np.round(np.arange(256) * strength).astype(np.uint8).tolist())
-    if p.light > 0:
-        r = r.transpose(Image.FLIP_LEFT_RIGHT)
-    alpha = ImageChops.multiply(r, pt.mask)
-    pt.img.paste(pt.img.point(_SHADOW_LUT), (0, 0), alpha)
+        ramp = _RAMPS[res] = ((np.arange(res, dtype=np.float32) + 0.5) / res)[None, :, None]
+    m = np.asarray(mask.reduce(mask.size[0] // res), dtype=np.float32)[..., None] * (1.0 / 255.0)
+    side = ramp if light <= 0 else ramp[:, ::-1]
+    dark = (0.42 * (0.15 + 0.85 * abs(light))) * side * m * _SHADOW_TINT
+    return (img * (1.0 - dark) + 0.5).astype(np.uint8)

@@ -181,9 +181,8 @@ class FaceParams:
         return dataclasses.replace(self, **changes)
 
 
-def _pick(rng: np.random.Generator, classes: Sequence[str], weights) -> str:
-    w = np.asarray(weights, dtype=np.float64)
-    return classes[int(rng.choice(len(classes), p=w / w.sum()))]
+def _clip(v: float, lo: float = 0.0, hi: float = 1.0) -> float:
+    return lo if v < lo else hi if v > hi else float(v)
 
 
 def sample_params(seed: int) -> FaceParams:
@@ -191,77 +190,85 @@ def sample_params(seed: int) -> FaceParams:
 
     Attributes are correlated the way people expect (grey hair with age, beards with broad
     jaws, mostly dark hair and brown eyes with dark skin) but every combination stays possible,
-    so the labels are not redundant. A fixed draw order keeps seeds stable.
+    so the labels are not redundant. All random numbers come from two arrays drawn up front
+    (cheaper than ~50 generator calls) and are consumed in a fixed order, so seeds are stable.
     """
     rng = np.random.default_rng(int(seed))
-    u = rng.random
+    u = iter(rng.random(64).tolist()).__next__          # uniform [0, 1)
+    gauss = iter(rng.standard_normal(8).tolist()).__next__
+
+    def pick(classes: Sequence[str], weights) -> str:
+        r = u() * float(sum(weights))
+        for c, w in zip(classes, weights):
+            r -= float(w)
+            if r < 0.0:
+                return c
+        return classes[-1]
+
     masc = u()  # latent presentation: not a label, it only correlates beard/makeup/hair/jaw
-    age = float(u() ** 1.3)
-    skin = float(u())
-    jaw = float(np.clip(rng.normal(0.3 + 0.4 * masc, 0.2), 0.0, 1.0))
+    age = u() ** 1.3
+    skin = u()
+    jaw = _clip(0.3 + 0.4 * masc + 0.2 * gauss())
     m = masc
-    style_w = [0.01 + 0.14 * m + 0.12 * m * age, 0.14 + 0.36 * m, 0.34 - 0.28 * m, 0.14, 0.15 - 0.11 * m,
-               0.16 - 0.12 * m, 0.03 + 0.04 * m]
-    hair_style = _pick(rng, HAIR_STYLES, style_w)
+    hair_style = pick(HAIR_STYLES, [0.01 + 0.14 * m + 0.12 * m * age, 0.14 + 0.36 * m, 0.34 - 0.28 * m, 0.14,
+                                    0.15 - 0.11 * m, 0.16 - 0.12 * m, 0.03 + 0.04 * m])
     grey = 0.92 / (1.0 + np.exp(-(age - 0.74) * 11.0))
-    dark = skin
-    color_w = np.array([0.18 + 0.55 * dark, 0.3, 0.26 * (1 - dark) ** 2 + 0.02, 0.12 * (1 - dark) ** 2 + 0.01,
-                        0.0, 0.05])
+    color_w = np.array([0.18 + 1.1 * skin ** 1.5, 0.3, 0.34 * (1 - skin) ** 2 + 0.02,
+                        0.12 * (1 - skin) ** 2 + 0.01, 0.0, 0.05])
     color_w = color_w / color_w.sum() * (1.0 - grey)
     color_w[4] = grey
-    hair_color = _pick(rng, HAIR_COLORS, color_w)
-    eye_color = _pick(rng, EYE_COLORS, [0.3 + 0.6 * dark, 0.3 * (1 - dark) + 0.02, 0.15 * (1 - dark) + 0.02,
-                                         0.15, 0.1 * (1 - dark) + 0.01])
+    hair_color = pick(HAIR_COLORS, color_w)
+    eye_color = pick(EYE_COLORS, [0.3 + 0.6 * skin, 0.3 * (1 - skin) + 0.02, 0.15 * (1 - skin) + 0.02,
+                                  0.15, 0.1 * (1 - skin) + 0.01])
+    r = u()
     facial_hair = "none"
     if masc > 0.55:
-        facial_hair = _pick(rng, FACIAL_HAIR, [0.32, 0.2, 0.13, 0.13, 0.22])
-    else:
-        u()
-    makeup = bool(u() < (0.62 if masc < 0.45 else 0.02))
-    glasses = _pick(rng, GLASSES, [0.74 - 0.12 * age, 0.15 + 0.12 * age, 0.1])
+        facial_hair = pick(FACIAL_HAIR, [0.32, 0.2, 0.13, 0.13, 0.22])
+    makeup = r < (0.62 if masc < 0.45 else 0.02)
+    glasses = pick(GLASSES, [0.74 - 0.12 * age, 0.15 + 0.12 * age, 0.1])
     return FaceParams(
         skin_tone=skin,
-        face_width=float(u()),
+        face_width=u(),
         jaw=jaw,
         hair_style=hair_style,
         hair_color=hair_color,
         eye_color=eye_color,
-        eye_size=float(np.clip(u() * 0.9 + 0.1 * (1 - masc), 0.0, 1.0)),
-        brow_thickness=float(np.clip(rng.normal(0.3 + 0.4 * masc, 0.22), 0.0, 1.0)),
-        nose_size=float(u()),
-        smile=float(u()),
+        eye_size=_clip(u() * 0.9 + 0.1 * (1 - masc)),
+        brow_thickness=_clip(0.3 + 0.4 * masc + 0.22 * gauss()),
+        nose_size=u(),
+        smile=u(),
         glasses=glasses,
         facial_hair=facial_hair,
         makeup=makeup,
         age=age,
-        yaw=float(np.clip(rng.normal(0.0, 0.5), -1.0, 1.0)),
-        tilt=float(np.clip(rng.normal(0.0, 0.4), -1.0, 1.0)),
-        light=float(rng.uniform(-1.0, 1.0)),
-        bg_color=_pick(rng, BG_COLORS, [1, 1, 1, 1, 1, 1, 0.7]),
-        bg_lightness=float(u()),
-        clothing_color=_pick(rng, CLOTHING_COLORS, [1] * len(CLOTHING_COLORS)),
-        clothing_style=_pick(rng, CLOTHING_STYLES, [1.2, 1, 1, 0.7]),
-        face_length=float(u()),
-        eye_spacing=float(u()),
-        eye_tilt=float(rng.uniform(-1.0, 1.0)),
-        eye_shade=float(u()),
-        mouth_width=float(u()),
-        brow_arch=float(u()),
-        ear_size=float(u()),
-        hair_shade=float(u()),
-        hair_volume=float(u()),
-        hair_length=float(u()),
-        hair_fringe=float(u()),
-        hair_part=float(rng.uniform(-1.0, 1.0)),
-        bald_sides=bool(u() < 0.3 + 0.6 * age),
-        beard_volume=float(u()),
-        blush=float(max(0.0, u() * 1.6 - 0.6)),
-        lip_shade=float(u()),
-        frame_style=float(u()),
-        shoulder_width=float(np.clip(u() * 0.7 + 0.3 * masc, 0.0, 1.0)),
-        clothing_shade=float(u()),
-        bg_angle=float(rng.normal(0.0, 0.5)),
-        bg_hue_jitter=float(u()),
+        yaw=_clip(0.5 * gauss(), -1.0, 1.0),
+        tilt=_clip(0.4 * gauss(), -1.0, 1.0),
+        light=2.0 * u() - 1.0,
+        bg_color=pick(BG_COLORS, [1, 1, 1, 1, 1, 1, 0.7]),
+        bg_lightness=u(),
+        clothing_color=pick(CLOTHING_COLORS, [1] * len(CLOTHING_COLORS)),
+        clothing_style=pick(CLOTHING_STYLES, [1.2, 1, 1, 0.7]),
+        face_length=u(),
+        eye_spacing=u(),
+        eye_tilt=2.0 * u() - 1.0,
+        eye_shade=u(),
+        mouth_width=u(),
+        brow_arch=u(),
+        ear_size=u(),
+        hair_shade=u(),
+        hair_volume=u(),
+        hair_length=u(),
+        hair_fringe=u(),
+        hair_part=2.0 * u() - 1.0,
+        bald_sides=u() < 0.3 + 0.6 * age,
+        beard_volume=u(),
+        blush=max(0.0, u() * 1.6 - 0.6),
+        lip_shade=u(),
+        frame_style=u(),
+        shoulder_width=_clip(u() * 0.7 + 0.3 * masc),
+        clothing_shade=u(),
+        bg_angle=0.5 * gauss(),
+        bg_hue_jitter=u(),
     )
 
 
@@ -337,9 +344,8 @@ def render_face_from_params(params: FaceParams, resolution: int = 64) -> np.ndar
     fp.facial_hair(pt, g, params, "over")
     fp.front_hair(pt, g, params)
     fp.glasses(pt, g, params)
-    fp.lighting(pt, g, params)
-    small = img.resize((int(resolution), int(resolution)), Image.LANCZOS)
-    return np.asarray(small, dtype=np.uint8).copy()
+    small = np.asarray(img.resize((int(resolution), int(resolution)), Image.LANCZOS), dtype=np.float32)
+    return fp.lighting(small, pt.mask, params.light)
 
 
 def render_face(seed: int, resolution: int = 64) -> tuple[np.ndarray, np.ndarray]:
@@ -380,13 +386,11 @@ def _render_chunk(args: tuple[int, int, int, int]) -> tuple[int, np.ndarray, np.
 
 
 def _default_context() -> multiprocessing.context.BaseContext:
-    """forkserver where available: no fork of a possibly multi-threaded (Qt, torch) parent,
-    and workers fork from a server that has imported this module once."""
-    methods = multiprocessing.get_all_start_methods()
-    if "forkserver" in methods:
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload([__name__])
-        return ctx
+    """fork on Linux: workers start instantly with this module already imported (spawn or
+    forkserver re-import the package, torch included: seconds per pool). Like torch's
+    DataLoader, which forks too; the workers only run numpy and Pillow. spawn elsewhere."""
+    if sys.platform.startswith("linux"):
+        return multiprocessing.get_context("fork")
     return multiprocessing.get_context("spawn")
 
 

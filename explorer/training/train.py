@@ -60,6 +60,7 @@ class TrainConfig:
     ema_rampup: float = 0.05
     seed: int = 0
     conv_clamp: float | None = None
+    channels_last: bool = True         # NHWC activations: 3-5x faster convs on CPU (and CUDA)
 
     def gamma(self) -> float:
         return self.r1_gamma if self.r1_gamma is not None else 0.0002 * self.resolution ** 2 / self.batch
@@ -93,6 +94,9 @@ class Trainer:
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         self.D = Discriminator(cfg.resolution, 3, cfg.d_channel_base, cfg.d_channel_max,
                                conv_clamp=cfg.conv_clamp).to(self.device).train()
+        if cfg.channels_last:
+            self.G.synthesis.set_channels_last(True)
+            self.G_ema.synthesis.set_channels_last(True)
         self.opt_g = _adam(self.G.parameters(), cfg.lr_g, cfg.pl_interval if cfg.pl_weight else 0)
         self.opt_d = _adam(self.D.parameters(), cfg.lr_d, cfg.r1_interval)
         self.step = 0
@@ -109,7 +113,11 @@ class Trainer:
         idx = torch.randint(len(self.data), (self.cfg.batch,), generator=self.rng).numpy()
         imgs, _ = self.data.batch(np.sort(idx))
         x = torch.from_numpy(np.ascontiguousarray(imgs)).to(self.device).permute(0, 3, 1, 2).float()
-        return x / 127.5 - 1.0
+        return self._fmt(x / 127.5 - 1.0)
+
+    def _fmt(self, x: torch.Tensor) -> torch.Tensor:
+        fmt = torch.channels_last if self.cfg.channels_last else torch.contiguous_format
+        return x.contiguous(memory_format=fmt)
 
     def _z(self, n: int) -> torch.Tensor:
         return torch.randn(n, self.cfg.z_dim, generator=self.rng).to(self.device)
@@ -133,7 +141,7 @@ class Trainer:
                  for r in self.G.noise_inputs()]
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.amp):
             img = self.G.synthesis(ws, noise)
-        return img.float(), ws
+        return self._fmt(img.float()), ws
 
     # ----- one iteration ----------------------------------------------------------------
     def train_step(self) -> dict[str, float]:

@@ -1,0 +1,106 @@
+"""Generator API behaviour beyond parity: groups, noise, precision, fused/unfused conv, uint8."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from explorer import Generator, stylegan2_config, stylegan3_config, to_uint8
+from explorer.generators import layer_groups
+
+
+@pytest.fixture(scope="module")
+def sg2():
+    torch.manual_seed(0)
+    g = Generator(stylegan2_config(64, z_dim=16, w_dim=16, channel_base=256, channel_max=16, mapping_layers=2))
+    with torch.no_grad():
+        for name, p in g.named_parameters():
+            if "noise_strength" in name:
+                p.fill_(0.5)
+    return g
+
+
+def test_layer_groups_follow_the_paper():
+    # StyleGAN2 1024 px: 18 ws; coarse 4-8 px = 0-3, medium 16-32 px = 4-7, fine = 8-17
+    g = layer_groups([min(4 * 2 ** (i // 2), 1024) for i in range(18)])
+    assert g == {"coarse": range(0, 4), "medium": range(4, 8), "fine": range(8, 18)}
+    g = layer_groups([4, 4, 8, 8, 16, 16, 32, 32])  # a 32 px model has no fine group
+    assert g["fine"] == range(0) and g["medium"] == range(4, 8)
+
+
+def test_info_for_both_architectures(sg2):
+    assert sg2.info.num_ws == 10 and sg2.info.resolution == 64
+    assert (sg2.info.coarse, sg2.info.medium, sg2.info.fine) == (range(0, 4), range(4, 8), range(8, 10))
+    g3 = Generator(stylegan3_config(64, z_dim=16, w_dim=16, channel_base=256, channel_max=16))
+    assert g3.info.num_ws == 16 and g3.info.arch == "stylegan3"
+    assert list(g3.info.coarse) + list(g3.info.medium) + list(g3.info.fine) == list(range(16))
+    assert g3.noise_inputs() == []
+
+
+def test_noise_modes_and_seeds(sg2):
+    ws = sg2.map(torch.randn(3, 16))
+    with torch.no_grad():
+        const = sg2.synthesize(ws, noise_mode="const")
+        none = sg2.synthesize(ws, noise_mode="none")
+        r1 = sg2.synthesize(ws, noise_mode="random", noise_seed=[7, 8, 9])
+        r2 = sg2.synthesize(ws, noise_mode="random", noise_seed=[7, 8, 9])
+        r3 = sg2.synthesize(ws, noise_mode="random", noise_seed=[7, 8, 10])
+        alone = sg2.synthesize(ws[1:2], noise_mode="random", noise_seed=[8])
+        weak = sg2.synthesize(ws, noise_mode="random", noise_seed=[7, 8, 9], noise_strength=0.0)
+    assert not torch.equal(const, none)
+    assert torch.equal(r1, r2), "a noise seed reproduces"
+    assert torch.equal(r1[:2], r3[:2]) and not torch.equal(r1[2], r3[2]), "per-sample seeds are independent"
+    assert (alone[0] - r1[1]).abs().max() < 1e-5, "a sample's noise does not depend on its batch"
+    assert (weak - none).abs().max() < 1e-6, "strength 0 equals no noise"
+    with pytest.raises(ValueError, match="noise_mode"):
+        sg2.synthesize(ws, noise_mode="bogus")
+    with pytest.raises(ValueError, match="ws must be"):
+        sg2.synthesize(ws[:, :3])
+
+
+def test_fused_and_unfused_modulated_conv_agree(sg2):
+    ws = sg2.map(torch.randn(2, 16))
+    with torch.no_grad():
+        fused = sg2.synthesize(ws)
+        sg2.train()
+        try:
+            unfused = sg2.synthesize(ws)
+        finally:
+            sg2.eval()
+    assert (fused - unfused).abs().max() < 1e-4
+
+
+def test_reduced_precision_path_runs_on_cpu(sg2):
+    # float16 is for CUDA; the same autocast path is exercised here with bfloat16.
+    ws = sg2.map(torch.randn(2, 16))
+    with torch.no_grad():
+        full = sg2.synthesize(ws)
+        low = sg2.synthesize(ws, dtype=torch.bfloat16)
+    assert low.dtype == torch.float32 and low.shape == full.shape
+    assert (low - full).abs().max() < 0.1 * full.abs().max()
+
+
+def test_truncation_and_cutoff(sg2):
+    z = torch.randn(2, 16)
+    ws = sg2.map(z)
+    t = sg2.map(z, psi=0.0)
+    assert torch.allclose(t, sg2.w_avg.expand_as(t))
+    c = sg2.map(z, psi=0.5, cutoff=4)
+    assert torch.equal(c[:, 4:], ws[:, 4:])
+    assert torch.allclose(c[:, :4], sg2.w_avg + 0.5 * (ws[:, :4] - sg2.w_avg))
+    anti = sg2.map(z, psi=-1.0)  # the "antiface": reflection about w_avg
+    assert torch.allclose(anti, 2 * sg2.w_avg - ws, atol=1e-6)
+
+
+def test_to_uint8():
+    x = torch.tensor([-1.0, 0.0, 1.0, 5.0]).reshape(1, 1, 2, 2).repeat(1, 3, 1, 1)
+    u = to_uint8(x)
+    assert u.dtype == np.uint8 and u.shape == (1, 2, 2, 3)
+    assert u[0, :, :, 0].tolist() == [[0, 128], [255, 255]]
+
+
+def test_conditional_model_requires_label():
+    g = Generator(stylegan2_config(8, z_dim=4, w_dim=4, c_dim=2, channel_base=32, channel_max=4, mapping_layers=1))
+    with pytest.raises(ValueError, match="conditional"):
+        g.map(torch.randn(1, 4))
+    assert g.map(torch.randn(1, 4), torch.tensor([[0.0, 1.0]])).shape == (1, g.info.num_ws, 4)
