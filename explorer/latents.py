@@ -49,3 +49,128 @@ def label_vector(class_index: int | None, c_dim: int) -> np.ndarray | None:
     c = np.zeros(c_dim, dtype=np.float32)
     c[int(class_index or 0) % c_dim] = 1.0
     return c
+
+
+# ----- the latent-as-recipe model --------------------------------------------------------------
+import base64  # noqa: E402
+import hashlib  # noqa: E402
+import json  # noqa: E402
+from dataclasses import dataclass, field, replace  # noqa: E402
+
+from .noise import NoiseSpec  # noqa: E402
+
+RECIPE_VERSION = 1
+
+
+@dataclass(frozen=True, eq=False)
+class Latent:
+    """A face: W+ styles [num_ws, w_dim] + noise + the recipe that made it + its model's fingerprint.
+
+    Immutable; edits return new Latents. `recipe` is a JSON-able tree (see `seed_recipe`,
+    `edit_recipe`) that `explorer.recipes.replay` turns back into the same ws.
+    """
+    ws: np.ndarray
+    recipe: dict
+    model: str
+    noise: NoiseSpec = field(default_factory=NoiseSpec)
+
+    def __post_init__(self):
+        ws = np.array(self.ws, dtype=np.float32, copy=True)
+        if ws.ndim != 2:
+            raise ValueError(f"a latent's ws must be [num_ws, w_dim], got shape {ws.shape}")
+        ws.setflags(write=False)
+        object.__setattr__(self, "ws", ws)
+
+    def digest(self) -> str:
+        """Content key for caches: styles + noise (not the recipe: same face, same pixels)."""
+        h = hashlib.sha1(self.ws.tobytes())
+        h.update(json.dumps(self.noise.to_json(), sort_keys=True).encode())
+        return h.hexdigest()
+
+    def with_noise(self, noise: NoiseSpec) -> "Latent":
+        return replace(self, noise=noise)
+
+    def to_json(self) -> dict:
+        return {"version": RECIPE_VERSION, "model": self.model, "recipe": self.recipe,
+                "noise": self.noise.to_json(), "shape": list(self.ws.shape),
+                "ws": base64.b64encode(self.ws.astype("<f4").tobytes()).decode("ascii")}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "Latent":
+        shape = tuple(d["shape"])
+        ws = np.frombuffer(base64.b64decode(d["ws"]), dtype="<f4").reshape(shape)
+        return cls(ws=ws, recipe=d["recipe"], model=d["model"], noise=NoiseSpec.from_json(d.get("noise")))
+
+    def label(self) -> str:
+        return describe(self.recipe, short=True)
+
+
+def seed_recipe(seed: int, psi: float = 1.0, cutoff: int | None = None, class_index: int | None = None) -> dict:
+    return {"op": "seed", "seed": int(seed), "psi": float(psi), "cutoff": cutoff, "class_index": class_index}
+
+
+def edit_recipe(plugin_id: str, version: int | str, params: dict, inputs: list[dict]) -> dict:
+    return {"op": "edit", "plugin": plugin_id, "version": version, "params": params, "inputs": inputs}
+
+
+def describe(recipe: dict, short: bool = False) -> str:
+    """Human-readable one-liner: 'seed 7 (psi 0.70)', 'style_mix(seed 3, seed 7)' ..."""
+    op = recipe.get("op")
+    if op == "seed":
+        s = f"seed {recipe['seed']}"
+        if recipe.get("psi", 1.0) != 1.0 and not short:
+            s += f" (psi {recipe['psi']:.2f})"
+        return s
+    if op == "edit":
+        inner = ", ".join(describe(r, short=True) for r in recipe.get("inputs", []))
+        name = recipe.get("plugin", "edit").split(".")[-1]
+        if short:
+            return f"{name}({inner})" if len(inner) < 28 else f"{name}(…)"
+        params = ", ".join(f"{k}={v}" for k, v in recipe.get("params", {}).items())
+        return f"{name}({inner}; {params})" if params else f"{name}({inner})"
+    if op == "import":
+        return recipe.get("name", "imported")
+    return str(op)
+
+
+def latent_from_seed(gen, seed: int, psi: float = 1.0, cutoff: int | None = None,
+                     class_index: int | None = None) -> Latent:
+    """The Latent of a seed: NVIDIA's z for the seed, mapped and truncated."""
+    z = torch.from_numpy(z_from_seed(seed, gen.info.z_dim))[None]
+    c = label_vector(class_index, gen.info.c_dim)
+    with torch.inference_mode():
+        ws = gen.map(z, None if c is None else torch.from_numpy(c)[None], psi=psi, cutoff=cutoff)
+    return Latent(ws=ws[0].cpu().numpy(), recipe=seed_recipe(seed, psi, cutoff, class_index if gen.info.c_dim else None),
+                  model=gen.fingerprint)
+
+
+def latents_from_seeds(gen, seeds, psi: float = 1.0, cutoff: int | None = None) -> list[Latent]:
+    seeds = list(seeds)
+    if not seeds:
+        return []
+    z = z_from_seeds(seeds, gen.info.z_dim)
+    c = None
+    if gen.info.c_dim:
+        c = torch.from_numpy(np.stack([label_vector(0, gen.info.c_dim)] * len(seeds)))
+    with torch.inference_mode():
+        ws = gen.map(z, c, psi=psi, cutoff=cutoff).cpu().numpy()
+    fp = gen.fingerprint
+    return [Latent(ws=w, recipe=seed_recipe(s, psi, cutoff), model=fp) for s, w in zip(seeds, ws)]
+
+
+def resolve_layers(spec, num_ws: int, groups: dict[str, range] | None = None) -> range:
+    """'coarse' | 'medium' | 'fine' | 'all' | (start, stop) | range -> a ws index range."""
+    if spec is None or spec == "all":
+        return range(num_ws)
+    if isinstance(spec, str):
+        if groups is None or spec not in groups:
+            raise ValueError(f"unknown layer group {spec!r}; use coarse, medium, fine, all or (start, stop)")
+        return groups[spec]
+    if isinstance(spec, range):
+        r = spec
+    else:
+        start, stop = (int(v) for v in spec)
+        r = range(start, stop)
+    if r.start < 0 or r.stop > num_ws or r.start >= r.stop:
+        raise ValueError(f"layer range {r.start}-{r.stop - 1} is outside 0-{num_ws - 1}")
+    return r

@@ -475,14 +475,14 @@ class RenderService:
         t0 = time.perf_counter()
         dev, n, size = self.device, len(items), items[0].req.size
         ws = torch.from_numpy(np.stack([it.ws for it in items])).to(dev)
-        mode, strength = items[0].noise.batch_key
+        mode, strength, layers = items[0].noise.batch_key
         seeds = [it.noise.seed for it in items] if mode == "random" else None
         base = 0
         if dev.type == "cuda":
             torch.cuda.reset_peak_memory_stats(dev)
             base = torch.cuda.memory_allocated(dev)
         with torch.inference_mode():
-            u8 = to_uint8(resize_images(self._synthesize(ws, mode, seeds, strength), size))
+            u8 = to_uint8(resize_images(self._synthesize(ws, mode, seeds, strength, layers), size))
         out = [u8[i].copy() for i in range(n)]  # own buffers: exact cache accounting
         dt = time.perf_counter() - t0
         for it in items:
@@ -490,11 +490,11 @@ class RenderService:
         self._record_batch(prio, n, dt, base)
         return out
 
-    def _synthesize(self, ws, mode, seeds, strength):
+    def _synthesize(self, ws, mode, seeds, strength, layers=None):
         dtype = None if self.dtype == torch.float32 else self.dtype
         if self._synth_fn is not None:
             try:  # noise passed as tensors: per-image seeds would otherwise be baked into guards
-                noise = self._model.make_noise(len(seeds), seeds) if mode == "random" else None
+                noise = self._model.make_noise(len(seeds), seeds, layers) if mode == "random" else None
                 return self._synth_fn(ws, noise_mode="const" if mode == "random" else mode, noise=noise,
                                       noise_strength=strength, dtype=dtype)
             except Exception as e:
@@ -502,7 +502,7 @@ class RenderService:
                     raise
                 self._compile_failed(e)
         return self._model.synthesize(ws, noise_mode=mode, noise_seed=seeds, noise_strength=strength,
-                                      dtype=dtype)
+                                      noise_layers=layers, dtype=dtype)
 
     def _record_batch(self, prio: Priority, n: int, dt: float, base: int) -> None:
         if self._per_image_s is None or n * 2 >= self._max_n_seen:  # small batches mislead on GPUs
@@ -619,7 +619,7 @@ class RenderService:
     def _resolve_noise(self, spec: NoiseSpec) -> NoiseSpec:
         spec = spec.canonical(self._has_noise)
         if spec.mode == "random" and spec.seed is None:
-            spec = NoiseSpec("random", secrets.randbits(31), spec.strength)
+            spec = NoiseSpec("random", secrets.randbits(31), spec.strength, spec.layers)
         return spec
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-NOISE_MODES = ("const", "random", "none")
+from .noise import NOISE_MODES, NOISE_NONE, NoiseSpec  # noqa: F401  (re-exported)
 
 
 class Priority(IntEnum):
@@ -185,41 +185,6 @@ class Ticket:
         return f"<Ticket {self.id} {self._req.priority.name} {self._req.status.value}>"
 
 
-@dataclass(frozen=True)
-class NoiseSpec:
-    """Per-image noise settings.
-
-    mode: 'const' (the model's stored noise), 'random' (drawn from `seed`; the noise of an image
-    depends only on its own seed, never on the batch it is rendered in) or 'none'.
-    strength scales the noise. A 'random' spec without a seed gets a fresh random seed when it is
-    submitted (the seed actually used is in the result's `noise`).
-    """
-    mode: str = "const"
-    seed: int | None = None
-    strength: float = 1.0
-
-    def __post_init__(self):
-        if self.mode not in NOISE_MODES:
-            raise ValueError(f"noise mode must be one of {NOISE_MODES}, not {self.mode!r}")
-        if self.seed is not None:
-            object.__setattr__(self, "seed", int(self.seed))
-        object.__setattr__(self, "strength", float(self.strength))
-
-    def canonical(self, has_noise: bool = True) -> "NoiseSpec":
-        """The equivalent spec in one spelling, so equal renders share a cache key and a batch."""
-        if not has_noise or self.mode == "none" or self.strength == 0.0:
-            return NOISE_NONE
-        if self.mode == "const":
-            return self if self.seed is None else NoiseSpec("const", None, self.strength)
-        return self
-
-    @property
-    def batch_key(self) -> tuple[str, float]:
-        """What must match for two images to share one synthesize call (seeds may differ)."""
-        return (self.mode, self.strength)
-
-
-NOISE_NONE = NoiseSpec("none")
 
 
 def latent_digest(ws: np.ndarray) -> str:

@@ -19,6 +19,12 @@ from explorer.render import (NoiseSpec, Priority, RenderCache, RenderService, St
 WAIT = 20.0
 
 
+
+def assert_images_close(a, b) -> None:
+    """uint8 images equal up to one level: batches of other sizes round convs differently (~1e-6)."""
+    a, b = np.asarray(a), np.asarray(b)
+    assert a.shape == b.shape and np.abs(a.astype(int) - b.astype(int)).max() <= 1
+
 def tiny(seed=0, res=32):
     torch.manual_seed(seed)
     g = Generator(stylegan2_config(res, z_dim=32, w_dim=32, channel_base=256, channel_max=32,
@@ -107,7 +113,9 @@ def test_renders_what_the_generator_renders(gen, svc_factory):
     res = svc.submit(ws).wait(WAIT)
     assert res.ok and res.count == 5 and res.from_cache == [False] * 5
     ref = to_uint8(gen.synthesize(torch.from_numpy(ws)))
-    np.testing.assert_array_equal(np.stack(res.images), ref)
+    # The batch the service forms may differ from ours; conv kernels round differently per batch
+    # size (~1e-6), which can flip a uint8 level.
+    assert np.abs(np.stack(res.images).astype(int) - ref.astype(int)).max() <= 1
     assert res.render_ms > 0 and res.latency_ms >= res.render_ms * 0.99
 
     small = svc.submit(ws[:2], size=16).wait(WAIT)  # thumbnails: antialiased downscale in the worker
@@ -123,7 +131,7 @@ def test_random_noise_does_not_depend_on_the_batch(gen, svc_factory):
     specs = [NoiseSpec("random", seed=s) for s in (11, 12, 13)]
     together = svc.submit(ws, noise=specs, cache=False).wait(WAIT)
     alone = svc.submit(ws[1], noise=specs[1], cache=False).wait(WAIT)
-    np.testing.assert_array_equal(together.images[1], alone.images[0])
+    assert np.abs(together.images[1].astype(int) - alone.images[0].astype(int)).max() <= 1
     const = svc.submit(ws[1], cache=False).wait(WAIT)
     assert not np.array_equal(const.images[0], alone.images[0])
     fresh = svc.submit(ws[1], noise=NoiseSpec("random"), cache=False).wait(WAIT)
@@ -293,7 +301,7 @@ def test_set_generator_drops_work_for_the_old_model(gen, svc_factory):
     new = svc.submit(ws)
     svc.resume()
     ref = to_uint8(other.synthesize(torch.from_numpy(ws)))
-    np.testing.assert_array_equal(np.stack(new.wait(WAIT).images), ref)
+    assert_images_close(np.stack(new.wait(WAIT).images), ref)
     assert svc.stats.images_rendered == 2
 
 
@@ -362,7 +370,7 @@ def test_job_streams_in_order_with_progress(gen, svc_factory):
     assert progress[-1] == (8, 8) and ticket.progress == (8, 8)
     ref = svc.submit(ws, size=16, cache=False).wait(WAIT)
     for a, b in zip(res.images, ref.images):
-        np.testing.assert_array_equal(a, b)
+        assert_images_close(a, b)
     assert svc.submit_job(iter([]), size=16).wait(WAIT).ok   # an empty job just ends
     assert svc.submit_job([ws[:3], ws[3]], size=16).progress == (0, 4)  # total counted from a list
 
@@ -504,7 +512,7 @@ def test_compile_switch(gen, svc_factory):
     svc = svc_factory(gen, optimize="compile", compile_options={"backend": "eager"})
     res = svc.submit(ws, noise=specs, cache=False).wait(60)
     assert res.ok and svc.stats.compile_fallbacks == 0
-    np.testing.assert_array_equal(np.stack(res.images), np.stack(plain.images))
+    assert_images_close(np.stack(res.images), np.stack(plain.images))
 
 
 def test_compile_failure_falls_back_to_eager(gen, svc_factory):
@@ -520,4 +528,4 @@ def test_stylegan3_renders(svc_factory):
     ws = g3.map(torch.randn(2, 16)).numpy()
     res = svc_factory(g3).submit(ws, noise=NoiseSpec("random", seed=1)).wait(WAIT)
     assert res.ok and res.noise[0].mode == "none"                # SG3 has no noise inputs
-    np.testing.assert_array_equal(np.stack(res.images), to_uint8(g3.synthesize(torch.from_numpy(ws))))
+    assert_images_close(np.stack(res.images), to_uint8(g3.synthesize(torch.from_numpy(ws))))

@@ -163,13 +163,19 @@ class Generator(nn.Module):
             ws_idx += block.num_conv
         return out
 
-    def make_noise(self, n: int, seed: int | Sequence[int] | None = None) -> list[torch.Tensor]:
+    def make_noise(self, n: int, seed: int | Sequence[int] | None = None,
+                   layers: Sequence[int] | range | None = None) -> list[torch.Tensor | None]:
         """Gaussian noise for every noise input, [n, 1, r, r] each, drawn on CPU (device-independent).
 
         seed: one int for the batch, or one int per sample (then a sample's noise does not depend
-        on the batch it is rendered in).
+        on the batch it is rendered in). layers: ws-index range (start, stop) whose noise inputs
+        get the random noise; entries outside are None (= keep the stored noise).
         """
         inputs = self.noise_inputs()
+        if layers is not None:
+            lo, hi = (layers.start, layers.stop) if isinstance(layers, range) else tuple(layers)
+            full = self.make_noise(n, seed)
+            return [t if lo <= ni.ws_index < hi else None for t, ni in zip(full, inputs)]
         if seed is None or isinstance(seed, (int, np.integer)):
             gen = torch.Generator().manual_seed(int(seed)) if seed is not None else None
             return [torch.randn(n, 1, ni.resolution, ni.resolution, generator=gen).to(self.device)
@@ -186,11 +192,14 @@ class Generator(nn.Module):
     def synthesize(self, ws: torch.Tensor, noise_mode: str = "const",
                    noise_seed: int | Sequence[int] | None = None,
                    noise: Sequence[torch.Tensor | None] | None = None, noise_strength: float = 1.0,
+                   noise_layers: Sequence[int] | range | None = None,
                    dtype: torch.dtype | None = None) -> torch.Tensor:
         """ws [N, num_ws, w_dim] -> images float32 [N, C, R, R] in about [-1, 1].
 
         noise_mode: 'const' (the stored per-layer noise), 'random' (seeded by noise_seed) or 'none'.
         noise: optional explicit tensors per noise input (None entries fall back to noise_mode).
+        noise_layers: with 'random', resample only the noise inputs feeding this ws range
+        (start, stop); the others keep the stored noise (the paper's per-group variation).
         dtype: float16 / bfloat16 run the convolutions under autocast (float16 is for CUDA).
         """
         if noise_mode not in ("const", "random", "none"):
@@ -201,7 +210,8 @@ class Generator(nn.Module):
         with self._precision(dtype):
             if self.info.arch == "stylegan3":
                 return self.synthesis(ws)
-            return self.synthesis(ws, self._noise_list(ws.shape[0], noise_mode, noise_seed, noise, noise_strength))
+            return self.synthesis(ws, self._noise_list(ws.shape[0], noise_mode, noise_seed, noise,
+                                                       noise_strength, noise_layers))
 
     def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, psi: float = 1.0,
                 cutoff: int | None = None, **synth_kwargs) -> torch.Tensor:
@@ -213,18 +223,18 @@ class Generator(nn.Module):
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=dtype)
 
-    def _noise_list(self, n, mode, seed, noise, strength):
+    def _noise_list(self, n, mode, seed, noise, strength, ws_range=None):
         layers = self.synthesis.noise_layers()
         if noise is not None and len(noise) != len(layers):
             raise ValueError(f"expected {len(layers)} noise tensors, got {len(noise)}")
-        random = self.make_noise(n, seed) if mode == "random" else None
+        random = self.make_noise(n, seed, ws_range) if mode == "random" else None
         out = []
         for j, layer in enumerate(layers):
             if noise is not None and noise[j] is not None:
                 t = torch.as_tensor(noise[j], dtype=torch.float32, device=self.device)
             elif mode == "none" or not layer.use_noise:
                 t = None
-            elif mode == "const":
+            elif mode == "const" or random[j] is None:
                 t = layer.noise_const
             else:
                 t = random[j]

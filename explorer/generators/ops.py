@@ -117,13 +117,13 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
     n, in_ch, h, w_ = x.shape
     out_ch, _, kh, kw = weight.shape
     dcoefs = None
-    if demodulate:
-        wt = weight.unsqueeze(0) * styles.reshape(n, 1, in_ch, 1, 1)  # [N, O, I, k, k]
-        dcoefs = (wt.square().sum(dim=[2, 3, 4]) + DEMOD_EPS).rsqrt()  # [N, O]
+    if demodulate and not fused:
+        # sum_{i,k} (W[o,i,k] s[i])^2 = sum_i s[i]^2 sum_k W[o,i,k]^2: no [N, O, I, k, k] tensor
+        dcoefs = (styles.square() @ weight.square().sum(dim=[2, 3]).t() + DEMOD_EPS).rsqrt()  # [N, O]
     if fused:
-        wt = weight.unsqueeze(0) * styles.reshape(n, 1, in_ch, 1, 1)
-        if dcoefs is not None:
-            wt = wt * dcoefs.reshape(n, out_ch, 1, 1, 1)
+        wt = weight.unsqueeze(0) * styles.reshape(n, 1, in_ch, 1, 1)  # [N, O, I, k, k]
+        if demodulate:
+            wt = wt * (wt.square().sum(dim=[2, 3, 4], keepdim=True) + DEMOD_EPS).rsqrt()
         wt = wt.to(x.dtype)
         xg = x.reshape(1, n * in_ch, h, w_)
         if up == 1:

@@ -175,12 +175,12 @@ class Trainer:
             (grad,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
             r1 = grad.square().sum(dim=[1, 2, 3]).mean()
             loss_d = loss_d + r1 * (cfg.gamma() / 2) * cfg.r1_interval
-            losses["R1"] = float(r1)
+            losses["R1"] = float(r1.detach())
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()
-        losses["D"] = float(loss_d)
-        losses["D_real"] = float(real_logits.mean())
+        losses["D"] = float(loss_d.detach())
+        losses["D_real"] = float(real_logits.detach().mean())
 
         self._update_ema()
         self.step += 1

@@ -1,0 +1,127 @@
+"""CLI subcommands for making the default model: `make-faces`, `train`, `export-model`.
+
+    latent-explorer make-faces --out data/faces64.lef --count 50000 --resolution 64
+    latent-explorer train --data data/faces64.lef --run-dir runs/default --kimg 300 --minutes 100
+    latent-explorer train --data data/faces64.lef --run-dir runs/default --resume --minutes 60
+    latent-explorer export-model --run-dir runs/default --out resources/default_model.safetensors
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+
+def cmd_make_faces(args) -> int:
+    from .faces import write_dataset
+
+    last = [-1]
+
+    def progress(done: int, total: int) -> None:
+        pct = 100 * done // max(total, 1)
+        if pct != last[0]:
+            last[0] = pct
+            print(f"\rrendering faces {done}/{total} ({pct}%)", end="", file=sys.stderr, flush=True)
+
+    write_dataset(args.out, args.count, resolution=args.resolution, seed=args.seed,
+                  workers=args.workers, progress=progress)
+    print(f"\nwrote {args.count} faces to {args.out}")
+    return 0
+
+
+def _train_config(args):
+    from .train import TrainConfig
+
+    run_dir = Path(args.run_dir)
+    saved = run_dir / "train_config.json"
+    if args.resume and saved.is_file():
+        return TrainConfig(**json.loads(saved.read_text()))
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    overrides = {k: v for k, v in vars(args).items() if k in fields and v is not None}
+    return TrainConfig(**overrides)
+
+
+def cmd_train(args) -> int:
+    import torch
+
+    from ..devices import pick_device
+    from .faces import FaceDataset
+    from .train import Trainer
+
+    data = FaceDataset(args.data)
+    cfg = _train_config(args)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = pick_device(args.device)
+    trainer = Trainer(cfg, data, args.run_dir, device=device)
+    (Path(args.run_dir) / "train_config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=1))
+    if args.resume and (Path(args.run_dir) / "snapshot.pt").is_file():
+        trainer.load_snapshot()
+        print(f"resumed at {trainer.nimg / 1000:.2f} kimg, step {trainer.step}")
+    g_params = sum(p.numel() for p in trainer.G.parameters())
+    print(f"training {cfg.resolution}px, G {g_params / 1e6:.2f}M params, batch {cfg.batch}, "
+          f"R1 gamma {cfg.gamma():.4f}, device {device}, {torch.get_num_threads()} threads")
+    trainer.train(kimg=args.kimg, minutes=args.minutes, snapshot_minutes=args.snapshot_minutes,
+                  progress_seconds=args.progress_seconds)
+    print(f"stopped at {trainer.nimg / 1000:.2f} kimg after {trainer.seconds / 60:.1f} minutes")
+    return 0
+
+
+def cmd_export_model(args) -> int:
+    import torch
+
+    from .faces import FaceDataset  # noqa: F401  (the same package makes the data)
+    from .train import Trainer, TrainConfig
+
+    run_dir = Path(args.run_dir)
+    cfg = TrainConfig(**json.loads((run_dir / "train_config.json").read_text()))
+
+    class _NoData:
+        resolution = cfg.resolution
+
+        def __len__(self):
+            return 0
+
+    trainer = Trainer(cfg, _NoData(), run_dir)
+    trainer.load_snapshot()
+    card = {"name": args.name, "kimg": round(trainer.nimg / 1000, 1),
+            "train_minutes": round(trainer.seconds / 60, 1), "train_config": dataclasses.asdict(cfg)}
+    out = trainer.export_generator(args.out, half=not args.float32, card=card)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB) at {trainer.nimg / 1000:.1f} kimg")
+    del torch
+    return 0
+
+
+def register(sub) -> None:
+    m = sub.add_parser("make-faces", help="render the procedural face dataset")
+    m.add_argument("--out", required=True)
+    m.add_argument("--count", type=int, default=50000)
+    m.add_argument("--resolution", type=int, default=64)
+    m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--workers", type=int, default=None)
+    m.set_defaults(func=cmd_make_faces)
+
+    t = sub.add_parser("train", help="train a StyleGAN2 generator on a face dataset (resumable)")
+    t.add_argument("--data", required=True)
+    t.add_argument("--run-dir", required=True)
+    t.add_argument("--kimg", type=float, default=300)
+    t.add_argument("--minutes", type=float, default=None, help="wall-clock budget; snapshot at the end")
+    t.add_argument("--snapshot-minutes", type=float, default=5.0)
+    t.add_argument("--progress-seconds", type=float, default=60.0)
+    t.add_argument("--resume", action="store_true", help="continue from run-dir/snapshot.pt")
+    t.add_argument("--device", default="auto")
+    t.add_argument("--threads", type=int, default=None)
+    for name, typ in [("resolution", int), ("batch", int), ("z_dim", int), ("w_dim", int),
+                      ("mapping_layers", int), ("g_channel_base", int), ("g_channel_max", int),
+                      ("d_channel_base", int), ("d_channel_max", int), ("r1_gamma", float),
+                      ("lr_g", float), ("lr_d", float), ("pl_weight", float), ("seed", int)]:
+        t.add_argument("--" + name.replace("_", "-"), dest=name, type=typ, default=None)
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("export-model", help="write the EMA generator of a run in our format")
+    e.add_argument("--run-dir", required=True)
+    e.add_argument("--out", required=True)
+    e.add_argument("--name", default="default")
+    e.add_argument("--float32", action="store_true", help="store float32 instead of float16")
+    e.set_defaults(func=cmd_export_model)
