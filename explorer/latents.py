@@ -73,6 +73,7 @@ class Latent:
     recipe: dict
     model: str
     noise: NoiseSpec = field(default_factory=NoiseSpec)
+    post: tuple = ()  # image edits applied after rendering: ({"plugin", "version", "params"}, ...)
 
     def __post_init__(self):
         ws = np.array(self.ws, dtype=np.float32, copy=True)
@@ -92,14 +93,15 @@ class Latent:
 
     def to_json(self) -> dict:
         return {"version": RECIPE_VERSION, "model": self.model, "recipe": self.recipe,
-                "noise": self.noise.to_json(), "shape": list(self.ws.shape),
+                "noise": self.noise.to_json(), "post": list(self.post), "shape": list(self.ws.shape),
                 "ws": base64.b64encode(self.ws.astype("<f4").tobytes()).decode("ascii")}
 
     @classmethod
     def from_json(cls, d: dict) -> "Latent":
         shape = tuple(d["shape"])
         ws = np.frombuffer(base64.b64decode(d["ws"]), dtype="<f4").reshape(shape)
-        return cls(ws=ws, recipe=d["recipe"], model=d["model"], noise=NoiseSpec.from_json(d.get("noise")))
+        return cls(ws=ws, recipe=d["recipe"], model=d["model"], noise=NoiseSpec.from_json(d.get("noise")),
+                   post=tuple(d.get("post") or ()))
 
     def label(self) -> str:
         return describe(self.recipe, short=True)
