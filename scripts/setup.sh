@@ -16,3 +16,11 @@ if [ ! -f "$stamp" ]; then
     rm -f .venv/.installed-*
     touch "$stamp"
 fi
+# GUI test helpers (X virtual framebuffer, xdotool and the xcb libraries Qt's xcb platform needs)
+# for the real-mouse drag test. CI runs as root with Debian's registry reachable; elsewhere this
+# is skipped (the test skips itself when xvfb-run or xdotool is missing).
+if ! command -v xvfb-run >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xvfb xdotool \
+        libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxkbcommon-x11-0 \
+        libxcb-xinerama0 libxcb-cursor0; } || echo "setup: could not install xvfb/xdotool (GUI drag test will skip)" >&2
+fi

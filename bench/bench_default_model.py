@@ -1,0 +1,265 @@
+"""Figures of the default model and its directions, judged by the attribute classifier.
+
+  1. CPU render time per image at batch 1 and 16
+  2. Fréchet distance real vs generated in the classifier's feature space (and real vs real, the
+     floor for that sample size)
+  3. per-attribute distribution match (classifier on real faces vs on generated faces)
+  4. per direction: SVM validation accuracy; edit efficacy (share of faces the classifier calls
+     negative that it calls positive after a +amount move, in scale units) and leakage (mean
+     absolute change of the other attributes' soft scores), raw and conditioned on the others
+  5. style-mixing sanity: which attributes follow the source when its coarse / medium / fine
+     styles are copied into a destination (pose and face width should follow coarse, colours fine)
+
+    .venv/bin/python bench/bench_default_model.py --model resources/default_model.safetensors \
+        --classifier resources/attribute_classifier.safetensors \
+        --directions resources/default_directions.json --data /work/data/faces64.lef
+    # smoke test on a tiny random model:
+    .venv/bin/python bench/bench_default_model.py --tiny --fid-samples 64 --edit-samples 16 --mix-pairs 16
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from explorer import load_generator  # noqa: E402
+from explorer.directions import condition, load_directions  # noqa: E402
+from explorer.edits import mix_layers  # noqa: E402
+from explorer.generators import Generator, stylegan2_config  # noqa: E402
+from explorer.training.classifier import (AttributeClassifier, attribute_distribution_match,  # noqa: E402
+                                          frechet_distance, hard_labels, soft_targets)
+from explorer.training.default_directions import label_ws, seeds_ws  # noqa: E402
+from explorer.training.faces import ATTRIBUTES, FaceDataset, binary_targets, label_slices, render_face  # noqa: E402
+
+RESOURCES = ROOT / "resources"
+BENCH_SEED = 10_000_000          # disjoint from the seeds the directions were fitted on
+MIX_FOLLOW = {"coarse": ("yaw", "tilt", "face_width"), "fine": ("skin_tone", "hair_color", "bg_color",
+                                                                "clothing_color")}
+
+
+def real_faces(data: str | None, n: int, seed: int = 0, offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """n real faces (uint8 images, ground-truth labels): from the dataset file, else rendered."""
+    if data and Path(data).is_file():
+        ds = FaceDataset(data)
+        idx = np.sort(np.random.default_rng(seed).permutation(len(ds))[offset:offset + n])
+        return ds.batch(idx)
+    imgs, labs = zip(*(render_face(5_000_000 + offset + i) for i in range(n)))
+    return np.stack(imgs), np.stack(labs)
+
+
+def render_times(gen, reps: int = 5) -> dict[str, float]:
+    out = {}
+    ws = torch.from_numpy(seeds_ws(gen, range(16)))
+    with torch.inference_mode():
+        for b in (1, 16):
+            x = ws[:b]
+            gen.synthesize(x)                               # warm-up
+            t0 = time.perf_counter()
+            n = reps * (4 if b == 1 else 1)
+            for _ in range(n):
+                gen.synthesize(x)
+            out[f"batch {b}"] = 1000 * (time.perf_counter() - t0) / (n * b)
+    return out
+
+
+def edit_figures(gen, clf, dirs, targets, amount, n_edit, pool, batch):
+    """Efficacy and leakage of each direction (raw and conditioned on the others)."""
+    fp, groups = gen.fingerprint, gen.info.groups
+    ws = seeds_ws(gen, range(BENCH_SEED, BENCH_SEED + pool))
+    base = label_ws(gen, clf, ws, batch)
+    hard, soft = binary_targets(hard_labels(base)), soft_targets(base)
+    w_pool = ws[:, 0]
+    rows = []
+    for d in dirs:
+        t = d.name
+        if t not in hard:
+            rows.append({"name": t, "note": "not a classifier attribute"})
+            continue
+        others = [o for o in dirs if o is not d]
+        neg = np.flatnonzero(~hard[t])[:n_edit]
+        row = {"name": t, "val_acc": d.quality.get("val_accuracy"), "n_edit": int(len(neg))}
+        variants = [("raw", d)]
+        if others:
+            try:
+                c = condition(d, others, w=w_pool)
+                variants.append(("cond", c))
+                row["kept"] = c.quality["kept"]
+            except ValueError as exc:
+                row["cond_error"] = str(exc)
+        for tag, dd in variants:
+            if len(neg) == 0:
+                continue
+            moved = dd.apply(ws[neg], amount, groups, fp)
+            after = label_ws(gen, clf, moved, batch)
+            h2, s2 = binary_targets(hard_labels(after)), soft_targets(after)
+            row[f"efficacy_{tag}"] = float(h2[t].mean())
+            row[f"delta_{tag}"] = float((s2[t] - soft[t][neg]).mean())
+            leak = [float(np.abs(s2[o] - soft[o][neg]).mean()) for o in targets if o != t and o in s2]
+            row[f"leakage_{tag}"] = float(np.mean(leak)) if leak else 0.0
+        rows.append(row)
+    return rows
+
+
+def _attr_value(pred: np.ndarray, name: str):
+    a = next(x for x in ATTRIBUTES if x.name == name)
+    sl = label_slices()[name]
+    if a.kind == "categorical":
+        return pred[:, sl].argmax(1), "categorical", 1.0
+    return pred[:, sl.start], a.kind, a.high - a.low
+
+
+def mixing_figures(gen, clf, pairs: int, batch: int) -> dict[str, dict[str, float]]:
+    """For each group: share of pairs (where source and destination differ) in which the mixed
+    face's attribute is closer to the source's than to the destination's."""
+    src = seeds_ws(gen, range(BENCH_SEED + 500_000, BENCH_SEED + 500_000 + pairs))
+    dst = seeds_ws(gen, range(BENCH_SEED + 600_000, BENCH_SEED + 600_000 + pairs))
+    p_src, p_dst = label_ws(gen, clf, src, batch), label_ws(gen, clf, dst, batch)
+    out: dict[str, dict[str, float]] = {}
+    for g, r in gen.info.groups.items():
+        if len(r) == 0:
+            continue
+        mixed = np.stack([mix_layers(b, a, r) for a, b in zip(src, dst)])
+        p_mix = label_ws(gen, clf, mixed, batch)
+        for a in ATTRIBUTES:
+            vs, kind, span = _attr_value(p_src, a.name)
+            vd, _, _ = _attr_value(p_dst, a.name)
+            vm, _, _ = _attr_value(p_mix, a.name)
+            if kind == "categorical":
+                differ = vs != vd
+                follows = vm == vs
+            else:
+                differ = np.abs(vs - vd) > 0.25 * span
+                follows = np.abs(vm - vs) < np.abs(vm - vd)
+            out.setdefault(a.name, {})[g] = float(follows[differ].mean()) if differ.any() else float("nan")
+    return out
+
+
+def tiny_setup(tmp: Path):
+    """A random 32px model and an untrained classifier: exercises every code path in seconds."""
+    torch.manual_seed(0)
+    gen = Generator(stylegan2_config(32, z_dim=16, w_dim=16, channel_base=256, channel_max=16, mapping_layers=1))
+    clf = AttributeClassifier({"widths": [8, 16, 16, 16], "feature_dim": 16})
+    from explorer.training.default_directions import fit_default_directions
+
+    dirs = fit_default_directions(gen, clf, samples=120, attributes="smile,old,yaw_right,dark_skin",
+                                  out_path=tmp / "tiny_directions.json", progress=None)
+    return gen, clf, dirs
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", default=str(RESOURCES / "default_model.safetensors"))
+    ap.add_argument("--classifier", default=str(RESOURCES / "attribute_classifier.safetensors"))
+    ap.add_argument("--directions", default=str(RESOURCES / "default_directions.json"))
+    ap.add_argument("--data", default=str(ROOT.parent / "data" / "faces64.lef"),
+                    help="real face dataset (.lef); rendered on the fly when absent")
+    ap.add_argument("--fid-samples", type=int, default=5000)
+    ap.add_argument("--edit-samples", type=int, default=500)
+    ap.add_argument("--pool", type=int, default=None, help="faces sampled to find negatives (default 4x)")
+    ap.add_argument("--amount", type=float, default=3.0, help="edit size in scale units")
+    ap.add_argument("--mix-pairs", type=int, default=300)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--tiny", action="store_true", help="random tiny model + untrained classifier (smoke test)")
+    ap.add_argument("--json", default=None, help="also write all figures as JSON here")
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    if args.tiny:
+        import tempfile
+
+        gen, clf, dirs = tiny_setup(Path(tempfile.mkdtemp()))
+    else:
+        gen = load_generator(args.model)
+        clf = AttributeClassifier.load(args.classifier)
+        dirs = load_directions(args.directions, model=gen.fingerprint) if Path(args.directions).is_file() else []
+    results: dict = {"model": {"name": gen.name, "fingerprint": gen.fingerprint, "resolution": gen.info.resolution}}
+    print(f"model {gen.name} [{gen.fingerprint}] {gen.info.resolution}px, w {gen.info.w_dim}, "
+          f"{gen.info.num_ws} ws, {torch.get_num_threads()} CPU threads")
+
+    # 1. render time
+    rt = render_times(gen)
+    results["render_ms_per_image"] = rt
+    print("\n## CPU render time\n| batch | ms / image |\n|---|---|")
+    for k, v in rt.items():
+        print(f"| {k.split()[1]} | {v:.2f} |")
+
+    # 2-3. Fréchet distance and distribution match
+    n = args.fid_samples
+    t0 = time.perf_counter()
+    real_imgs, _ = real_faces(args.data, 2 * n)
+    p_real, f_real = clf.predict_with_features(real_imgs[:n])
+    _, f_real2 = clf.predict_with_features(real_imgs[n:2 * n])
+    ws = seeds_ws(gen, range(BENCH_SEED + 100_000, BENCH_SEED + 100_000 + n))
+    p_fake, f_fake = label_ws(gen, clf, ws, args.batch, with_features=True)
+    fd, floor = frechet_distance(f_real, f_fake), frechet_distance(f_real, f_real2)
+    results["frechet"] = {"real_vs_generated": fd, "real_vs_real": floor, "n": n}
+    print(f"\n## Fréchet distance (classifier features, {n} vs {n}; {time.perf_counter() - t0:.0f} s)")
+    print(f"real vs generated: {fd:.3f}   real vs real (floor): {floor:.3f}")
+    match = attribute_distribution_match(p_real, p_fake)
+    results["distribution_match"] = match
+    print("\n## Attribute distribution, classifier on real vs on generated\n| attribute | metric | value | real | generated |\n|---|---|---|---|---|")
+    for name, m in match.items():
+        if m["kind"] == "categorical":   # shares of the real data's most common class
+            k = int(np.argmax(m["real"]))
+            cls = next(a for a in ATTRIBUTES if a.name == name).classes[k]
+            print(f"| {name} | TV (share '{cls}') | {m['tv']:.3f} | {m['real'][k]:.3f} | {m['fake'][k]:.3f} |")
+        elif m["kind"] == "binary":
+            print(f"| {name} | TV (rate) | {m['tv']:.3f} | {m['real']:.3f} | {m['fake']:.3f} |")
+        else:
+            print(f"| {name} | W1/range (mean) | {m['w1']:.3f} | {m['mean_real']:.3f} | {m['mean_fake']:.3f} |")
+
+    # 4. directions
+    if dirs:
+        t0 = time.perf_counter()
+        targets = [d.name for d in dirs]
+        rows = edit_figures(gen, clf, dirs, targets, args.amount, args.edit_samples,
+                            args.pool or 4 * args.edit_samples, args.batch)
+        results["directions"] = rows
+        print(f"\n## Directions: +{args.amount:g} scale units on negatives "
+              f"({time.perf_counter() - t0:.0f} s)")
+        print("| direction | SVM val acc | n | efficacy | leakage | efficacy cond. | leakage cond. | kept |")
+        print("|---|---|---|---|---|---|---|---|")
+
+        def f(x):
+            return "-" if x is None else f"{x:.3f}"
+        for r in rows:
+            print(f"| {r['name']} | {f(r.get('val_acc'))} | {r.get('n_edit', 0)} | {f(r.get('efficacy_raw'))} | "
+                  f"{f(r.get('leakage_raw'))} | {f(r.get('efficacy_cond'))} | {f(r.get('leakage_cond'))} | "
+                  f"{f(r.get('kept'))} |")
+    else:
+        print("\n(no directions file: skipping the direction figures)")
+
+    # 5. style mixing
+    t0 = time.perf_counter()
+    mix = mixing_figures(gen, clf, args.mix_pairs, args.batch)
+    results["style_mixing"] = mix
+    groups = [g for g, r in gen.info.groups.items() if len(r)]
+    print(f"\n## Style mixing: share following the source ({args.mix_pairs} pairs; "
+          f"{time.perf_counter() - t0:.0f} s)")
+    print("| attribute | " + " | ".join(groups) + " |\n|---|" + "---|" * len(groups))
+    for name, row in mix.items():
+        print(f"| {name} | " + " | ".join(f"{row.get(g, float('nan')):.2f}" for g in groups) + " |")
+    for g, names in MIX_FOLLOW.items():
+        if g in groups:
+            best = {a: max(mix[a], key=lambda k: -1 if np.isnan(mix[a][k]) else mix[a][k]) for a in names
+                    if not all(np.isnan(v) for v in mix[a].values())}
+            ok = [a for a, b in best.items() if b == g]
+            print(f"expected to follow {g}: {', '.join(names)} -> follow {g} most: {', '.join(ok) or 'none'}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1, default=float))
+        print(f"\nwrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

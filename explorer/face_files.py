@@ -1,0 +1,95 @@
+"""Faces as files: what an exported PNG carries, and how a PNG becomes a Latent again.
+
+An exported PNG stores the whole `Latent.to_json()` (ws, noise, recipe, model fingerprint), so
+opening it gives back the identical latent, bit for bit. PNGs written by `latent-explorer
+generate` (seed recipes only) are understood too: their seed is mapped again on the model.
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from .export import read_png_recipe
+from .latents import Latent, describe, latent_from_seed
+from .recipe_text import short_label
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+APP = "latent-explorer"
+
+
+class FaceFileError(ValueError):
+    """A file that holds no face we can bring back; str() is one sentence for the window."""
+
+
+def is_png(path: str | os.PathLike) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(8) == PNG_MAGIC
+    except OSError:
+        return False
+
+
+def png_payload(latent: Latent, model_name: str = "", extra: dict | None = None) -> dict:
+    """The recipe dict written into an exported PNG (explorer.export.save_png's `recipe`)."""
+    payload = {"app": APP, "latent": latent.to_json(), "label": short_label(latent.recipe),
+               "description": describe(latent.recipe), "model": {"fingerprint": latent.model, "name": model_name}}
+    payload.update(extra or {})
+    return payload
+
+
+def latent_from_png(path: str | os.PathLike, model) -> tuple[Latent, str | None]:
+    """(the face stored in a PNG, a warning or None). Raises FaceFileError."""
+    path = Path(path)
+    try:
+        meta = read_png_recipe(path)
+    except (OSError, ValueError) as e:
+        raise FaceFileError(f"{path.name} could not be read as a PNG ({e}).") from None
+    if not meta:
+        raise FaceFileError(f"{path.name} carries no face recipe (only PNGs exported by Latent Explorer do).")
+    info = model.info
+    if "latent" in meta:
+        try:
+            lat = Latent.from_json(meta["latent"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise FaceFileError(f"{path.name} has a damaged face recipe ({e}).") from None
+        if lat.ws.shape != (info.num_ws, info.w_dim):
+            raise FaceFileError(f"{path.name} was made with a model of another shape "
+                                f"({lat.ws.shape[0]}×{lat.ws.shape[1]} styles; this one has "
+                                f"{info.num_ws}×{info.w_dim}); open that model first.")
+        warning = None
+        if lat.model != model.fingerprint:
+            name = (meta.get("model") or {}).get("name") or "another model"
+            warning = f"{path.name} was made with {name}; it is shown with the current model and may look different."
+        return lat, warning
+    if meta.get("kind") == "seed" and "seed" in meta:   # `latent-explorer generate` output
+        lat = latent_from_seed(model, int(meta["seed"]), float(meta.get("psi", 1.0)), meta.get("cutoff"),
+                               meta.get("class_index"))
+        fp = (meta.get("model") or {}).get("fingerprint")
+        warning = None if fp in (None, model.fingerprint) else \
+            f"{path.name} was generated with another model; its seed is shown with the current one."
+        return lat, warning
+    raise FaceFileError(f"{path.name} carries a recipe this version cannot read.")
+
+
+def file_stem(latent: Latent) -> str:
+    """A safe, readable file name for a face: 'seed0042', 'mix-3x7-coarse' ..."""
+    r = latent.recipe
+    if r.get("op") == "seed":
+        return f"seed{int(r.get('seed', 0)):04d}"
+    text = short_label(r).replace("×", "x").replace("ψ", "psi")
+    text = re.sub(r"[^0-9A-Za-z.+-]+", "-", text).strip("-.").lower()
+    return (text or "face")[:60]
+
+
+def unique_path(folder: Path, stem: str, taken: set | None = None) -> Path:
+    """folder/stem.png, or stem-2.png ... when that exists (on disk or in `taken`)."""
+    taken = taken if taken is not None else set()
+    n = 1
+    while True:
+        name = f"{stem}.png" if n == 1 else f"{stem}-{n}.png"
+        p = folder / name
+        if not p.exists() and str(p) not in taken:
+            taken.add(str(p))
+            return p
+        n += 1

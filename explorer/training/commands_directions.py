@@ -1,0 +1,86 @@
+"""CLI subcommands for the attribute classifier and the default model's directions.
+
+    latent-explorer train-classifier --data data/faces64.lef --out resources/attribute_classifier.safetensors \
+        --minutes 11
+    latent-explorer fit-directions --model resources/default_model.safetensors \
+        --classifier resources/attribute_classifier.safetensors --samples 20000 \
+        --out resources/default_directions.json [--attributes smile,old,glasses]
+"""
+from __future__ import annotations
+
+import json
+import os
+
+
+def _polite(args) -> None:
+    """Share the machine: fewer threads and a lower priority when asked."""
+    import torch
+
+    if getattr(args, "threads", None):
+        torch.set_num_threads(args.threads)
+    if getattr(args, "nice", 0):
+        try:
+            os.nice(args.nice)
+        except OSError:
+            pass
+
+
+def cmd_train_classifier(args) -> int:
+    from .classifier import train_classifier
+    from .faces import FaceDataset
+
+    _polite(args)
+    metrics = train_classifier(FaceDataset(args.data), args.out, epochs=args.epochs, batch=args.batch,
+                               val_fraction=args.val_fraction, minutes=args.minutes, lr=args.lr,
+                               seed=args.seed, half=not args.float32)
+    if args.metrics:
+        with open(args.metrics, "w") as f:
+            json.dump(metrics, f, indent=1)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def cmd_fit_directions(args) -> int:
+    from .. import load_generator
+    from .classifier import AttributeClassifier
+    from .default_directions import fit_default_directions
+
+    _polite(args)
+    gen = load_generator(args.model)
+    clf = AttributeClassifier.load(args.classifier)
+    fit_default_directions(gen, clf, samples=args.samples, attributes=args.attributes, seed0=args.seed,
+                           batch=args.batch, C=args.C, out_path=args.out)
+    return 0
+
+
+def register(sub) -> None:
+    t = sub.add_parser("train-classifier", help="train the attribute classifier on a face dataset")
+    t.add_argument("--data", required=True, help="face dataset (.lef) from make-faces")
+    t.add_argument("--out", required=True, help="where to write the classifier (.safetensors)")
+    t.add_argument("--epochs", type=float, default=20)
+    t.add_argument("--batch", type=int, default=64)
+    t.add_argument("--minutes", type=float, default=None, help="wall-clock budget (lr anneals to it)")
+    t.add_argument("--val-fraction", type=float, default=0.1)
+    t.add_argument("--lr", type=float, default=3e-3)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--float32", action="store_true", help="store float32 instead of float16 weights")
+    t.add_argument("--metrics", default=None, help="also write the validation metrics as JSON here")
+    t.add_argument("--threads", type=int, default=None)
+    t.add_argument("--nice", type=int, default=0, help="lower this process's priority by N")
+    t.set_defaults(func=cmd_train_classifier)
+
+    f = sub.add_parser("fit-directions", help="fit attribute directions for a model with the classifier")
+    f.add_argument("--model", default="default", help="checkpoint path or 'default'")
+    f.add_argument("--classifier", required=True, help="attribute classifier (.safetensors)")
+    f.add_argument("--samples", type=int, default=20000)
+    f.add_argument("--out", required=True, help="JSON file for all fitted directions")
+    f.add_argument("--attributes", default=None,
+                   help="comma-separated binary targets (default: smile, old, glasses, sunglasses, beard, "
+                        "bald, long_hair, blonde, dark_skin, yaw_right, tilt_right, light_from_right, "
+                        "makeup, grey_hair)")
+    f.add_argument("--seed", type=int, default=0, help="first seed of the samples")
+    f.add_argument("--batch", type=int, default=32)
+    f.add_argument("--C", type=float, default=1.0, help="SVM regularisation")
+    f.add_argument("--threads", type=int, default=None)
+    f.add_argument("--nice", type=int, default=0)
+    f.set_defaults(func=cmd_fit_directions)

@@ -1,0 +1,174 @@
+"""Attribute classifier, Fréchet distance, distribution match and the default-directions pipeline."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from explorer.checkpoints import save_native
+from explorer.directions import load_directions
+from explorer.generators import Generator, stylegan2_config
+from explorer.training.classifier import (AttributeClassifier, attribute_distribution_match,
+                                          frechet_distance, hard_labels, soft_targets, train_classifier)
+from explorer.training.faces import (ATTRIBUTES, NUM_LABELS, binary_targets, label_names, label_slices,
+                                     render_face)
+
+SHIPPED = Path(__file__).resolve().parents[1] / "resources" / "attribute_classifier.safetensors"
+TINY_CONFIG = {"widths": [8, 16, 16, 32], "feature_dim": 32}
+
+
+class ArrayFaces:
+    """The FaceDataset interface over arrays in memory."""
+
+    def __init__(self, images, labels):
+        self.images, self.labels, self.seed, self.resolution = images, labels, 0, images.shape[1]
+
+    def __len__(self):
+        return len(self.labels)
+
+    def batch(self, idx):
+        return self.images[idx], self.labels[idx]
+
+
+def rendered(seeds, resolution=64):
+    imgs, labs = zip(*(render_face(s, resolution) for s in seeds))
+    return np.stack(imgs), np.stack(labs)
+
+
+@pytest.fixture(scope="module")
+def faces():
+    return ArrayFaces(*rendered(range(100_000, 100_064)))
+
+
+@pytest.fixture(scope="module")
+def tiny_trained(faces, tmp_path_factory):
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("clf") / "tiny.safetensors"
+    metrics = train_classifier(faces, path, epochs=12, batch=16, val_fraction=0.25, config=TINY_CONFIG,
+                               progress=None, lr=5e-3)
+    return path, metrics
+
+
+def test_tiny_classifier_reduces_loss_and_round_trips(tiny_trained, faces, tmp_path):
+    path, metrics = tiny_trained
+    assert metrics["steps"] == 36
+    assert metrics["final_loss"] < 0.8 * metrics["first_loss"], metrics
+    clf = AttributeClassifier.load(path)
+    assert clf.metrics["attributes"].keys() == {a.name for a in ATTRIBUTES}
+    pred = clf.predict(faces.images[:8])
+    assert np.array_equal(pred, AttributeClassifier.load(path).predict(faces.images[:8]))
+    full = clf.save(tmp_path / "f32.safetensors", half=False)
+    again = AttributeClassifier.load(full)
+    assert np.array_equal(again.predict(faces.images[:8]), pred)
+    assert np.array_equal(again.features(faces.images[:8]), clf.features(faces.images[:8]))
+    other = save_native(Generator(stylegan2_config(8, z_dim=4, w_dim=4, channel_base=16, channel_max=4,
+                                                   mapping_layers=1)), tmp_path / "g.safetensors")
+    with pytest.raises(ValueError, match="not an attribute classifier"):
+        AttributeClassifier.load(other)
+
+
+def test_predict_layout_matches_label_names(tiny_trained, faces):
+    clf = AttributeClassifier.load(tiny_trained[0])
+    pred = clf.predict(faces.images[:5])
+    assert pred.shape == (5, NUM_LABELS) == (5, len(label_names())) and pred.dtype == np.float32
+    for a in ATTRIBUTES:
+        block = pred[:, label_slices()[a.name]]
+        if a.kind == "categorical":
+            assert np.allclose(block.sum(1), 1, atol=1e-5)
+        else:
+            assert (block >= a.low).all() and (block <= a.high).all()
+    assert clf.features(faces.images[:5]).shape == (5, 32)
+    # other resolutions are resized (antialiased) to the classifier's 64px
+    big = np.repeat(np.repeat(faces.images[:2], 2, axis=1), 2, axis=2)
+    assert np.abs(clf.predict(big) - pred[:2]).max() < 0.05
+    assert clf.predict(faces.images[0]).shape == (1, NUM_LABELS)
+    binary = clf.binary(faces.images[:5])
+    assert binary["glasses"].shape == (5,) and binary["glasses"].dtype == bool
+
+
+def test_soft_targets_agree_with_binary_targets():
+    _, labels = rendered(range(300, 340))
+    soft, hard = soft_targets(labels), binary_targets(labels)
+    assert soft.keys() == hard.keys()
+    for k in hard:
+        assert np.array_equal(soft[k] > 0.5, hard[k]), k
+    assert np.array_equal(hard_labels(labels), labels)   # ground truth is already hard
+
+
+def test_frechet_distance_is_zero_for_identical_sets_and_grows_with_shift():
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((500, 8))
+    assert abs(frechet_distance(a, a)) < 1e-6
+    b = rng.standard_normal((500, 8))
+    shifts = [frechet_distance(a, b + s) for s in (0.0, 0.5, 1.0, 2.0)]
+    assert shifts == sorted(shifts) and shifts[-1] > 8 * 2.0 ** 2 * 0.9
+    with pytest.raises(ValueError):
+        frechet_distance(a, a[:, :4])
+
+
+def test_attribute_distribution_match():
+    _, labels = rendered(range(400, 460))
+    same = attribute_distribution_match(labels, labels)
+    assert all(v.get("tv", v.get("w1")) == 0 for v in same.values())
+    shifted = labels.copy()
+    sl = label_slices()
+    shifted[:, sl["smile"]] = 1.0
+    shifted[:, sl["glasses"]] = np.eye(3)[2]
+    m = attribute_distribution_match(labels, shifted)
+    assert m["smile"]["w1"] > 0.3 and m["glasses"]["tv"] > 0.5 and m["age"]["w1"] == 0
+
+
+@pytest.mark.skipif(not SHIPPED.is_file(), reason=f"shipped classifier {SHIPPED.name} is absent "
+                    "(make it with `latent-explorer train-classifier`)")
+def test_shipped_classifier_beats_chance_on_fresh_faces():
+    imgs, labels = rendered(range(7_000_000, 7_000_200))
+    clf = AttributeClassifier.load(SHIPPED)
+    pred = clf.predict(imgs)
+    truth, got = binary_targets(labels), binary_targets(hard_labels(pred))
+    acc = {k: float((truth[k] == got[k]).mean()) for k in ("glasses", "smile", "dark_skin", "beard")}
+    sl = label_slices()["hair_style"]
+    acc["hair_style"] = float((pred[:, sl].argmax(1) == labels[:, sl].argmax(1)).mean())
+    assert acc["glasses"] > 0.9, acc
+    assert acc["smile"] > 0.8 and acc["dark_skin"] > 0.8 and acc["hair_style"] > 0.6, acc
+
+
+# ----- the default-directions pipeline, end to end on a tiny generator ------------------------
+
+@pytest.fixture(scope="module")
+def tiny_gen():
+    torch.manual_seed(1)
+    return Generator(stylegan2_config(32, z_dim=16, w_dim=16, channel_base=256, channel_max=16,
+                                      mapping_layers=1))
+
+
+def test_fit_directions_pipeline_end_to_end(tiny_gen, tiny_trained, tmp_path):
+    from explorer.training.commands_directions import register
+    from explorer.training.default_directions import fit_default_directions, resolve_attributes
+
+    clf = AttributeClassifier.load(tiny_trained[0])
+    out = tmp_path / "dirs.json"
+    dirs = fit_default_directions(tiny_gen, clf, samples=96, attributes="smile,age,yaw_right", out_path=out,
+                                  progress=None)
+    assert [d.name for d in dirs] == ["smile", "old", "yaw_right"]
+    loaded = load_directions(out, model=tiny_gen.fingerprint)
+    for d, e in zip(dirs, loaded):
+        assert np.array_equal(d.vector, e.vector) and e.method == "svm" and e.model == tiny_gen.fingerprint
+        assert e.quality["val_accuracy"] is not None and e.scale > 0
+        moved = e.apply(np.zeros((tiny_gen.info.num_ws, 16), np.float32), 1.0, model_fingerprint=tiny_gen.fingerprint)
+        assert np.allclose(moved[0], e.scale * e.vector, atol=1e-6)
+    with pytest.raises(ValueError, match="unknown attribute"):
+        resolve_attributes("smile,wings")
+
+    # the same through the CLI subcommand
+    model = save_native(tiny_gen, tmp_path / "tiny.safetensors")
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["fit-directions", "--model", str(model), "--classifier", str(tiny_trained[0]),
+                              "--samples", "64", "--out", str(tmp_path / "cli.json"), "--attributes", "smile"])
+    assert args.func(args) == 0
+    doc = json.loads((tmp_path / "cli.json").read_text())
+    assert [d["name"] for d in doc["directions"]] == ["smile"]

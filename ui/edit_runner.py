@@ -1,0 +1,97 @@
+"""Runs registry edits off the GUI thread and hands the new latents back on it.
+
+Every edit the window offers (mix on drop, inspector, matrix, children ...) goes through
+`PluginRegistry.apply` here, so a third-party plugin sits beside the built-ins and a slow or
+hanging one (the registry enforces its time limit) never freezes the window. A `channel` keeps
+only the newest request of a kind alive (live previews): older results are dropped.
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+from PySide6.QtCore import QObject, Signal
+from superqt.utils import create_worker
+
+from explorer.latents import Latent
+from explorer.plugins import ParamError, PluginError, PluginRegistry
+
+
+class EditRunner(QObject):
+    failed = Signal(str)      # one sentence for the message bar
+
+    def __init__(self, registry: PluginRegistry, parent=None):
+        super().__init__(parent)
+        self.registry = registry
+        self.model = None                 # the Generator (its info, w_avg and sampler)
+        self.directions = None
+        self._serial = 0
+        self._channels: dict[str, int] = {}
+        self._running = 0
+
+    @property
+    def busy(self) -> bool:
+        return self._running > 0
+
+    def plugin(self, plugin_id: str):
+        """The plugin object, or None if it is missing, failed or switched off."""
+        try:
+            if not self.registry.record(plugin_id).enabled:
+                return None
+            return self.registry.get(plugin_id)
+        except PluginError:
+            return None
+
+    def apply(self, plugin_id: str, inputs: Sequence[Latent], params: dict | None,
+              on_done: Callable[[list[Latent]], None], channel: str | None = None,
+              on_error: Callable[[str], None] | None = None, quiet: bool = False) -> None:
+        """registry.apply on a worker thread; on_done(latents) on the GUI thread."""
+        if self.model is None:
+            return
+        self._serial += 1
+        serial = self._serial
+        if channel is not None:
+            self._channels[channel] = serial
+        model, directions, registry = self.model, self.directions, self.registry
+        inputs, params = list(inputs), dict(params or {})
+
+        def work():
+            return registry.apply(plugin_id, inputs, params, model=model, directions=directions)
+
+        def current() -> bool:
+            return (channel is None or self._channels.get(channel) == serial) and model is self.model
+
+        def done(latents):
+            self._running -= 1
+            if current():
+                on_done(list(latents))
+
+        def error(exc):
+            self._running -= 1
+            if not current():
+                return
+            msg = edit_error_sentence(plugin_id, exc)
+            if on_error is not None:
+                on_error(msg)
+            if not quiet:
+                self.failed.emit(msg)
+
+        worker = create_worker(work, _start_thread=False)
+        worker.returned.connect(done)
+        worker.errored.connect(error)
+        self._running += 1
+        worker.start()
+
+    def apply_now(self, plugin_id: str, inputs: Sequence[Latent], params: dict | None = None) -> list[Latent]:
+        """The same edit, synchronously (for quick pure edits in tests and scripts)."""
+        return self.registry.apply(plugin_id, list(inputs), params or {}, model=self.model,
+                                   directions=self.directions)
+
+
+def edit_error_sentence(plugin_id: str, exc: BaseException) -> str:
+    name = plugin_id.split(".")[-1].replace("_", " ")
+    if isinstance(exc, ParamError):
+        return f"{name.capitalize()}: {exc.message} ({exc.field})."
+    if isinstance(exc, PluginError):
+        suffix = " It is switched off for this session." if exc.disabled else ""
+        return f"{name.capitalize()} failed: {exc.message}.{suffix}"
+    return f"{name.capitalize()} failed: {type(exc).__name__}: {exc}."

@@ -1,0 +1,573 @@
+"""The inspector: what the selected face is made of, and the edits that make new faces from it.
+
+Sections: preview (before / after of the edit being tuned), recipe tree with copy and paste,
+truncation with a layer cutoff, antiface, stochastic variation (a strip of noise resamples),
+children and crossbreed, and every other plugin through its generated form. Every edit runs
+through the plugin registry (EditRunner); results are offered to the window as new cells
+(`addGroups`), which makes them undoable. The same widget sits in the large view.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (QComboBox, QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSpinBox,
+                               QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
+from superqt import QCollapsible, QLabeledDoubleSlider, QLabeledSlider
+
+from explorer.latents import Latent
+from explorer.noise import NoiseSpec
+from explorer.recipe_text import recipe_tree
+from explorer.render import Priority, Status
+
+from .controls import LAYER_OPTIONS, Segmented, primary, row
+from .image_tile import ImageTile
+from .render_bridge import to_qimage
+
+PREVIEW_PX = 150
+STRIP_PX = 88
+STRIP_COLUMNS = 3
+NOISE_MODES = [("random", "Random", "Fresh noise drawn from a seed for each picture in the strip"),
+               ("const", "Stored", "The model's own fixed noise"),
+               ("none", "None", "No noise: smooth skin and hair")]
+EDITS_IN_SECTIONS = {"builtin.truncation", "builtin.antiface", "builtin.noise_variation", "builtin.children",
+                     "builtin.crossbreed", "builtin.style_mix"}
+
+
+def _float_slider(lo: float, hi: float, value: float, step: float = 0.01, decimals: int = 2) -> QLabeledDoubleSlider:
+    s = QLabeledDoubleSlider(Qt.Horizontal)
+    s.setRange(lo, hi)
+    s.setSingleStep(step)
+    s.setDecimals(decimals)
+    s.setValue(value)
+    return s
+
+
+class Inspector(QScrollArea):
+    addGroups = Signal(list, str)      # [(anchor Cell, [Latent, ...]), ...], undo text
+    message = Signal(str, str)         # text, level
+    copyRequested = Signal()
+    pasteRequested = Signal()
+    previewChanged = Signal(object)    # the Latent being previewed, or None
+
+    def __init__(self, runner, bridge, parent=None, show_preview: bool = True):
+        super().__init__(parent)
+        self.runner, self.bridge = runner, bridge
+        self.model = None
+        self.cells: list = []
+        self.preview_latent: Latent | None = None
+        self.strip_latents: list[Latent] = []
+        self._preview_spec = None
+        self._litter = 0
+        self._noise_base = 1
+        self._form = None
+        self.setWidgetResizable(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.setMinimumWidth(340)
+        body = QWidget()
+        self.body = body
+        lay = QVBoxLayout(body)
+        lay.setContentsMargins(14, 10, 14, 14)
+        lay.setSpacing(10)
+        self._layout = lay
+        self._build_header(show_preview)
+        self._build_recipe()
+        self._build_truncation()
+        self._build_antiface()
+        self._build_variation()
+        self._build_children()
+        self._build_more()
+        lay.addStretch(1)
+        self.setWidget(body)
+        self._preview_timer = QTimer(self)
+        self._preview_timer.setSingleShot(True)
+        self._preview_timer.setInterval(40)
+        self._preview_timer.timeout.connect(self._run_preview)
+        self._strip_timer = QTimer(self)
+        self._strip_timer.setSingleShot(True)
+        self._strip_timer.setInterval(60)
+        self._strip_timer.timeout.connect(self._run_strip)
+        self.set_cells([])
+
+    # ================================================================== building
+    def _section(self, title: str, expanded: bool = True) -> QVBoxLayout:
+        col = QCollapsible(title)
+        col.setDuration(120)
+        inner = QWidget()
+        v = QVBoxLayout(inner)
+        v.setContentsMargins(4, 2, 0, 8)
+        v.setSpacing(8)
+        col.addWidget(inner)
+        if expanded:
+            col.expand(animate=False)
+        else:
+            col.collapse(animate=False)
+        self._layout.addWidget(col)
+        return v
+
+    def _build_header(self, show_preview: bool) -> None:
+        self.title = QLabel("Nothing selected")
+        self.title.setProperty("role", "title")
+        self.title.setWordWrap(True)
+        self.subtitle = QLabel("Select a face in the grid to see its recipe and edit it.")
+        self.subtitle.setProperty("role", "hint")
+        self.subtitle.setWordWrap(True)
+        self._layout.addWidget(self.title)
+        self._layout.addWidget(self.subtitle)
+        self.preview_box = QWidget()
+        h = QHBoxLayout(self.preview_box)
+        h.setContentsMargins(0, 4, 0, 0)
+        h.setSpacing(10)
+        self.before_tile = ImageTile("before", PREVIEW_PX)
+        self.after_tile = ImageTile("after", PREVIEW_PX)
+        self.after_tile.placeholder_text = "Touch an edit below to preview it here"
+        self.after_tile.setToolTip("Preview of the edit you are tuning; Apply adds it to the grid")
+        h.addWidget(self.before_tile)
+        h.addWidget(self.after_tile)
+        h.addStretch(1)
+        self._layout.addWidget(self.preview_box)
+        self.preview_box.setVisible(show_preview)
+
+    def _build_recipe(self) -> None:
+        v = self._section("Recipe")
+        self.tree = QTreeWidget()
+        self.tree.setHeaderHidden(True)
+        self.tree.setWordWrap(True)
+        self.tree.setMinimumHeight(90)
+        self.tree.setMaximumHeight(170)
+        self.tree.setToolTip("How this face was made: the last step at the top, its ingredients below")
+        v.addWidget(self.tree)
+        h = QHBoxLayout()
+        self.copy_button = QPushButton("Copy recipe")
+        self.copy_button.setToolTip("Copy the face (styles, noise and recipe) as JSON (Ctrl+C)")
+        self.copy_button.clicked.connect(self.copyRequested)
+        self.paste_button = QPushButton("Paste recipe")
+        self.paste_button.setToolTip("Add the face on the clipboard to the grid (Ctrl+V)")
+        self.paste_button.clicked.connect(self.pasteRequested)
+        h.addWidget(self.copy_button)
+        h.addWidget(self.paste_button)
+        h.addStretch(1)
+        v.addLayout(h)
+
+    def _build_truncation(self) -> None:
+        v = self._section("Truncation")
+        self.psi = _float_slider(-1.0, 1.5, 0.7)
+        v.addWidget(row("ψ", self.psi, "1 keeps the face, 0 is the average face, −1 its antiface, "
+                                        "above 1 exaggerates it"))
+        self.cutoff = QLabeledSlider(Qt.Horizontal)
+        self.cutoff.setRange(1, 18)
+        v.addWidget(row("Layers", self.cutoff, "Truncate only the first N layers (the coarse ones first); "
+                                               "all layers at the right end"))
+        self.cutoff_text = QLabel("")
+        self.cutoff_text.setProperty("role", "hint")
+        v.addWidget(self.cutoff_text)
+        self.trunc_button = primary("Apply truncation", "Add the truncated version of each selected face")
+        self.trunc_button.clicked.connect(self.apply_truncation)
+        v.addWidget(self.trunc_button, 0, Qt.AlignRight)
+        self.psi.valueChanged.connect(lambda _v: self._touch("truncation"))
+        self.cutoff.valueChanged.connect(lambda _v: (self._cutoff_label(), self._touch("truncation")))
+
+    def _build_antiface(self) -> None:
+        v = self._section("Antiface")
+        hint = QLabel("Reflect the face through the average face: w′ = 2·w_avg − w.")
+        hint.setProperty("role", "hint")
+        hint.setWordWrap(True)
+        v.addWidget(hint)
+        self.anti_layers = Segmented(LAYER_OPTIONS, "all")
+        self.anti_layers.changed.connect(lambda _k: self._touch("antiface"))
+        v.addWidget(self.anti_layers)
+        self.anti_button = primary("Make antiface", "Add the antiface of each selected face (Ctrl+I)")
+        self.anti_button.clicked.connect(self.apply_antiface)
+        v.addWidget(self.anti_button, 0, Qt.AlignRight)
+
+    def _build_variation(self) -> None:
+        v = self._section("Stochastic variation")
+        self.noise_mode = Segmented(NOISE_MODES, "random")
+        v.addWidget(row("Noise", self.noise_mode, "How the per-layer noise (hair strands, pores) is drawn"))
+        self.noise_strength = _float_slider(0.0, 2.0, 1.0, 0.05)
+        v.addWidget(row("Strength", self.noise_strength, "Scale of the noise: 0 none, 1 as trained"))
+        self.noise_layers = Segmented(LAYER_OPTIONS, "all")
+        v.addWidget(row("Layers", self.noise_layers, "Redraw the noise of these layers only"))
+        self.noise_count = QSpinBox()
+        self.noise_count.setRange(2, 12)
+        self.noise_count.setValue(6)
+        v.addWidget(row("Pictures", self.noise_count, "How many resamples the strip shows"))
+        self.strip = QWidget()
+        self.strip_grid = QGridLayout(self.strip)
+        self.strip_grid.setContentsMargins(0, 4, 0, 0)
+        self.strip_grid.setSpacing(6)
+        self.strip_tiles: list[ImageTile] = []
+        v.addWidget(self.strip)
+        h = QHBoxLayout()
+        self.resample_button = QPushButton("Resample")
+        self.resample_button.setToolTip("Draw fresh noise for the whole strip")
+        self.resample_button.clicked.connect(self.resample)
+        self.strip_add_button = primary("Add strip to grid", "Add every picture of the strip as a new face")
+        self.strip_add_button.clicked.connect(self.add_strip)
+        h.addWidget(self.resample_button)
+        h.addStretch(1)
+        h.addWidget(self.strip_add_button)
+        v.addLayout(h)
+        for sig in (self.noise_mode.changed, self.noise_layers.changed, self.noise_strength.valueChanged,
+                    self.noise_count.valueChanged):
+            sig.connect(lambda *_a: self._strip_timer.start())
+
+    def _build_children(self) -> None:
+        v = self._section("Children")
+        self.child_count = QLabeledSlider(Qt.Horizontal)
+        self.child_count.setRange(1, 16)
+        self.child_count.setValue(6)
+        v.addWidget(row("Children", self.child_count, "How many variations to add"))
+        self.child_strength = {}
+        for g, words in (("coarse", "pose, shape"), ("medium", "features, hair"), ("fine", "colours, texture")):
+            s = _float_slider(0.0, 1.0, {"coarse": 0.3, "medium": 0.4, "fine": 0.5}[g], 0.05)
+            s.valueChanged.connect(lambda _v: self._touch("children"))
+            self.child_strength[g] = s
+            v.addWidget(row(g.capitalize(), s, f"How much the {words} may change: 0 keeps the parent's, "
+                                               "1 takes a new random face's"))
+        h = QHBoxLayout()
+        self.cross_button = QPushButton("Crossbreed two")
+        self.cross_button.setToolTip("Children of the two selected faces: each layer from one parent (Ctrl+B)")
+        self.cross_button.clicked.connect(self.crossbreed)
+        self.child_button = primary("Make children", "Add variations of the selected face (Ctrl+K)")
+        self.child_button.clicked.connect(self.make_children)
+        h.addWidget(self.cross_button)
+        h.addStretch(1)
+        h.addWidget(self.child_button)
+        v.addLayout(h)
+
+    def _build_more(self) -> None:
+        v = self._section("More edits", expanded=False)
+        self.more_combo = QComboBox()
+        self.more_combo.setToolTip("Every edit plugin that takes this many faces, built-in or installed")
+        self.more_combo.currentIndexChanged.connect(self._pick_plugin)
+        v.addWidget(self.more_combo)
+        self.more_holder = QVBoxLayout()
+        v.addLayout(self.more_holder)
+
+    # ================================================================== state
+    def set_model(self, gen) -> None:
+        self.model = gen
+        info = gen.info
+        self.cutoff.blockSignals(True)
+        self.cutoff.setRange(1, info.num_ws)
+        self.cutoff.setValue(info.num_ws)
+        self.cutoff.blockSignals(False)
+        self._cutoff_label()
+        enabled = {g: bool(len(info.groups.get(g, ()))) for g in ("coarse", "medium", "fine")}
+        for seg in (self.anti_layers, self.noise_layers):
+            seg.set_enabled_keys(enabled)
+        self.before_tile.set_image(None)
+        self.after_tile.set_image(None)
+        self._clear_strip()
+        self._fill_more()
+
+    def set_cells(self, cells: list) -> None:
+        self.cells = list(cells)
+        n = len(self.cells)
+        has = n > 0 and self.model is not None
+        for w in (self.trunc_button, self.anti_button, self.child_button, self.copy_button, self.resample_button,
+                  self.strip_add_button):
+            w.setEnabled(has)
+        self.cross_button.setEnabled(n >= 2 and self.model is not None)
+        if not n:
+            self.title.setText("Nothing selected")
+            self.subtitle.setText("Select a face in the grid to see its recipe and edit it. Drag one face onto "
+                                  "another to mix them.")
+            self.tree.clear()
+            self.before_tile.set_image(None)
+            self.after_tile.set_image(None)
+            self._clear_strip()
+            self.preview_latent = None
+            self.previewChanged.emit(None)
+            self._fill_more()
+            return
+        first = self.cells[0]
+        self.title.setText(first.label)
+        self.subtitle.setText("Edits apply to this face." if n == 1 else
+                              f"{n} faces selected: edits apply to each; the recipe and previews show {first.label}.")
+        self._show_recipe(first.latent)
+        self._render_tile(self.before_tile, first.latent, ("before", id(self)))
+        self.before_tile.set_caption(first.label)
+        if self._preview_spec is not None:
+            self._preview_timer.start()
+        if self.noise_mode.isVisible():
+            self._strip_timer.start()
+        self._fill_more()
+
+    def _show_recipe(self, latent: Latent) -> None:
+        self.tree.clear()
+        groups = self.model.info.groups if self.model is not None else None
+        node = recipe_tree(latent.recipe, groups)
+
+        def add(parent, n):
+            text = f"{n.role}: {n.text}" if n.role else n.text
+            item = QTreeWidgetItem([text])
+            item.setToolTip(0, text)
+            if parent is None:
+                self.tree.addTopLevelItem(item)
+            else:
+                parent.addChild(item)
+            for c in n.children:
+                add(item, c)
+
+        add(None, node)
+        noise = latent.noise
+        if noise.mode != "const" or noise.strength != 1.0:
+            extra = QTreeWidgetItem([f"noise: {noise.mode}" + (f" seed {noise.seed}" if noise.seed is not None else "")
+                                     + (f", strength {noise.strength:.2f}" if noise.strength != 1.0 else "")])
+            self.tree.addTopLevelItem(extra)
+        self.tree.expandAll()
+
+    def _cutoff_label(self) -> None:
+        if self.model is None:
+            self.cutoff_text.setText("")
+            return
+        info, n = self.model.info, self.cutoff.value()
+        if n >= info.num_ws:
+            self.cutoff_text.setText(f"All {info.num_ws} layers")
+        else:
+            names = [g for g, r in info.groups.items() if len(r) and r.start < n]
+            self.cutoff_text.setText(f"Layers 0–{n - 1} ({', '.join(names)}); the rest keep the face")
+
+    # ================================================================== params of the sections
+    def layers_param(self, key):
+        return key if key in ("coarse", "medium", "fine", "all") else "all"
+
+    def truncation_params(self) -> dict:
+        n = self.cutoff.value()
+        layers = "all" if self.model is None or n >= self.model.info.num_ws else [0, n]
+        return {"psi": round(float(self.psi.value()), 4), "layers": layers}
+
+    def antiface_params(self) -> dict:
+        return {"layers": self.layers_param(self.anti_layers.value())}
+
+    def children_params(self) -> dict:
+        p = {g: round(float(s.value()), 4) for g, s in self.child_strength.items()}
+        p["count"] = int(self.child_count.value())
+        p["seed"] = self._litter
+        return p
+
+    def _params_for(self, plugin_id: str, wanted: dict) -> dict:
+        """Only the parameters this plugin declares (a replaced built-in may take fewer)."""
+        plugin = self.runner.plugin(plugin_id)
+        if plugin is None:
+            return wanted
+        names = {f.name for f in plugin.params}
+        return {k: v for k, v in wanted.items() if k in names}
+
+    # ================================================================== preview
+    def _touch(self, section: str) -> None:
+        specs = {"truncation": ("builtin.truncation", self.truncation_params),
+                 "antiface": ("builtin.antiface", self.antiface_params),
+                 "children": ("builtin.children", lambda: dict(self.children_params(), count=1))}
+        self._preview_spec = specs[section]
+        self._preview_timer.start()
+
+    def _run_preview(self) -> None:
+        if not self.cells or self._preview_spec is None or self.model is None:
+            return
+        plugin_id, params_fn = self._preview_spec
+        cell = self.cells[0]
+        self.runner.apply(plugin_id, [cell.latent], self._params_for(plugin_id, params_fn()), self._show_preview,
+                          channel=f"preview-{id(self)}", quiet=True,
+                          on_error=lambda msg: self.after_tile.set_caption(msg))
+
+    def _show_preview(self, latents: list[Latent]) -> None:
+        if not latents:
+            return
+        self.preview_latent = latents[0]
+        self.after_tile.set_caption(latents[0].label())
+        self._render_tile(self.after_tile, latents[0], ("after", id(self)), Priority.INTERACTIVE)
+        self.previewChanged.emit(latents[0])
+
+    def _render_tile(self, tile: ImageTile, latent: Latent, token, prio=Priority.VISIBLE) -> None:
+        if not self.bridge.ready:
+            return
+        tile.set_pending(True)
+        size = self._tile_px(tile.width())
+
+        def done(result, tile=tile):
+            if result.status is Status.OK:
+                tile.set_image(to_qimage(result.images[0]))
+        self.bridge.submit([latent], size, done, priority=prio, token=token)
+
+    def _tile_px(self, logical: int) -> int:
+        px = int(logical * self.devicePixelRatioF())
+        return max(8, min(px, self.model.info.resolution)) if self.model is not None else px
+
+    # ================================================================== stochastic variation strip
+    def _clear_strip(self) -> None:
+        for t in self.strip_tiles:
+            t.setParent(None)
+            t.deleteLater()
+        self.strip_tiles = []
+        self.strip_latents = []
+
+    def resample(self) -> None:
+        self._noise_base += 1000
+        self._run_strip()
+
+    def _run_strip(self) -> None:
+        if not self.cells or self.model is None:
+            self._clear_strip()
+            return
+        lat = self.cells[0].latent
+        mode = self.noise_mode.value()
+        strength = round(float(self.noise_strength.value()), 4)
+        layers = self.layers_param(self.noise_layers.value())
+        if mode != "random":
+            # A render setting rather than an edit: the registry's noise plugin only draws random noise.
+            self._show_strip([lat.with_noise(NoiseSpec(mode, None, strength))])
+            return
+        n = int(self.noise_count.value())
+        results: dict[int, Latent] = {}
+        serial = object()
+        self._strip_serial = serial
+
+        def done(i, lats):
+            if self._strip_serial is not serial or not lats:
+                return
+            results[i] = lats[0]
+            if len(results) == n:
+                self._show_strip([results[k] for k in range(n)])
+
+        for i in range(n):
+            params = self._params_for("builtin.noise_variation",
+                                      {"seed": self._noise_base + i, "strength": strength, "layers": layers})
+            self.runner.apply("builtin.noise_variation", [lat], params, lambda lats, i=i: done(i, lats),
+                              channel=f"strip-{id(self)}-{i}", quiet=i > 0)
+
+    def _show_strip(self, latents: list[Latent]) -> None:
+        self._clear_strip()
+        self.strip_latents = latents
+        for i, lat in enumerate(latents):
+            tile = ImageTile("", STRIP_PX)
+            tile.caption = None
+            tile.setFixedSize(STRIP_PX, STRIP_PX)
+            noise = lat.noise
+            tile.setToolTip(f"noise {noise.mode}" + (f" seed {noise.seed}" if noise.seed is not None else "") +
+                            "\nDouble-click to add this one to the grid")
+            tile.doubleClicked.connect(lambda lat=lat: self._add_one(lat))
+            self.strip_grid.addWidget(tile, i // STRIP_COLUMNS, i % STRIP_COLUMNS)
+            self.strip_tiles.append(tile)
+            tile.set_pending(True)
+        if not self.bridge.ready or not latents:
+            return
+        tiles = list(self.strip_tiles)
+
+        def done(result):
+            if result.status is Status.OK and self.strip_tiles == tiles:
+                for t, img in zip(tiles, result.images):
+                    t.set_image(to_qimage(img))
+        self.bridge.submit(latents, self._tile_px(STRIP_PX), done, priority=Priority.INTERACTIVE,
+                           token=("strip", id(self)))
+
+    def add_strip(self) -> None:
+        if self.strip_latents and self.cells:
+            self.addGroups.emit([(self.cells[0], list(self.strip_latents))],
+                                f"Noise variations of {self.cells[0].label}")
+
+    def _add_one(self, lat: Latent) -> None:
+        if self.cells:
+            self.addGroups.emit([(self.cells[0], [lat])], f"Noise variation of {self.cells[0].label}")
+
+    # ================================================================== apply
+    def _apply_each(self, plugin_id: str, params: dict, text: str, cells=None) -> None:
+        cells = list(cells if cells is not None else self.cells)
+        if not cells or self.model is None:
+            return
+        params = self._params_for(plugin_id, params)
+        results: dict[int, list] = {}
+
+        def done(cell, lats):
+            results[cell.uid] = lats
+            if len(results) == len(cells):
+                groups = [(c, results[c.uid]) for c in cells if results[c.uid]]
+                if groups:
+                    self.addGroups.emit(groups, text)
+
+        for c in cells:
+            self.runner.apply(plugin_id, [c.latent], params, lambda lats, c=c: done(c, lats),
+                              on_error=lambda _m, c=c: done(c, []))
+
+    def _what(self) -> str:
+        return self.cells[0].label if len(self.cells) == 1 else f"{len(self.cells)} faces"
+
+    def apply_truncation(self) -> None:
+        p = self.truncation_params()
+        self._apply_each("builtin.truncation", p, f"Truncate {self._what()} to ψ {p['psi']:.2f}")
+
+    def apply_antiface(self) -> None:
+        self._apply_each("builtin.antiface", self.antiface_params(), f"Antiface of {self._what()}")
+
+    def make_children(self) -> None:
+        if not self.cells:
+            return
+        self._litter += 1       # each click: a new litter (the plugin's randomness follows its params)
+        self._apply_each("builtin.children", self.children_params(), f"Children of {self._what()}", self.cells[:1])
+
+    def crossbreed(self) -> None:
+        if len(self.cells) < 2 or self.model is None:
+            return
+        self._litter += 1
+        a, b = self.cells[0], self.cells[1]
+        params = self._params_for("builtin.crossbreed", {"count": int(self.child_count.value()), "seed": self._litter})
+        self.runner.apply("builtin.crossbreed", [a.latent, b.latent], params,
+                          lambda lats: self.addGroups.emit([(b, lats)], f"Crossbreed {a.label} and {b.label}"))
+
+    # ================================================================== every other plugin
+    def _fill_more(self) -> None:
+        n = max(1, len(self.cells))
+        current = self.more_combo.currentData()
+        plugins = [p for p in self.runner.registry.available(n_inputs=n) if p.id not in EDITS_IN_SECTIONS]
+        ids = [p.id for p in plugins]
+        if ids == [self.more_combo.itemData(i) for i in range(self.more_combo.count())]:
+            return
+        self.more_combo.blockSignals(True)
+        self.more_combo.clear()
+        for p in plugins:
+            self.more_combo.addItem(p.name, p.id)
+            self.more_combo.setItemData(self.more_combo.count() - 1, p.description, Qt.ToolTipRole)
+        idx = self.more_combo.findData(current)
+        self.more_combo.setCurrentIndex(max(0, idx))
+        self.more_combo.blockSignals(False)
+        self._pick_plugin()
+
+    def _pick_plugin(self, *_args) -> None:
+        if self._form is not None:
+            self._form.setParent(None)
+            self._form.deleteLater()
+            self._form = None
+        plugin_id = self.more_combo.currentData()
+        if not plugin_id:
+            return
+        plugin = self.runner.plugin(plugin_id)
+        if plugin is None:
+            return
+        try:
+            from .plugin_form import PluginForm
+        except ImportError:
+            return
+        info = self.model.info if self.model is not None else None
+        self._form = PluginForm(plugin, directions=list((self.runner.directions or {}).keys()), info=info)
+        self._form.applyRequested.connect(lambda params, pid=plugin_id: self._apply_plugin(pid, params))
+        self._form.paramsChanged.connect(lambda params, pid=plugin_id: self._preview_plugin(pid, params))
+        self.more_holder.addWidget(self._form)
+
+    def _apply_plugin(self, plugin_id: str, params: dict) -> None:
+        plugin = self.runner.plugin(plugin_id)
+        if plugin is None or not self.cells:
+            return
+        lo, hi = plugin.input_bounds()
+        if lo == 1 and hi == 1:
+            self._apply_each(plugin_id, params, f"{plugin.name} of {self._what()}")
+            return
+        cells = self.cells if hi is None else self.cells[:hi]
+        self.runner.apply(plugin_id, [c.latent for c in cells], params,
+                          lambda lats: self.addGroups.emit([(cells[-1], lats)], f"{plugin.name} of {self._what()}"))
+
+    def _preview_plugin(self, plugin_id: str, params: dict) -> None:
+        plugin = self.runner.plugin(plugin_id)
+        if plugin is None or plugin.input_bounds() != (1, 1) or plugin.kind.value != "latent":
+            return
+        self._preview_spec = (plugin_id, lambda p=dict(params): p)
+        self._preview_timer.start()

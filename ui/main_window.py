@@ -1,0 +1,862 @@
+"""The explorer window: the grid of faces in the middle, the inspector on the right, the mixing
+matrix below; menus, toolbar and shortcuts for every action; settings kept between runs.
+
+The window wires views to the engine. Grid operations (new faces, mixes, edits, deletes) are
+QUndoCommands; edits run through the plugin registry off the GUI thread (EditRunner); pictures
+come from the render service through the RenderBridge; models load in the background.
+"""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence, QUndoStack
+from PySide6.QtWidgets import (QAbstractItemView, QApplication, QDockWidget, QDoubleSpinBox, QFileDialog,
+                               QInputDialog, QLabel, QMainWindow, QMenu, QProgressBar, QSlider, QStackedWidget,
+                               QVBoxLayout, QWidget)
+
+from explorer.face_files import FaceFileError, is_png, latent_from_png
+from explorer.latents import Latent, latents_from_seeds, parse_seeds
+from explorer.plugins import PluginRegistry
+
+from .commands import InsertCellsCommand, RemoveCellsCommand, ReplaceGridCommand
+from .edit_runner import EditRunner
+from .empty_state import EmptyState
+from .exporter import Exporter
+from .grid_model import Cell, GridModel
+from .grid_view import DEFAULT_THUMB, MAX_THUMB, MIN_THUMB, GridView, group_for_modifiers
+from .inspector import Inspector
+from .layer_choice import ask_drop_group, normalise_spec, spec_text
+from .message_bar import MessageBar
+from .mixing_matrix import MixingMatrix
+from .model_loader import ModelLoader, display_name
+from .render_bridge import RenderBridge
+from .thumbnails import ThumbnailScheduler
+
+ORG, APP = "LatentExplorer", "Latent Explorer"
+MAX_RECENT = 8
+SEED_BATCH = 48          # seeds mapped at a time
+DEFAULT_PSI = 0.7
+CHECKPOINT_FILTER = "Checkpoints (*.pkl *.pt *.pth *.safetensors);;All files (*)"
+OPEN_FILTER = "Checkpoints and faces (*.pkl *.pt *.pth *.safetensors *.png);;Faces (*.png);;All files (*)"
+
+
+class SeedStream:
+    """Where the grid's seeds come from: start, next and the truncation they are drawn at."""
+
+    def __init__(self, start: int = 0, psi: float = DEFAULT_PSI):
+        self.start, self.next, self.psi = int(start), int(start), float(psi)
+
+    def state(self) -> tuple:
+        return (self.start, self.next, self.psi)
+
+    def set_state(self, state: tuple) -> None:
+        self.start, self.next, self.psi = state
+
+    def take(self, n: int) -> list[int]:
+        seeds = list(range(self.next, self.next + n))
+        self.next += n
+        return seeds
+
+
+class MainWindow(QMainWindow):
+    modelReady = Signal(object)          # the Generator, once loaded and shown
+
+    def __init__(self, model=None, settings: QSettings | None = None, registry: PluginRegistry | None = None,
+                 parent=None):
+        super().__init__(parent)
+        self.setWindowTitle(APP)
+        self.setAcceptDrops(True)
+        self.settings = settings or QSettings(ORG, APP)
+        self.generator = None
+        self.model_path: str | None = None
+        if registry is None:
+            registry = PluginRegistry()
+            registry.discover()
+        self.registry = registry
+        self.undo_stack = QUndoStack(self)
+        self.stream = SeedStream(psi=float(self.settings.value("grid/psi", DEFAULT_PSI)))
+        self.last_group = normalise_spec(self.settings.value("mix/last_group", "coarse"))
+        custom = self.settings.value("mix/last_custom", None)
+        self.last_custom = normalise_spec(custom) if isinstance(custom, (list, tuple)) else None
+        # Tests replace this: callable(global_pos, sources, target) -> spec or None.
+        self.drop_group_chooser = self._ask_drop_group
+
+        self.bridge = RenderBridge(parent=self)
+        self.runner = EditRunner(registry, self)
+        self.loader = ModelLoader(self)
+        self.grid_model = GridModel(self)
+        self.grid_view = GridView()
+        self.grid_view.setModel(self.grid_model)
+        self.grid_view.drop_hint_for = self._drop_hint
+        self.thumbs = ThumbnailScheduler(self.grid_model, self.grid_view, self.bridge, self)
+        self.exporter = Exporter(self.bridge, self)
+        self.large_views: list = []
+
+        self._build_central()
+        self._build_actions()
+        self._build_menus()
+        self._build_toolbar()
+        self._build_status()
+        self._build_docks()
+        self._connect()
+        self._restore_settings()
+        self._update_actions()
+        if model is not None:
+            self.load_model(model)
+
+    # ================================================================== construction
+    def _build_central(self) -> None:
+        self.stack = QStackedWidget()
+        self.empty = EmptyState()
+        self.empty.openRequested.connect(self.open_dialog)
+        self.empty.recentRequested.connect(self.load_model)
+        grid_page = QWidget()
+        lay = QVBoxLayout(grid_page)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.grid_view)
+        self.stack.addWidget(self.empty)
+        self.stack.addWidget(grid_page)
+        self.setCentralWidget(self.stack)
+        self.messages = MessageBar(self.stack)
+
+    def _action(self, text: str, slot, shortcut=None, tip: str = "", checkable: bool = False) -> QAction:
+        act = QAction(text, self)
+        if shortcut is not None:
+            keys = shortcut if isinstance(shortcut, list) else [shortcut]
+            act.setShortcuts([QKeySequence(k) for k in keys])
+            act.setShortcutContext(Qt.WindowShortcut)
+        if tip:
+            hint = act.shortcut().toString(QKeySequence.NativeText)
+            act.setToolTip(f"{tip} ({hint})" if hint else tip)
+            act.setStatusTip(tip)
+        act.setCheckable(checkable)
+        act.triggered.connect(slot)
+        self.addAction(act)
+        return act
+
+    def _build_actions(self) -> None:
+        A = self._action
+        self.act_open = A("&Open…", self.open_dialog, QKeySequence.Open,
+                          "Open a checkpoint, or a PNG exported with its recipe")
+        self.act_export = A("&Export Selected…", self.export_selected, "Ctrl+E",
+                            "Save the selected faces as PNGs at full resolution, with their recipes")
+        self.act_export_matrix = A("Export Mixing &Matrix…", lambda: self.matrix.export_dialog(), "Ctrl+Shift+E",
+                                   "Save the mixing matrix as one PNG")
+        self.act_quit = A("&Quit", self.close, QKeySequence.Quit, "Close the window")
+        self.act_undo = self.undo_stack.createUndoAction(self, "&Undo")
+        self.act_undo.setShortcuts(QKeySequence.Undo)
+        self.act_redo = self.undo_stack.createRedoAction(self, "&Redo")
+        self.act_redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        for act in (self.act_undo, self.act_redo):
+            self.addAction(act)
+        self.act_copy = A("&Copy Recipe", self.copy_recipe, QKeySequence.Copy,
+                          "Copy the selected face (styles, noise and recipe) to the clipboard")
+        self.act_paste = A("&Paste Recipe", self.paste_recipe, QKeySequence.Paste,
+                           "Add the face on the clipboard to the grid")
+        self.act_select_all = A("Select &All", lambda: self.grid_view.selectAll(), QKeySequence.SelectAll,
+                                "Select every face in the grid")
+        self.act_delete = A("&Delete", self.delete_selected, [QKeySequence.Delete, QKeySequence("Backspace")],
+                            "Remove the selected faces from the grid")
+        self.act_new_batch = A("&New Batch", self.new_batch, QKeySequence.New,
+                               "Replace the grid with faces from fresh random seeds (undo brings the old grid back)")
+        self.act_jump = A("&Jump to Seed…", self.jump_to_seed_dialog, "Ctrl+G",
+                          "Show a seed (or a range like 100-120) in the grid")
+        self.act_large = A("Open &Large", self.open_large, ["Space", "Return"],
+                           "Show the selected face at the model's full resolution")
+        self.act_compare = A("&Compare Two", self.compare, "Ctrl+D",
+                             "Show the two selected faces side by side at full resolution")
+        self.act_mix = A("&Mix Selected…", self.mix_selected, "M",
+                         "Mix the second selected face's styles into the first (asks which layers)")
+        self.act_children = A("C&hildren", lambda: self.inspector.make_children(), "Ctrl+K",
+                              "Add variations of the selected face (strengths in the inspector)")
+        self.act_crossbreed = A("Cross&breed", lambda: self.inspector.crossbreed(), "Ctrl+B",
+                                "Add children of the two selected faces")
+        self.act_antiface = A("&Antiface", lambda: self.inspector.apply_antiface(), "Ctrl+I",
+                              "Add the antiface (2·w_avg − w) of each selected face")
+        self.act_to_matrix_src = A("Add to Matrix as &Source", lambda: self._to_matrix("source"), "Ctrl+Shift+S",
+                                   "Put the selected faces along the top of the mixing matrix")
+        self.act_to_matrix_dst = A("Add to Matrix as &Destination", lambda: self._to_matrix("destination"),
+                                   "Ctrl+Shift+D", "Put the selected faces down the side of the mixing matrix")
+        self.act_bigger = A("&Bigger Thumbnails", lambda: self._zoom(+24), [QKeySequence.ZoomIn, "Ctrl+="],
+                            "Larger thumbnails")
+        self.act_smaller = A("&Smaller Thumbnails", lambda: self._zoom(-24), QKeySequence.ZoomOut,
+                             "Smaller thumbnails")
+        self.act_reset_layout = A("&Reset Layout", self.reset_layout, None, "Put the panels back where they started")
+        self.act_shortcuts = A("&Keyboard Shortcuts", self.show_shortcuts, QKeySequence.HelpContents,
+                               "List the keyboard shortcuts")
+
+    def _build_menus(self) -> None:
+        mb = self.menuBar()
+        f = mb.addMenu("&File")
+        f.addAction(self.act_open)
+        self.recent_menu = f.addMenu("Open &Recent")
+        f.addSeparator()
+        f.addAction(self.act_export)
+        f.addAction(self.act_export_matrix)
+        f.addSeparator()
+        f.addAction(self.act_quit)
+        e = mb.addMenu("&Edit")
+        for a in (self.act_undo, self.act_redo, None, self.act_copy, self.act_paste, None, self.act_select_all,
+                  self.act_delete):
+            e.addSeparator() if a is None else e.addAction(a)
+        g = mb.addMenu("F&aces")
+        for a in (self.act_new_batch, self.act_jump, None, self.act_large, self.act_compare, None, self.act_mix,
+                  self.act_children, self.act_crossbreed, self.act_antiface, None, self.act_to_matrix_src,
+                  self.act_to_matrix_dst):
+            g.addSeparator() if a is None else g.addAction(a)
+        self.view_menu = mb.addMenu("&View")
+        self.view_menu.addAction(self.act_bigger)
+        self.view_menu.addAction(self.act_smaller)
+        self.view_menu.addSeparator()
+        h = mb.addMenu("&Help")
+        h.addAction(self.act_shortcuts)
+        for menu in (f, e, g, self.view_menu, h):
+            menu.setToolTipsVisible(True)
+
+    def _build_toolbar(self) -> None:
+        tb = self.addToolBar("Main")
+        tb.setObjectName("mainToolbar")
+        tb.setMovable(False)
+        tb.setIconSize(QSize(18, 18))
+        tb.setToolButtonStyle(Qt.ToolButtonTextOnly)
+        for a in (self.act_open, None, self.act_new_batch, self.act_jump, None, self.act_undo, self.act_redo,
+                  None, self.act_compare, self.act_export):
+            tb.addSeparator() if a is None else tb.addAction(a)
+        spacer = QWidget()
+        spacer.setSizePolicy(spacer.sizePolicy().horizontalPolicy().Expanding,
+                             spacer.sizePolicy().verticalPolicy().Preferred)
+        tb.addWidget(spacer)
+        tb.addWidget(QLabel("ψ"))
+        self.psi_box = QDoubleSpinBox()
+        self.psi_box.setRange(-1.0, 1.5)
+        self.psi_box.setSingleStep(0.05)
+        self.psi_box.setDecimals(2)
+        self.psi_box.setValue(self.stream.psi)
+        self.psi_box.setToolTip("Truncation ψ for faces drawn from seeds: lower is closer to the average "
+                                "face (safer), higher is more varied. Applies to new batches and new seeds.")
+        tb.addWidget(self.psi_box)
+        tb.addWidget(QLabel("Size"))
+        self.size_slider = QSlider(Qt.Horizontal)
+        self.size_slider.setRange(MIN_THUMB, MAX_THUMB)
+        self.size_slider.setSingleStep(8)
+        self.size_slider.setPageStep(32)
+        self.size_slider.setFixedWidth(150)
+        self.size_slider.setValue(self.grid_view.thumb_size)
+        self.size_slider.setToolTip("Thumbnail size (Ctrl + wheel, Ctrl+= / Ctrl+-)")
+        tb.addWidget(self.size_slider)
+        self.toolbar = tb
+
+    def _build_status(self) -> None:
+        sb = self.statusBar()
+        sb.setSizeGripEnabled(True)
+        self.status_model = QLabel("no model")
+        self.status_res = QLabel("")
+        self.status_device = QLabel("")
+        self.status_render = QLabel("")
+        self.status_cells = QLabel("")
+        self.status_progress = QProgressBar()
+        self.status_progress.setFixedWidth(120)
+        self.status_progress.setRange(0, 0)
+        self.status_progress.setTextVisible(False)
+        self.status_progress.hide()
+        self.status_model.setToolTip("The model faces are drawn from")
+        self.status_device.setToolTip("Where the faces are rendered, and at what precision")
+        self.status_render.setToolTip("Time the last render took on the worker")
+        sb.addWidget(self.status_cells)
+        sb.addPermanentWidget(self.status_progress)
+        for w in (self.status_model, self.status_res, self.status_device, self.status_render):
+            sb.addPermanentWidget(w)
+
+    def _build_docks(self) -> None:
+        self.inspector = Inspector(self.runner, self.bridge)
+        self.inspector_dock = QDockWidget("Inspector", self)
+        self.inspector_dock.setObjectName("inspectorDock")
+        self.inspector_dock.setWidget(self.inspector)
+        self.inspector_dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetClosable |
+                                        QDockWidget.DockWidgetFloatable)
+        self.addDockWidget(Qt.RightDockWidgetArea, self.inspector_dock)
+        self.matrix = MixingMatrix(self.runner, self.bridge, self.grid_model)
+        self.matrix_dock = QDockWidget("Mixing matrix", self)
+        self.matrix_dock.setObjectName("matrixDock")
+        self.matrix_dock.setWidget(self.matrix)
+        self.addDockWidget(Qt.BottomDockWidgetArea, self.matrix_dock)
+        self.matrix_dock.hide()
+        self.plugins_dock = None
+        try:
+            from .plugin_list import PluginListWidget
+        except ImportError:
+            PluginListWidget = None
+        if PluginListWidget is not None:
+            try:
+                self.plugins_dock = QDockWidget("Plugins", self)
+                self.plugins_dock.setObjectName("pluginsDock")
+                self.plugins_dock.setWidget(PluginListWidget(self.registry))
+                self.addDockWidget(Qt.RightDockWidgetArea, self.plugins_dock)
+                self.tabifyDockWidget(self.inspector_dock, self.plugins_dock)
+                self.inspector_dock.raise_()
+            except Exception as exc:  # another engineer's widget must not keep the window from opening
+                self.plugins_dock = None
+                self.messages.show_message(f"The plugin list could not be shown ({exc}).", "error")
+        for dock in (self.inspector_dock, self.matrix_dock, self.plugins_dock):
+            if dock is not None:
+                act = dock.toggleViewAction()
+                self.view_menu.addAction(act)
+        self.inspector_dock.toggleViewAction().setShortcut(QKeySequence("Ctrl+1"))
+        self.matrix_dock.toggleViewAction().setShortcut(QKeySequence("Ctrl+2"))
+        self.view_menu.addSeparator()
+        self.view_menu.addAction(self.act_reset_layout)
+        self._default_state = None
+
+    def _connect(self) -> None:
+        v = self.grid_view
+        v.cellsDropped.connect(self._on_cells_dropped)
+        v.filesDropped.connect(self.open_files)
+        v.doubleClicked.connect(lambda idx: self.open_large([self.grid_model.cell(idx.row())]))
+        v.thumbSizeChanged.connect(self._on_thumb_size)
+        v.customContextMenuRequested.connect(self._context_menu)
+        v.setContextMenuPolicy(Qt.CustomContextMenu)
+        v.selectionModel().selectionChanged.connect(self._on_selection)
+        self.size_slider.valueChanged.connect(v.set_thumb_size)
+        self.psi_box.valueChanged.connect(self._on_psi)
+        self.thumbs.needMore.connect(self._grow)
+        self.grid_model.rowsInserted.connect(self._update_counts)
+        self.grid_model.rowsRemoved.connect(self._update_counts)
+        self.grid_model.modelReset.connect(self._update_counts)
+        self.bridge.rendered.connect(lambda ms: self.status_render.setText(f"last render {ms:.0f} ms"))
+        self.bridge.failed.connect(lambda msg: self.show_error(f"Rendering failed: {msg}"))
+        self.runner.failed.connect(self.show_error)
+        self.loader.started.connect(self._on_load_started)
+        self.loader.progress.connect(self._on_load_progress)
+        self.loader.loaded.connect(self._on_model_loaded)
+        self.loader.failed.connect(self._on_load_failed)
+        self.inspector.addLatents.connect(self.add_latents)
+        self.inspector.message.connect(self.show_message)
+        self.inspector.copyRequested.connect(self.copy_recipe)
+        self.inspector.pasteRequested.connect(self.paste_recipe)
+        self.matrix.message.connect(self.show_message)
+        self.matrix.addLatents.connect(lambda lats, text: self.add_latents(lats, None, text))
+        self.exporter.message.connect(self.show_message)
+        self.exporter.busyChanged.connect(self._on_busy)
+        self.undo_stack.cleanChanged.connect(lambda _c: self._update_actions())
+        self.undo_stack.indexChanged.connect(lambda _i: self._update_actions())
+
+    # ================================================================== settings
+    def _restore_settings(self) -> None:
+        s = self.settings
+        geo = s.value("window/geometry")
+        if isinstance(geo, QByteArray) and not geo.isEmpty():
+            self.restoreGeometry(geo)
+        else:
+            screen = QGuiApplication.primaryScreen()
+            avail = screen.availableGeometry() if screen else None
+            if avail is not None:
+                self.resize(min(1480, avail.width() - 80), min(940, avail.height() - 80))
+        self._default_state = self.saveState()
+        state = s.value("window/state")
+        if isinstance(state, QByteArray) and not state.isEmpty():
+            self.restoreState(state)
+        thumb = int(s.value("grid/thumb", DEFAULT_THUMB))
+        self.size_slider.setValue(thumb)
+        self.grid_view.set_thumb_size(thumb)
+        self._refresh_recent()
+
+    def save_settings(self) -> None:
+        s = self.settings
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("window/state", self.saveState())
+        s.setValue("grid/thumb", self.grid_view.thumb_size)
+        s.setValue("grid/psi", self.stream.psi)
+        s.setValue("mix/last_group", self.last_group)
+        if self.last_custom:
+            s.setValue("mix/last_custom", list(self.last_custom))
+        s.sync()
+
+    def recent_files(self) -> list[str]:
+        value = self.settings.value("files/recent", [])
+        if isinstance(value, str):
+            value = [value]
+        return [str(v) for v in (value or [])]
+
+    def _remember_recent(self, path: str) -> None:
+        if path == "default":
+            return
+        path = str(Path(path).expanduser().resolve())
+        items = [p for p in self.recent_files() if p != path]
+        self.settings.setValue("files/recent", [path] + items[:MAX_RECENT - 1])
+        self._refresh_recent()
+
+    def _refresh_recent(self) -> None:
+        self.recent_menu.clear()
+        items = self.recent_files()
+        for path in items:
+            act = self.recent_menu.addAction(Path(path).name)
+            act.setToolTip(path)
+            act.triggered.connect(lambda _=False, p=path: self.load_model(p))
+        if not items:
+            none = self.recent_menu.addAction("No recent checkpoints")
+            none.setEnabled(False)
+        else:
+            self.recent_menu.addSeparator()
+            self.recent_menu.addAction("Clear List", self._clear_recent)
+        self.empty.set_recent(items)
+
+    def _clear_recent(self) -> None:
+        self.settings.setValue("files/recent", [])
+        self._refresh_recent()
+
+    def reset_layout(self) -> None:
+        if self._default_state is not None:
+            self.restoreState(self._default_state)
+        self.inspector_dock.show()
+
+    # ================================================================== model
+    def load_model(self, model) -> None:
+        """A path, 'default', or a Generator object (used as is, no thread)."""
+        if hasattr(model, "info") and hasattr(model, "synthesize"):
+            self._on_model_loaded(model, getattr(model, "name", "generator"))
+            return
+        self.loader.load(str(model))
+
+    def _on_load_started(self, path: str) -> None:
+        self.status_progress.show()
+        self.statusBar().showMessage(f"Loading {display_name(path)}…")
+        if self.generator is None:
+            self.empty.show_loading(display_name(path))
+            self.stack.setCurrentWidget(self.empty)
+
+    def _on_load_progress(self, path: str, text: str) -> None:
+        self.statusBar().showMessage(f"{display_name(path)}: {text}")
+        if self.generator is None:
+            self.empty.show_loading(display_name(path), text)
+
+    def _on_load_failed(self, path: str, message: str) -> None:
+        self.status_progress.hide()
+        self.statusBar().clearMessage()
+        if self.generator is None:
+            if str(path) == "default":
+                self.empty.show_problem("No model yet", "The embedded default model is not installed yet. "
+                                        "Open a StyleGAN checkpoint to start exploring.\n\n" + message)
+            else:
+                self.empty.show_problem("That file could not be opened", message)
+            self.stack.setCurrentWidget(self.empty)
+        if str(path) != "default" or self.generator is not None:
+            self.show_error(message, ("Open…", self.open_dialog))
+
+    def _on_model_loaded(self, gen, path: str) -> None:
+        self.status_progress.hide()
+        self.statusBar().clearMessage()
+        first = self.generator is None
+        self.generator = gen
+        self.model_path = str(path)
+        service = self.bridge.set_generator(gen)
+        self.runner.model = gen
+        info = gen.info
+        self.thumbs.reset(info.resolution)
+        self.undo_stack.clear()
+        self.stream = SeedStream(0 if first else random.randrange(0, 100000), self.stream.psi)
+        self.grid_model.reset_cells(self._seed_cells(self.stream.take(self._initial_count())))
+        self.stack.setCurrentIndex(1)
+        name = gen.name if gen.name != "generator" else display_name(path)
+        self.setWindowTitle(f"{name} — {APP}")
+        self.status_model.setText(name)
+        self.status_model.setToolTip(f"{path}\nfingerprint {gen.fingerprint}\n{info.arch}, "
+                                     f"{info.num_params / 1e6:.1f}M parameters")
+        self.status_res.setText(f"{info.resolution} px · {info.num_ws} layers")
+        self.status_device.setText(f"{service.device.type.upper()} · {service.precision}")
+        self.status_render.setText("")
+        self.inspector.set_model(gen)
+        self.matrix.set_model(gen)
+        for view in list(self.large_views):
+            view.close()
+        if isinstance(path, str) and path not in ("default", "generator") and Path(path).exists():
+            self._remember_recent(path)
+        self._update_actions()
+        self.grid_view.setFocus()
+        if self.grid_model.rowCount():
+            self.grid_view.setCurrentIndex(self.grid_model.index(0))
+        self.modelReady.emit(gen)
+
+    def _initial_count(self) -> int:
+        return max(SEED_BATCH, 2 * self.grid_view.rows_per_screen())
+
+    # ================================================================== the grid's faces
+    def _seed_cells(self, seeds: list[int]) -> list[Cell]:
+        cells = []
+        for i in range(0, len(seeds), SEED_BATCH):
+            chunk = seeds[i:i + SEED_BATCH]
+            cells += [Cell(lat, origin="seed") for lat in latents_from_seeds(self.generator, chunk, self.stream.psi)]
+        return cells
+
+    def _grow(self, n: int) -> None:
+        """The user nears the end of the grid: draw the next seeds (not an undoable operation)."""
+        if self.generator is None:
+            return
+        self.grid_model.append_cells(self._seed_cells(self.stream.take(min(n, SEED_BATCH))))
+
+    def new_batch(self) -> None:
+        if self.generator is None:
+            return
+        old = self.stream.state()
+        stream = SeedStream(random.randrange(0, 2 ** 31 - 10 ** 6), self.stream.psi)
+        cells = self._seed_cells(stream.take(self._initial_count()))
+        cmd = ReplaceGridCommand(self.grid_model, cells, f"New batch from seed {stream.start}", old,
+                                 stream.state(), self.stream.set_state)
+        self.undo_stack.push(cmd)
+        self.grid_view.scrollToTop()
+        self.show_message(f"New batch from seed {stream.start}. Undo (Ctrl+Z) brings the previous grid back.")
+
+    def jump_to_seed_dialog(self) -> None:
+        if self.generator is None:
+            return
+        text, ok = QInputDialog.getText(self, "Jump to seed", "Seed, or seeds like 42 or 100-120 or 3,7,9:")
+        if ok and text.strip():
+            self.jump_to_seed(text)
+
+    def jump_to_seed(self, text: str) -> list[Cell]:
+        """Show the given seeds: select them where they are, add the missing ones after the current cell."""
+        try:
+            seeds = parse_seeds(text)
+        except ValueError as e:
+            self.show_error(str(e).capitalize() + ".")
+            return []
+        if len(seeds) > 512:
+            self.show_error("That is more than 512 seeds; jump to a smaller range.")
+            return []
+        have = {}
+        for c in self.grid_model.cells:
+            r = c.latent.recipe
+            if r.get("op") == "seed" and abs(float(r.get("psi", 1.0)) - self.stream.psi) < 1e-9:
+                have.setdefault(int(r["seed"]), c)
+        missing = [s for s in seeds if s not in have]
+        new = self._seed_cells(missing) if missing else []
+        if new:
+            anchor = self.current_cell()
+            row = 0 if anchor is None else None
+            label = f"seed {missing[0]}" if len(missing) == 1 else f"{len(missing)} seeds"
+            self.undo_stack.push(InsertCellsCommand(self.grid_model, new, f"Jump to {label}", anchor, row=row or 0))
+        new_by_seed = {c.latent.recipe["seed"]: c for c in new}
+        cells = [have.get(s) or new_by_seed[s] for s in seeds]
+        self.select_cells(cells)
+        return cells
+
+    def add_latents(self, latents: list[Latent], anchor: Cell | None, text: str, origin: str = "made") -> list[Cell]:
+        """New cells from latents, right after `anchor` (or at the end), as one undoable step."""
+        if not latents:
+            return []
+        cells = [Cell(lat, origin=origin) for lat in latents]
+        row = None if anchor is not None else self.grid_model.rowCount()
+        self.undo_stack.push(InsertCellsCommand(self.grid_model, cells, text, anchor, row=row,
+                                                on_done=self.select_cells))
+        return cells
+
+    def delete_selected(self) -> None:
+        cells = self.selected_cells()
+        if not cells:
+            return
+        text = f"Delete {cells[0].label}" if len(cells) == 1 else f"Delete {len(cells)} faces"
+        self.undo_stack.push(RemoveCellsCommand(self.grid_model, cells, text))
+
+    # ================================================================== selection
+    def selected_cells(self) -> list[Cell]:
+        rows = sorted(i.row() for i in self.grid_view.selectionModel().selectedIndexes())
+        cells = [self.grid_model.cell(r) for r in rows]
+        cur = self.grid_view.currentIndex()   # the face clicked last comes first
+        if cur.isValid() and cur.row() in rows:
+            c = self.grid_model.cell(cur.row())
+            cells.remove(c)
+            cells.insert(0, c)
+        return cells
+
+    def current_cell(self) -> Cell | None:
+        cells = self.selected_cells()
+        return cells[0] if cells else None
+
+    def select_cells(self, cells: list[Cell]) -> None:
+        sm = self.grid_view.selectionModel()
+        sm.clearSelection()
+        first = None
+        from PySide6.QtCore import QItemSelectionModel
+        for c in cells:
+            idx = self.grid_model.index_of(c)
+            if idx.isValid():
+                sm.select(idx, QItemSelectionModel.Select)
+                first = first or idx
+        if first is not None:
+            sm.setCurrentIndex(first, QItemSelectionModel.NoUpdate)
+            self.grid_view.scrollTo(first, QAbstractItemView.EnsureVisible)
+
+    def _on_selection(self, *_args) -> None:
+        cells = self.selected_cells()
+        self.inspector.set_cells(cells)
+        self._update_actions()
+        self._update_counts()
+
+    def _update_counts(self, *_args) -> None:
+        n = self.grid_model.rowCount()
+        k = len(self.grid_view.selectionModel().selectedIndexes()) if self.grid_view.selectionModel() else 0
+        self.status_cells.setText(f"{n} faces" + (f" · {k} selected" if k else ""))
+
+    def _update_actions(self) -> None:
+        has_model = self.generator is not None
+        k = len(self.grid_view.selectionModel().selectedIndexes()) if self.grid_view.selectionModel() else 0
+        for act in (self.act_new_batch, self.act_jump, self.act_paste, self.act_select_all):
+            act.setEnabled(has_model)
+        for act in (self.act_export, self.act_copy, self.act_delete, self.act_large, self.act_children,
+                    self.act_antiface, self.act_to_matrix_src, self.act_to_matrix_dst):
+            act.setEnabled(has_model and k >= 1)
+        for act in (self.act_compare, self.act_crossbreed, self.act_mix):
+            act.setEnabled(has_model and k >= 2)
+
+    # ================================================================== mixing
+    def _drop_hint(self, modifiers) -> str:
+        group = group_for_modifiers(modifiers)
+        if group == "last":
+            group = self.last_group
+        if group is None:
+            return "drop to mix…"
+        return f"mix {spec_text(group).split(' (')[0]}"
+
+    def _on_cells_dropped(self, sources: list[Cell], target: Cell, modifiers, global_pos) -> None:
+        if not sources:
+            return
+        group = group_for_modifiers(modifiers)
+        if group == "last":
+            spec = self.last_group
+        elif group is not None:
+            spec = group
+        else:
+            spec = self.drop_group_chooser(global_pos, sources, target)
+        if spec is None:
+            return
+        self.remember_group(spec)
+        self.mix(sources, target, spec)
+
+    def remember_group(self, spec) -> None:
+        self.last_group = spec
+        if isinstance(spec, list):
+            self.last_custom = list(spec)
+            self.settings.setValue("mix/last_custom", list(spec))
+        self.settings.setValue("mix/last_group", spec)
+
+    def _ask_drop_group(self, global_pos, sources, target):
+        info = self.generator.info if self.generator is not None else None
+        what = sources[0].label if len(sources) == 1 else f"{len(sources)} faces"
+        return ask_drop_group(self, global_pos, info, self.last_group, self.last_custom,
+                              f"Mix {what} into {target.label}")
+
+    def mix(self, sources: list[Cell], target: Cell, spec) -> None:
+        """New cells after `target`: each source's styles on `spec` layers, the target's elsewhere."""
+        results: dict[int, list[Latent]] = {}
+        order = [s.uid for s in sources]
+
+        def collect(uid, latents):
+            results[uid] = latents
+            if len(results) == len(order):
+                lats = [lat for u in order for lat in results[u]]
+                if lats:
+                    what = sources[0].label if len(sources) == 1 else f"{len(sources)} faces"
+                    self.add_latents(lats, target, f"Mix {what} into {target.label} ({spec_text(spec)})")
+
+        for src in sources:
+            self.runner.apply("builtin.style_mix", [target.latent, src.latent], {"layers": spec},
+                              lambda lats, u=src.uid: collect(u, lats),
+                              on_error=lambda _m, u=src.uid: collect(u, []))
+
+    def mix_selected(self) -> None:
+        cells = self.selected_cells()
+        if len(cells) < 2:
+            return
+        target, sources = cells[0], cells[1:]
+        rect = self.grid_view.visualRect(self.grid_model.index_of(target))
+        gpos = self.grid_view.viewport().mapToGlobal(rect.center())
+        spec = self.drop_group_chooser(gpos, sources, target)
+        if spec is not None:
+            self.remember_group(spec)
+            self.mix(sources, target, spec)
+
+    def _to_matrix(self, axis: str) -> None:
+        cells = self.selected_cells()
+        if not cells:
+            return
+        self.matrix_dock.show()
+        self.matrix_dock.raise_()
+        for c in cells:
+            (self.matrix.add_source if axis == "source" else self.matrix.add_destination)(c.latent)
+
+    # ================================================================== recipes and clipboard
+    def copy_recipe(self) -> None:
+        cell = self.current_cell()
+        if cell is None:
+            return
+        import json
+
+        from PySide6.QtCore import QMimeData
+
+        from explorer.recipe_text import recipe_tree
+        mime = QMimeData()
+        text = json.dumps(cell.latent.to_json(), sort_keys=True)
+        mime.setText(text)
+        mime.setData("application/x-latent-explorer-latent", text.encode())
+        QApplication.clipboard().setMimeData(mime)
+        groups = self.generator.info.groups if self.generator is not None else None
+        tree = "\n".join(recipe_tree(cell.latent.recipe, groups).lines())
+        self.show_message(f"Copied {cell.label} to the clipboard.\n{tree}")
+
+    def paste_recipe(self) -> None:
+        if self.generator is None:
+            return
+        import json
+
+        from explorer.recipes import replay
+        text = QApplication.clipboard().text()
+        try:
+            doc = json.loads(text)
+        except (TypeError, ValueError):
+            self.show_error("The clipboard holds no face recipe (copy one with Ctrl+C first).")
+            return
+        try:
+            if isinstance(doc, dict) and "ws" in doc:
+                lat = Latent.from_json(doc)
+                info = self.generator.info
+                if lat.ws.shape != (info.num_ws, info.w_dim):
+                    raise ValueError(f"that face belongs to a model of another shape ({lat.ws.shape[0]}×"
+                                     f"{lat.ws.shape[1]} styles)")
+            elif isinstance(doc, dict) and doc.get("op"):
+                lat = replay(doc, self.generator, self.registry)
+            else:
+                raise ValueError("the clipboard's JSON is not a face")
+        except Exception as e:  # noqa: BLE001 - anything from a foreign clipboard is the user's to see
+            self.show_error(f"Could not paste the recipe: {e}.")
+            return
+        self.add_latents([lat], self.current_cell(), f"Paste {lat.label()}", origin="import")
+
+    # ================================================================== files
+    def open_dialog(self) -> None:
+        start = str(Path(self.recent_files()[0]).parent) if self.recent_files() else str(Path.home())
+        paths, _ = QFileDialog.getOpenFileNames(self, "Open a checkpoint or faces", start, OPEN_FILTER)
+        if paths:
+            self.open_files(paths)
+
+    def open_files(self, paths: list[str]) -> None:
+        """Checkpoints load as the model (the last one wins); PNGs come back as faces."""
+        pngs = [p for p in paths if is_png(p)]
+        others = [p for p in paths if p not in pngs]
+        if others:
+            self.load_model(others[-1])
+        if pngs:
+            if self.generator is None:
+                self.show_error("Open a model first: a face needs the model it is drawn with.")
+                return
+            self.import_pngs(pngs)
+
+    def import_pngs(self, paths: list[str]) -> list[Cell]:
+        lats = []
+        for p in paths:
+            try:
+                lat, warning = latent_from_png(p, self.generator)
+            except FaceFileError as e:
+                self.show_error(str(e))
+                continue
+            if warning:
+                self.show_message(warning)
+            lats.append(lat)
+        if not lats:
+            return []
+        text = f"Open {Path(paths[0]).name}" if len(lats) == 1 else f"Open {len(lats)} faces"
+        return self.add_latents(lats, None, text, origin="import")
+
+    def export_selected(self, folder: str | None = None) -> None:
+        cells = self.selected_cells()
+        if not cells or self.generator is None:
+            return
+        if folder is None:
+            start = self.settings.value("files/export_dir", str(Path.home()))
+            folder = QFileDialog.getExistingDirectory(self, f"Export {len(cells)} faces to…", start)
+            if not folder:
+                return
+            self.settings.setValue("files/export_dir", folder)
+        self.exporter.export([c.latent for c in cells], Path(folder), self.generator.name)
+
+    def _on_busy(self, busy: bool) -> None:
+        self.status_progress.setVisible(busy or self.loader.busy)
+
+    # ================================================================== large view and compare
+    def open_large(self, cells: list[Cell] | None = None) -> None:
+        from .large_view import LargeView
+
+        cells = cells if cells else self.selected_cells()[:1]
+        if not cells or self.generator is None:
+            return
+        view = LargeView(self, cells[:2])
+        self.large_views.append(view)
+        view.destroyed.connect(lambda *_a, v=view: self.large_views.remove(v) if v in self.large_views else None)
+        view.show()
+        return view
+
+    def compare(self) -> None:
+        cells = self.selected_cells()
+        if len(cells) >= 2:
+            return self.open_large(cells[:2])
+        return None
+
+    # ================================================================== messages
+    def show_message(self, text: str, level: str = "info", action=None) -> None:
+        self.messages.show_message(text, level, action)
+
+    def show_error(self, text: str, action=None) -> None:
+        self.messages.show_message(text, "error", action)
+
+    def show_shortcuts(self) -> None:
+        rows = []
+        for act in self.actions():
+            keys = ", ".join(k.toString(QKeySequence.NativeText) for k in act.shortcuts())
+            if keys and act.text():
+                rows.append(f"{act.text().replace('&', ''):<28} {keys}")
+        rows += ["Drop with Shift / Ctrl / Alt".ljust(29) + "mix coarse / medium / fine",
+                 "Drop with Ctrl+Shift".ljust(29) + "mix the last layers again"]
+        self.show_message("\n".join(rows))
+
+    # ================================================================== misc events
+    def _zoom(self, step: int) -> None:
+        self.size_slider.setValue(self.grid_view.thumb_size + step)
+
+    def _on_thumb_size(self, px: int) -> None:
+        if self.size_slider.value() != px:
+            self.size_slider.blockSignals(True)
+            self.size_slider.setValue(px)
+            self.size_slider.blockSignals(False)
+
+    def _on_psi(self, value: float) -> None:
+        self.stream.psi = float(value)
+
+    def _context_menu(self, pos) -> None:
+        idx = self.grid_view.indexAt(pos)
+        if idx.isValid() and not self.grid_view.selectionModel().isSelected(idx):
+            self.grid_view.setCurrentIndex(idx)
+        menu = QMenu(self)
+        for a in (self.act_large, self.act_compare, None, self.act_mix, self.act_children, self.act_crossbreed,
+                  self.act_antiface, None, self.act_to_matrix_src, self.act_to_matrix_dst, None, self.act_copy,
+                  self.act_paste, self.act_export, None, self.act_delete):
+            menu.addSeparator() if a is None else menu.addAction(a)
+        menu.exec(self.grid_view.viewport().mapToGlobal(pos))
+
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event) -> None:
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            QTimer.singleShot(0, lambda: self.open_files(paths))
+
+    def closeEvent(self, event) -> None:
+        self.save_settings()
+        for view in list(self.large_views):
+            view.close()
+        self.bridge.shutdown()
+        super().closeEvent(event)
