@@ -207,7 +207,8 @@ def main(argv=None) -> int:
     print(f"real vs generated: {fd:.3f}   real vs real (floor): {floor:.3f}")
     match = attribute_distribution_match(p_real, p_fake)
     results["distribution_match"] = match
-    print("\n## Attribute distribution, classifier on real vs on generated\n| attribute | metric | value | real | generated |\n|---|---|---|---|---|")
+    print("\n## Attribute distribution, classifier on real vs on generated")
+    print("| attribute | metric | value | real | generated |\n|---|---|---|---|---|")
     for name, m in match.items():
         if m["kind"] == "categorical":   # shares of the real data's most common class
             k = int(np.argmax(m["real"]))

@@ -117,12 +117,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_training_commands(sub) -> None:
-    """Training subcommands register themselves when the training package provides them."""
-    try:
-        from .training.commands import register
-    except ImportError:
-        return
-    register(sub)
+    """Training and direction-fitting subcommands live beside the code they drive."""
+    import importlib
+
+    for name in ("commands", "commands_directions"):
+        try:
+            module = importlib.import_module(f".training.{name}", __package__)
+        except ModuleNotFoundError:
+            continue
+        module.register(sub)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,6 +20,9 @@ def atomic_path(path: str | os.PathLike):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix + ".tmp", dir=path.parent)
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a saved file gets the usual permissions
     try:
         yield Path(tmp)
         os.replace(tmp, path)
@@ -44,3 +47,88 @@ def read_png_recipe(path: str | os.PathLike) -> dict | None:
     with Image.open(path) as img:
         text = img.text.get(RECIPE_KEY) if hasattr(img, "text") else None
     return json.loads(text) if text else None
+
+
+# ----- atomic targets for long writes (clips, frame folders, sidecars) ---------------------------
+# `atomic_path` suits a write that happens inside one `with` block. An export opens its output, writes
+# frames for minutes from another call site and then commits or aborts it, so these helpers split the
+# same idea into explicit steps. Temp names keep the real suffix last, so tools that pick the
+# container from the extension (ffmpeg) still can.
+
+def temp_path_beside(path: str | os.PathLike, *, directory: bool = False) -> Path:
+    """Create (and return) a uniquely named hidden temp file or folder beside `path`:
+    `.<stem>.<random>.tmp<suffix>`, in the same folder so a rename onto `path` is atomic."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if directory:
+        return Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp" + path.suffix, dir=path.parent)
+    os.close(fd)
+    return Path(tmp)
+
+
+class AtomicFile:
+    """A file written under a temp name and renamed onto `path` by commit(); abort() deletes it.
+
+    Until commit() nothing exists under `path` (an older file there stays untouched)."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.tmp = temp_path_beside(self.path)
+        self.done = False
+
+    def commit(self) -> Path:
+        if self.done:
+            raise RuntimeError(f"{self.path} was already committed or aborted")
+        os.replace(self.tmp, self.path)
+        self.done = True
+        return self.path
+
+    def abort(self) -> None:
+        if not self.done:
+            self.done = True
+            self.tmp.unlink(missing_ok=True)
+
+
+class AtomicFolder:
+    """A folder filled under a temp name beside `path`, then swapped in by commit().
+
+    commit() renames the finished folder onto `path`; a folder already there is first moved aside
+    and deleted after the swap, so `path` is never half-filled. abort() deletes the temp folder."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        if self.path.exists() and not self.path.is_dir():
+            raise FileExistsError(f"{self.path} exists and is not a folder")
+        self.tmp = temp_path_beside(self.path, directory=True)
+        self.done = False
+
+    def commit(self) -> Path:
+        import shutil
+
+        if self.done:
+            raise RuntimeError(f"{self.path} was already committed or aborted")
+        old = None
+        if self.path.exists():
+            old = temp_path_beside(self.path, directory=True)
+            old.rmdir()  # a free name beside: renaming a folder onto a folder fails on Windows
+            os.rename(self.path, old)
+        os.replace(self.tmp, self.path)
+        self.done = True
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        return self.path
+
+    def abort(self) -> None:
+        import shutil
+
+        if not self.done:
+            self.done = True
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def save_json(path: str | os.PathLike, doc, *, indent: int | None = 1) -> Path:
+    """Write a JSON document atomically (UTF-8, keys sorted so files diff well)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(doc, indent=indent, sort_keys=True) + "\n", encoding="utf-8")
+    return Path(path)

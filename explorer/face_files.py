@@ -73,7 +73,7 @@ def latent_from_png(path: str | os.PathLike, model) -> tuple[Latent, str | None]
 
 
 def file_stem(latent: Latent) -> str:
-    """A safe, readable file name for a face: 'seed0042', 'mix-3x7-coarse' ..."""
+    """A safe, readable file name for a face: 'seed0042', '3-x-7-coarse' ..."""
     r = latent.recipe
     if r.get("op") == "seed":
         return f"seed{int(r.get('seed', 0)):04d}"

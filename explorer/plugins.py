@@ -413,6 +413,7 @@ class EditContext:
     directions: dict = field(default_factory=dict)
     rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
     plugin_id: str = ""
+    model: str = ""                        # fingerprint of the model the inputs belong to
     sampler: Callable[[np.ndarray], np.ndarray] | None = None   # z [n, z_dim] -> ws [n, num_ws, w_dim]
     progress_fn: Callable[[float], None] | None = None
     cancelled_fn: Callable[[], bool] | None = None
@@ -887,6 +888,7 @@ class PluginRegistry:
         recipe = edit_recipe(plugin.id, plugin.version, validated, [inp.recipe for inp in inputs])
         ctx = EditContext(info=info, w_avg=_w_avg_array(model), directions=dirs,
                           rng=np.random.default_rng(recipe_seed(recipe)), plugin_id=plugin.id,
+                          model=str(getattr(model, "fingerprint", "") or ""),
                           sampler=_model_sampler(model), progress_fn=progress, cancelled_fn=cancelled)
 
         def call():

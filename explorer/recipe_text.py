@@ -71,7 +71,7 @@ def short_label(recipe: dict, depth: int = 0) -> str:
     if name == "style_mix" and len(ins) >= 2:
         layers = params.get("layers", "all")
         group = layers if isinstance(layers, str) else layers_text(layers)
-        return _wrap(f"{ins[0]} × {ins[1]} {group}", depth)
+        return _wrap(f"{ins[0]} × {ins[1]} · {group}", depth)
     if name == "antiface":
         return _wrap(f"anti {a}", depth)
     if name == "truncation":

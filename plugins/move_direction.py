@@ -1,6 +1,10 @@
-"""Move a face along a direction in W (smile, age, ...): w' = w + amount * d."""
+"""Move a face along a direction in W (smile, age, ...): w' = w + amount * scale * d.
+
+`amount` is in units of the latent spread along the direction (`scale`, when the direction
+carries one), so +1 means the same visible step for every attribute and every model. A direction
+fitted on another model is refused with a clear message."""
 from explorer.edits import move
-from explorer.plugins import DirectionField, FloatField, LayerRangeField, Plugin
+from explorer.plugins import DirectionField, FloatField, LayerRangeField, ParamError, Plugin
 
 
 class MoveDirection(Plugin):
@@ -25,4 +29,11 @@ class MoveDirection(Plugin):
             layers = range(max(layers.start, own.start), min(layers.stop, own.stop))
             if len(layers) == 0:
                 return inputs[0].ws
-        return move(inputs[0].ws, direction.vector, params["amount"], layers)
+        check = getattr(direction, "check_model", None)
+        if check is not None and context.model:
+            try:
+                check(context.model)
+            except ValueError as exc:  # a user's mistake, not a plugin failure
+                raise ParamError("direction", str(exc)) from None
+        step = params["amount"] * float(getattr(direction, "scale", 1.0) or 1.0)
+        return move(inputs[0].ws, direction.vector, step, layers)

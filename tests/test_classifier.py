@@ -48,8 +48,13 @@ def faces():
 def tiny_trained(faces, tmp_path_factory):
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("clf") / "tiny.safetensors"
-    metrics = train_classifier(faces, path, epochs=12, batch=16, val_fraction=0.25, config=TINY_CONFIG,
-                               progress=None, lr=5e-3)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)      # tiny convolutions: thread hand-offs cost more than they save
+    try:
+        metrics = train_classifier(faces, path, epochs=12, batch=16, val_fraction=0.25, config=TINY_CONFIG,
+                                   progress=None, lr=5e-3)
+    finally:
+        torch.set_num_threads(threads)
     return path, metrics
 
 

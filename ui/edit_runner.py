@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
+import shiboken6
 from PySide6.QtCore import QObject, Signal
 from superqt.utils import create_worker
 
@@ -58,12 +59,18 @@ class EditRunner(QObject):
             return registry.apply(plugin_id, inputs, params, model=model, directions=directions)
 
         def current() -> bool:
-            return (channel is None or self._channels.get(channel) == serial) and model is self.model
+            if not shiboken6.isValid(self) or self.model is None or model is not self.model:
+                return False      # closed, or another model since: the result has no place to go
+            return channel is None or self._channels.get(channel) == serial
 
         def done(latents):
             self._running -= 1
             if current():
-                on_done(list(latents))
+                try:
+                    on_done(list(latents))
+                except RuntimeError as e:   # the receiving view was closed meanwhile
+                    if "already deleted" not in str(e):
+                        raise
 
         def error(exc):
             self._running -= 1
@@ -75,11 +82,15 @@ class EditRunner(QObject):
             if not quiet:
                 self.failed.emit(msg)
 
-        worker = create_worker(work, _start_thread=False)
+        worker = create_worker(work, _start_thread=False, _ignore_errors=True)
         worker.returned.connect(done)
         worker.errored.connect(error)
         self._running += 1
         worker.start()
+
+    def close(self) -> None:
+        """Drop every result still on its way (the window is closing)."""
+        self.model = None
 
     def apply_now(self, plugin_id: str, inputs: Sequence[Latent], params: dict | None = None) -> list[Latent]:
         """The same edit, synchronously (for quick pure edits in tests and scripts)."""

@@ -28,6 +28,12 @@ class EmptyState(QWidget):
         self.detail.setWordWrap(True)
         self.detail.setTextInteractionFlags(Qt.TextSelectableByMouse)
         lay.addWidget(self.detail)
+        self.technical = QLabel("")
+        self.technical.setWordWrap(True)
+        self.technical.setProperty("role", "hint")
+        self.technical.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.technical.hide()
+        lay.addWidget(self.technical)
         self.progress = QProgressBar()
         self.progress.setRange(0, 0)
         self.progress.setTextVisible(False)
@@ -50,15 +56,18 @@ class EmptyState(QWidget):
         outer.addWidget(card)
         self.set_recent([])
 
-    def show_problem(self, title: str, detail: str) -> None:
+    def show_problem(self, title: str, detail: str, technical: str = "") -> None:
         self.title.setText(title)
         self.detail.setText(detail)
+        self.technical.setText(technical)
+        self.technical.setVisible(bool(technical))
         self.progress.hide()
         self.open_button.setEnabled(True)
 
     def show_loading(self, name: str, step: str = "") -> None:
         self.title.setText(f"Loading {name}")
         self.detail.setText(step or "Reading the file…")
+        self.technical.hide()
         self.progress.show()
         self.open_button.setEnabled(False)
 

@@ -46,7 +46,7 @@ class Exporter(QObject):
                     self.message.emit(f"Export failed while rendering: {result.error}", "error", None)
                 return
             images = list(result.images)
-            worker = create_worker(_write_all, folder, latents, images, model_name, self.post, _start_thread=False)
+            worker = create_worker(_write_all, folder, latents, images, model_name, self.post, _start_thread=False, _ignore_errors=True)
             worker.returned.connect(lambda paths: self._written(paths, folder))
             worker.errored.connect(lambda exc: self._failed(exc))
             worker.start()

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QComboBox, QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSpinBox,
-                               QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
+                               QVBoxLayout, QWidget)
 from superqt import QCollapsible, QLabeledDoubleSlider, QLabeledSlider
 
 from explorer.latents import Latent
 from explorer.noise import NoiseSpec
-from explorer.recipe_text import recipe_tree
+from explorer.recipe_text import RecipeNode, recipe_tree, short_label
 from explorer.render import Priority, Status
 
 from .controls import LAYER_OPTIONS, Segmented, primary, row
 from .image_tile import ImageTile
+from . import theme
 from .render_bridge import to_qimage
 
 PREVIEW_PX = 150
@@ -30,6 +31,23 @@ NOISE_MODES = [("random", "Random", "Fresh noise drawn from a seed for each pict
                ("none", "None", "No noise: smooth skin and hair")]
 EDITS_IN_SECTIONS = {"builtin.truncation", "builtin.antiface", "builtin.noise_variation", "builtin.children",
                      "builtin.crossbreed", "builtin.style_mix"}
+
+
+def recipe_html(node: RecipeNode) -> str:
+    """The recipe tree as indented paragraphs: steps bright, the role of each ingredient dim."""
+    from html import escape
+
+    out = []
+
+    def add(n: RecipeNode, depth: int) -> None:
+        role = (f'<span style="color:{theme.TEXT_DIM.name()}">{escape(n.role)}</span>&nbsp; ' if n.role else "")
+        lead = "└ " if depth else ""
+        out.append(f'<p style="margin:0 0 3px {depth * 16}px">{lead}{role}{escape(n.text)}</p>')
+        for c in n.children:
+            add(c, depth + 1)
+
+    add(node, 0)
+    return "".join(out)
 
 
 def _float_slider(lo: float, hi: float, value: float, step: float = 0.01, decimals: int = 2) -> QLabeledDoubleSlider:
@@ -59,6 +77,8 @@ class Inspector(QScrollArea):
         self._litter = 0
         self._noise_base = 1
         self._form = None
+        self._sections: list = []
+        self.recipe_node = None
         self.setWidgetResizable(True)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         self.setMinimumWidth(340)
@@ -85,12 +105,13 @@ class Inspector(QScrollArea):
         self._strip_timer.setSingleShot(True)
         self._strip_timer.setInterval(60)
         self._strip_timer.timeout.connect(self._run_strip)
-        self.set_cells([])
+        self.set_model(None)
 
     # ================================================================== building
     def _section(self, title: str, expanded: bool = True) -> QVBoxLayout:
         col = QCollapsible(title)
         col.setDuration(120)
+        self._sections.append(col)
         inner = QWidget()
         v = QVBoxLayout(inner)
         v.setContentsMargins(4, 2, 0, 8)
@@ -124,17 +145,18 @@ class Inspector(QScrollArea):
         h.addWidget(self.after_tile)
         h.addStretch(1)
         self._layout.addWidget(self.preview_box)
+        self._preview_wanted = show_preview
         self.preview_box.setVisible(show_preview)
 
     def _build_recipe(self) -> None:
         v = self._section("Recipe")
-        self.tree = QTreeWidget()
-        self.tree.setHeaderHidden(True)
-        self.tree.setWordWrap(True)
-        self.tree.setMinimumHeight(90)
-        self.tree.setMaximumHeight(170)
-        self.tree.setToolTip("How this face was made: the last step at the top, its ingredients below")
-        v.addWidget(self.tree)
+        self.recipe_label = QLabel()
+        self.recipe_label.setWordWrap(True)
+        self.recipe_label.setTextFormat(Qt.RichText)
+        self.recipe_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.recipe_label.setProperty("role", "recipe")
+        self.recipe_label.setToolTip("How this face was made: the last step at the top, its ingredients below")
+        v.addWidget(self.recipe_label)
         h = QHBoxLayout()
         self.copy_button = QPushButton("Copy recipe")
         self.copy_button.setToolTip("Copy the face (styles, noise and recipe) as JSON (Ctrl+C)")
@@ -246,6 +268,14 @@ class Inspector(QScrollArea):
     # ================================================================== state
     def set_model(self, gen) -> None:
         self.model = gen
+        for col in self._sections:
+            col.setVisible(gen is not None)
+        self.preview_box.setVisible(gen is not None and self._preview_wanted)
+        if gen is None:
+            self.cells = []
+            self.title.setText("No model")
+            self.subtitle.setText("Open a checkpoint to draw faces; the edits appear here.")
+            return
         info = gen.info
         self.cutoff.blockSignals(True)
         self.cutoff.setRange(1, info.num_ws)
@@ -261,6 +291,8 @@ class Inspector(QScrollArea):
         self._fill_more()
 
     def set_cells(self, cells: list) -> None:
+        if self.model is None:
+            return
         self.cells = list(cells)
         n = len(self.cells)
         has = n > 0 and self.model is not None
@@ -272,7 +304,8 @@ class Inspector(QScrollArea):
             self.title.setText("Nothing selected")
             self.subtitle.setText("Select a face in the grid to see its recipe and edit it. Drag one face onto "
                                   "another to mix them.")
-            self.tree.clear()
+            self.recipe_label.setText("")
+            self.recipe_node = None
             self.before_tile.set_image(None)
             self.after_tile.set_image(None)
             self._clear_strip()
@@ -294,28 +327,19 @@ class Inspector(QScrollArea):
         self._fill_more()
 
     def _show_recipe(self, latent: Latent) -> None:
-        self.tree.clear()
         groups = self.model.info.groups if self.model is not None else None
         node = recipe_tree(latent.recipe, groups)
-
-        def add(parent, n):
-            text = f"{n.role}: {n.text}" if n.role else n.text
-            item = QTreeWidgetItem([text])
-            item.setToolTip(0, text)
-            if parent is None:
-                self.tree.addTopLevelItem(item)
-            else:
-                parent.addChild(item)
-            for c in n.children:
-                add(item, c)
-
-        add(None, node)
         noise = latent.noise
         if noise.mode != "const" or noise.strength != 1.0:
-            extra = QTreeWidgetItem([f"noise: {noise.mode}" + (f" seed {noise.seed}" if noise.seed is not None else "")
-                                     + (f", strength {noise.strength:.2f}" if noise.strength != 1.0 else "")])
-            self.tree.addTopLevelItem(extra)
-        self.tree.expandAll()
+            node.children.append(RecipeNode(f"{noise.mode}" + (f", seed {noise.seed}" if noise.seed is not None else "")
+                                            + (f", strength {noise.strength:.2f}" if noise.strength != 1.0 else ""),
+                                            role="noise"))
+        self.recipe_node = node
+        self.recipe_label.setText(recipe_html(node))
+
+    def recipe_lines(self) -> list[str]:
+        """The recipe tree as indented lines (what the label shows)."""
+        return self.recipe_node.lines() if self.recipe_node is not None else []
 
     def _cutoff_label(self) -> None:
         if self.model is None:
@@ -375,7 +399,7 @@ class Inspector(QScrollArea):
         if not latents:
             return
         self.preview_latent = latents[0]
-        self.after_tile.set_caption(latents[0].label())
+        self.after_tile.set_caption(short_label(latents[0].recipe))
         self._render_tile(self.after_tile, latents[0], ("after", id(self)), Priority.INTERACTIVE)
         self.previewChanged.emit(latents[0])
 

@@ -2,7 +2,7 @@
 
 While an edit is being tuned in this view's inspector, the picture shows the edit's result at
 full resolution ('preview' badge); 'Original' shows the face itself again. Two faces compare
-side by side with one shared inspector acting on the first.
+side by side; the inspector's edits then apply to both (its recipe and preview show the first).
 """
 from __future__ import annotations
 

@@ -60,7 +60,7 @@ def ask_drop_group(parent: QWidget, global_pos: QPoint, info, last, last_custom,
     chosen_default = None
     for i, g in enumerate(GROUPS, start=1):
         span = spec_range_text(g, info)
-        act = menu.addAction(f"&{i}  {g.capitalize()} — {GROUP_WORDS[g]}")
+        act = menu.addAction(f"&{i}  {g.capitalize()} — {GROUP_WORDS[g]}\t{SHORTCUT_WORDS[g]}")
         act.setData(g)
         act.setToolTip(f"{span}  (shortcut: hold {SHORTCUT_WORDS[g]} while dropping)")
         act.setEnabled(info is None or bool(len(info.groups.get(g, ()))))

@@ -7,10 +7,11 @@ come from the render service through the RenderBridge; models load in the backgr
 """
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QItemSelectionModel, QMimeData, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (QAbstractItemView, QApplication, QDockWidget, QDoubleSpinBox, QFileDialog,
                                QInputDialog, QLabel, QMainWindow, QMenu, QProgressBar, QSlider, QStackedWidget,
@@ -19,6 +20,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QApplication, QDockWidget, QDo
 from explorer.face_files import FaceFileError, is_png, latent_from_png
 from explorer.latents import Latent, latents_from_seeds, parse_seeds
 from explorer.plugins import PluginRegistry
+from explorer.recipe_text import recipe_tree
+from explorer.recipes import replay
 
 from .commands import InsertCellsCommand, RemoveCellsCommand, ReplaceGridCommand
 from .edit_runner import EditRunner
@@ -39,7 +42,16 @@ MAX_RECENT = 8
 SEED_BATCH = 48          # seeds mapped at a time
 DEFAULT_PSI = 0.7
 CHECKPOINT_FILTER = "Checkpoints (*.pkl *.pt *.pth *.safetensors);;All files (*)"
+LATENT_MIME = "application/x-latent-explorer-latent"
 OPEN_FILTER = "Checkpoints and faces (*.pkl *.pt *.pth *.safetensors *.png);;Faces (*.png);;All files (*)"
+
+
+def default_settings() -> QSettings:
+    """Window settings in the user's config folder (platformdirs), one INI file."""
+    import platformdirs
+
+    folder = Path(platformdirs.user_config_dir("latent-explorer", appauthor=False))
+    return QSettings(str(folder / "window.ini"), QSettings.IniFormat)
 
 
 class SeedStream:
@@ -68,7 +80,7 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.setWindowTitle(APP)
         self.setAcceptDrops(True)
-        self.settings = settings or QSettings(ORG, APP)
+        self.settings = settings if settings is not None else default_settings()
         self.generator = None
         self.model_path: str | None = None
         if registry is None:
@@ -91,7 +103,8 @@ class MainWindow(QMainWindow):
         self.grid_view.setModel(self.grid_model)
         self.grid_view.drop_hint_for = self._drop_hint
         self.thumbs = ThumbnailScheduler(self.grid_model, self.grid_view, self.bridge, self)
-        self.exporter = Exporter(self.bridge, self)
+        self.thumbs.post = self._apply_post
+        self.exporter = Exporter(self.bridge, self, post=self._apply_post)
         self.large_views: list = []
 
         self._build_central()
@@ -151,6 +164,21 @@ class MainWindow(QMainWindow):
         self.act_redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         for act in (self.act_undo, self.act_redo):
             self.addAction(act)
+        # The toolbar keeps short fixed words; the menu and tooltips name the step.
+        self.tb_undo = QAction("Undo", self)
+        self.tb_undo.triggered.connect(self.undo_stack.undo)
+        self.tb_redo = QAction("Redo", self)
+        self.tb_redo.triggered.connect(self.undo_stack.redo)
+        self.undo_stack.canUndoChanged.connect(self.tb_undo.setEnabled)
+        self.undo_stack.canRedoChanged.connect(self.tb_redo.setEnabled)
+        self.undo_stack.undoTextChanged.connect(
+            lambda t: self.tb_undo.setToolTip(f"Undo {t} (Ctrl+Z)" if t else "Nothing to undo"))
+        self.undo_stack.redoTextChanged.connect(
+            lambda t: self.tb_redo.setToolTip(f"Redo {t} (Ctrl+Shift+Z)" if t else "Nothing to redo"))
+        self.tb_undo.setEnabled(False)
+        self.tb_redo.setEnabled(False)
+        self.tb_undo.setToolTip("Nothing to undo")
+        self.tb_redo.setToolTip("Nothing to redo")
         self.act_copy = A("&Copy Recipe", self.copy_recipe, QKeySequence.Copy,
                           "Copy the selected face (styles, noise and recipe) to the clipboard")
         self.act_paste = A("&Paste Recipe", self.paste_recipe, QKeySequence.Paste,
@@ -221,7 +249,7 @@ class MainWindow(QMainWindow):
         tb.setMovable(False)
         tb.setIconSize(QSize(18, 18))
         tb.setToolButtonStyle(Qt.ToolButtonTextOnly)
-        for a in (self.act_open, None, self.act_new_batch, self.act_jump, None, self.act_undo, self.act_redo,
+        for a in (self.act_open, None, self.act_new_batch, self.act_jump, None, self.tb_undo, self.tb_redo,
                   None, self.act_compare, self.act_export):
             tb.addSeparator() if a is None else tb.addAction(a)
         spacer = QWidget()
@@ -331,7 +359,7 @@ class MainWindow(QMainWindow):
         self.loader.progress.connect(self._on_load_progress)
         self.loader.loaded.connect(self._on_model_loaded)
         self.loader.failed.connect(self._on_load_failed)
-        self.inspector.addLatents.connect(self.add_latents)
+        self.inspector.addGroups.connect(self.add_groups)
         self.inspector.message.connect(self.show_message)
         self.inspector.copyRequested.connect(self.copy_recipe)
         self.inspector.pasteRequested.connect(self.paste_recipe)
@@ -436,10 +464,12 @@ class MainWindow(QMainWindow):
         self.statusBar().clearMessage()
         if self.generator is None:
             if str(path) == "default":
-                self.empty.show_problem("No model yet", "The embedded default model is not installed yet. "
-                                        "Open a StyleGAN checkpoint to start exploring.\n\n" + message)
+                self.empty.show_problem("No model yet", "The built-in face model is not installed yet. Open a "
+                                        "StyleGAN2 / StyleGAN3 checkpoint (.pkl, .pt or .safetensors) to start "
+                                        "exploring.", message)
             else:
                 self.empty.show_problem("That file could not be opened", message)
+            self.inspector.set_model(None)
             self.stack.setCurrentWidget(self.empty)
         if str(path) != "default" or self.generator is not None:
             self.show_error(message, ("Open…", self.open_dialog))
@@ -551,6 +581,25 @@ class MainWindow(QMainWindow):
                                                 on_done=self.select_cells))
         return cells
 
+    def add_groups(self, groups: list, text: str) -> list[Cell]:
+        """Several (anchor, latents) pairs as one undoable step (an edit applied to each selected face)."""
+        groups = [(a, lats) for a, lats in groups if lats]
+        if not groups:
+            return []
+        if len(groups) == 1:
+            anchor, lats = groups[0]
+            return self.add_latents(lats, anchor if self.grid_model.row_of(anchor) >= 0 else None, text)
+        made: list[Cell] = []
+        self.undo_stack.beginMacro(text)
+        for anchor, lats in groups:
+            cells = [Cell(lat, origin="made") for lat in lats]
+            self.undo_stack.push(InsertCellsCommand(self.grid_model, cells, text, anchor,
+                                                    row=self.grid_model.rowCount()))
+            made += cells
+        self.undo_stack.endMacro()
+        self.select_cells(made)
+        return made
+
     def delete_selected(self) -> None:
         cells = self.selected_cells()
         if not cells:
@@ -577,7 +626,6 @@ class MainWindow(QMainWindow):
         sm = self.grid_view.selectionModel()
         sm.clearSelection()
         first = None
-        from PySide6.QtCore import QItemSelectionModel
         for c in cells:
             idx = self.grid_model.index_of(c)
             if idx.isValid():
@@ -657,7 +705,8 @@ class MainWindow(QMainWindow):
                 lats = [lat for u in order for lat in results[u]]
                 if lats:
                     what = sources[0].label if len(sources) == 1 else f"{len(sources)} faces"
-                    self.add_latents(lats, target, f"Mix {what} into {target.label} ({spec_text(spec)})")
+                    group = spec_text(spec).split(" (")[0]
+                    self.add_latents(lats, target, f"Mix {what} into {target.label} · {group}")
 
         for src in sources:
             self.runner.apply("builtin.style_mix", [target.latent, src.latent], {"layers": spec},
@@ -688,28 +737,23 @@ class MainWindow(QMainWindow):
     # ================================================================== recipes and clipboard
     def copy_recipe(self) -> None:
         cell = self.current_cell()
-        if cell is None:
-            return
-        import json
+        if cell is not None:
+            self.copy_latent(cell.latent)
 
-        from PySide6.QtCore import QMimeData
-
-        from explorer.recipe_text import recipe_tree
+    def copy_latent(self, latent: Latent) -> None:
+        """The whole latent as JSON text (pasting it gives the identical face back)."""
         mime = QMimeData()
-        text = json.dumps(cell.latent.to_json(), sort_keys=True)
+        text = json.dumps(latent.to_json(), sort_keys=True)
         mime.setText(text)
-        mime.setData("application/x-latent-explorer-latent", text.encode())
+        mime.setData(LATENT_MIME, QByteArray(text.encode()))
         QApplication.clipboard().setMimeData(mime)
         groups = self.generator.info.groups if self.generator is not None else None
-        tree = "\n".join(recipe_tree(cell.latent.recipe, groups).lines())
-        self.show_message(f"Copied {cell.label} to the clipboard.\n{tree}")
+        tree = "\n".join(recipe_tree(latent.recipe, groups).lines())
+        self.show_message(f"Copied {latent.label()} to the clipboard:\n{tree}")
 
     def paste_recipe(self) -> None:
         if self.generator is None:
             return
-        import json
-
-        from explorer.recipes import replay
         text = QApplication.clipboard().text()
         try:
             doc = json.loads(text)
@@ -778,6 +822,10 @@ class MainWindow(QMainWindow):
                 return
             self.settings.setValue("files/export_dir", folder)
         self.exporter.export([c.latent for c in cells], Path(folder), self.generator.name)
+
+    def _apply_post(self, image, latent: Latent):
+        """A latent's recorded image edits (colour grade ...), applied to its rendered picture."""
+        return self.registry.apply_post(image, latent.post, model=self.generator)
 
     def _on_busy(self, busy: bool) -> None:
         self.status_progress.setVisible(busy or self.loader.busy)
@@ -856,6 +904,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:
         self.save_settings()
+        self.runner.close()
         for view in list(self.large_views):
             view.close()
         self.bridge.shutdown()

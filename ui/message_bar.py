@@ -3,7 +3,9 @@ exports, hints. Info fades after a few seconds; errors stay until closed (or rep
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (QFrame, QGraphicsDropShadowEffect, QHBoxLayout, QLabel, QPushButton, QToolButton,
+                               QVBoxLayout, QWidget)
 
 INFO_MS = 5000
 ERROR_MS = 15000
@@ -18,6 +20,11 @@ class Message(QFrame):
         self.text, self.level = text, level
         self.setProperty("role", "message")
         self.setProperty("level", level)
+        shadow = QGraphicsDropShadowEffect(self)
+        shadow.setBlurRadius(24)
+        shadow.setOffset(0, 4)
+        shadow.setColor(QColor(0, 0, 0, 150))
+        self.setGraphicsEffect(shadow)
         lay = QHBoxLayout(self)
         lay.setContentsMargins(14, 8, 8, 8)
         lay.setSpacing(10)
@@ -61,7 +68,7 @@ class MessageBar(QWidget):
         self.host = host
         self.setAttribute(Qt.WA_StyledBackground, False)
         self._layout = QVBoxLayout(self)
-        self._layout.setContentsMargins(16, 12, 16, 0)
+        self._layout.setContentsMargins(16, 12, 16, 16)
         self._layout.setSpacing(8)
         self.messages: list[Message] = []
         host.installEventFilter(self)
@@ -100,10 +107,10 @@ class MessageBar(QWidget):
         return [m.text for m in self.messages]
 
     def _place(self) -> None:
-        width = min(720, self.host.width() - 24)
-        self.setFixedWidth(max(200, width))
-        self.adjustSize()
-        self.move((self.host.width() - self.width()) // 2, 0)
+        width = max(240, min(720, self.host.width() - 24))
+        lay = self._layout
+        height = lay.totalHeightForWidth(width) if lay.hasHeightForWidth() else lay.totalSizeHint().height()
+        self.setGeometry((self.host.width() - width) // 2, 0, width, max(height, lay.totalMinimumSize().height()))
 
     def eventFilter(self, obj, event) -> bool:
         if obj is self.host and event.type() == QEvent.Resize:

@@ -54,7 +54,7 @@ class ModelLoader(QObject):
                 self._worker.quit()
             except RuntimeError:
                 pass
-        worker = create_worker(_load_steps, path, _start_thread=False)
+        worker = create_worker(_load_steps, path, _start_thread=False, _ignore_errors=True)
         worker.yielded.connect(lambda text: self._if_current(serial, self.progress.emit, path, text))
         worker.returned.connect(lambda gen: self._if_current(serial, self._done, gen, path))
         worker.errored.connect(lambda exc: self._if_current(serial, self._error, exc, path))

@@ -26,8 +26,10 @@ QDockWidget {{ color: {TEXT_DIM.name()}; font-weight: 600; }}
 QDockWidget::title {{ background: {BG.name()}; padding: 8px 10px; text-align: left; }}
 QToolBar {{ background: {BG.name()}; border: none; border-bottom: 1px solid {BORDER.name()};
             padding: 4px 8px; spacing: 6px; }}
+QToolBar::separator {{ width: 1px; background: {BORDER.name()}; margin: 7px 8px; }}
 QToolBar QToolButton {{ padding: 5px 10px; border-radius: 5px; color: {TEXT.name()}; }}
 QToolBar QToolButton:hover {{ background: {RAISED.name()}; }}
+QToolBar QToolButton:disabled {{ color: #5c5e66; }}
 QToolBar QLabel {{ color: {TEXT_DIM.name()}; padding: 0 2px 0 8px; }}
 QStatusBar {{ background: {BG.name()}; color: {TEXT_DIM.name()}; border-top: 1px solid {BORDER.name()}; }}
 QStatusBar QLabel {{ color: {TEXT_DIM.name()}; padding: 0 10px; }}
@@ -65,6 +67,8 @@ QSlider::handle:horizontal {{ background: {TEXT.name()}; width: 14px; height: 14
 QSlider::handle:horizontal:hover {{ background: {ACCENT.name()}; }}
 QLabel[role="section"] {{ color: {TEXT_DIM.name()}; font-weight: 600; }}
 QLabel[role="hint"] {{ color: {TEXT_DIM.name()}; }}
+QLabel[role="recipe"] {{ background: {BASE.name()}; border: 1px solid {BORDER.name()}; border-radius: 6px;
+                         padding: 8px 10px; }}
 QLabel[role="title"] {{ color: {TEXT.name()}; font-size: 15pt; font-weight: 600; }}
 QFrame[role="card"] {{ background: {PANEL.name()}; border: 1px solid {BORDER.name()}; border-radius: 10px; }}
 QFrame[role="message"] {{ background: {PANEL.name()}; border: 1px solid {BORDER.name()}; border-radius: 8px; }}

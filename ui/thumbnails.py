@@ -28,6 +28,7 @@ class ThumbnailScheduler(QObject):
         self.model, self.view, self.bridge = model, view, bridge
         self.resolution = 0                                 # the model's; 0 = no model yet
         self.grow = True
+        self.post = None          # callable(image, latent) -> image: a latent's recorded image edits
         self._inflight: dict[int, tuple[object, int, Priority]] = {}   # uid -> (ticket, size, priority)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -110,7 +111,13 @@ class ThumbnailScheduler(QObject):
         if cell is None:
             return
         if result.status is Status.OK and result.images and result.images[0] is not None:
-            cell.image = to_qimage(result.images[0])
+            image = result.images[0]
+            if cell.latent.post and self.post is not None:
+                try:
+                    image = self.post(image, cell.latent)
+                except Exception as e:  # noqa: BLE001 - a failing image plugin shows as a failed cell
+                    result.status, result.error = Status.ERROR, f"image edit failed: {e}"
+            cell.image = to_qimage(image)
             cell.image_size, cell.state, cell.error = size, "ready", ""
         else:
             cell.state, cell.error = "error", result.error or "rendering failed"

@@ -60,7 +60,8 @@ def unit_vector(vector, what: str = "direction") -> np.ndarray:
 @dataclass(eq=False)
 class Direction:
     """vector: unit float32 [w_dim]. layers: None (all), 'coarse' | 'medium' | 'fine', or a ws
-    index range (given as range or (start, stop), stored as range). model: fingerprint of the generator it was fitted on (None: not bound).
+    index range (given as range or (start, stop), stored as range). model: fingerprint of the
+    generator it was fitted on (None: not bound).
     scale: std of sampled w along the vector (moves are in these units). bias: SVM offset in
     the same units as w . vector, so score(w) is a signed distance to the decision boundary."""
     vector: np.ndarray

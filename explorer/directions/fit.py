@@ -17,7 +17,7 @@ from .direction import Direction, DirectionModelError
 
 DEFAULT_TOP_FRACTION = 0.3     # InterFaceGAN's positive/negative share for continuous scores
 MIN_PER_CLASS = 2              # fewer than this on either side cannot be split and validated
-SMALL_SET = 2000               # below this many training samples use libsvm's exact linear SVC
+SMALL_SET = 500               # below this many training samples use libsvm's exact linear SVC
 SPAN_TOLERANCE = 1e-6          # a direction whose residual is this small lies in the span
 
 
@@ -49,6 +49,13 @@ def split_by_labels(labels, top_fraction: float | None = None) -> tuple[np.ndarr
     return idx, np.concatenate([np.zeros(k, bool), np.ones(k, bool)])
 
 
+def _sklearn():
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        raise ImportError("fitting directions needs scikit-learn: pip install 'latent-explorer[ml]'") from None
+
+
 def _make_svm(n_train: int, C: float, seed: int, balanced: bool):
     from sklearn.svm import SVC, LinearSVC
 
@@ -70,6 +77,7 @@ def fit_svm(w: np.ndarray, labels, *, top_fraction: float | None = None, holdout
     for the uncentred w, so score(w) > 0 predicts the positive side. The vector points to the
     positive labels. scale is the std of all N samples along the vector.
     """
+    _sklearn()
     from sklearn.model_selection import train_test_split
 
     w = np.asarray(w, dtype=np.float64)

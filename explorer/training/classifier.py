@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -203,6 +204,8 @@ class AttributeClassifier:
         self.net = net or ClassifierNet(tuple(self.config["widths"]), int(self.config["feature_dim"]))
         self.net = self.net.to(memory_format=torch.channels_last).eval()
         self.resolution = int(self.config["resolution"])
+        self.metrics: dict | None = None
+        self.source: str | None = None     # file name it was loaded from
 
     @property
     def feature_dim(self) -> int:
@@ -286,6 +289,7 @@ class AttributeClassifier:
         ref = clf.net.state_dict()
         clf.net.load_state_dict({k: v.to(ref[k].dtype) for k, v in state.items()})
         clf.metrics = json.loads(meta["metrics"]) if "metrics" in meta else None
+        clf.source = path.name
         return clf.to(device)
 
 
@@ -428,10 +432,12 @@ def frechet_distance(feats_a: np.ndarray, feats_b: np.ndarray, eps: float = 1e-6
         raise ValueError("need at least 2 samples per feature set")
     mu_a, mu_b = a.mean(0), b.mean(0)
     s_a, s_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    covmean, _ = linalg.sqrtm(s_a @ s_b, disp=False)
-    if not np.isfinite(covmean).all():
-        offset = np.eye(len(s_a)) * eps  # singular product: regularise, as the reference FID does
-        covmean = linalg.sqrtm((s_a + offset) @ (s_b + offset))
+    with warnings.catch_warnings():   # near-singular products are expected (few samples, ReLU zeros)
+        warnings.simplefilter("ignore")
+        covmean = linalg.sqrtm(s_a @ s_b)
+        if not np.isfinite(covmean).all():
+            offset = np.eye(len(s_a)) * eps  # singular product: regularise, as the reference FID does
+            covmean = linalg.sqrtm((s_a + offset) @ (s_b + offset))
     covmean = np.real(covmean)
     diff = mu_a - mu_b
     return float(max(0.0, diff @ diff + np.trace(s_a) + np.trace(s_b) - 2.0 * np.trace(covmean)))

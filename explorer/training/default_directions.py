@@ -119,7 +119,8 @@ def fit_attribute_directions(w: np.ndarray, preds: np.ndarray, attributes: Seque
             d = fit_svm(w, soft[name], top_fraction=top_fraction, holdout=holdout, seed=seed, name=name,
                         model=model, C=C)
         d.quality["positive_rate"] = n_pos / max(len(y), 1)
-        progress(f"  {name:18s} val acc {d.quality['val_accuracy']:.3f}  (pos {d.quality['n_pos']}, "
+        progress(f"  {name:18s} val acc {d.quality['val_accuracy']:.3f} (balanced "
+                 f"{d.quality['val_balanced_accuracy']:.3f})  (pos {d.quality['n_pos']}, "
                  f"neg {d.quality['n_neg']}, scale {d.scale:.3f}, {d.quality['fit_seconds']:.1f} s)")
         out.append(d)
     return out
@@ -138,7 +139,7 @@ def fit_default_directions(gen, classifier: AttributeClassifier, samples: int = 
     progress(f"fitting {len(attrs)} directions")
     dirs = fit_attribute_directions(w, preds, attrs, gen.fingerprint, C=C, progress=progress)
     for d in dirs:
-        d.quality.update({"seeds": [seed0, seed0 + samples], "classifier": "attribute_classifier"})
+        d.quality.update({"seeds": [seed0, seed0 + samples], "classifier": getattr(classifier, "source", None)})
     if out_path is not None:
         save_directions(dirs, out_path)
         progress(f"wrote {len(dirs)} directions to {out_path}")

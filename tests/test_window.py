@@ -1,0 +1,543 @@
+"""The explorer window, offscreen, on a real MainWindow with a tiny random model.
+
+Thumbnails come from the real render service; drags are synthetic drag/drop events sent to the
+grid's viewport (offscreen Qt has no real QDrag; the Xvfb test does a real mouse drag).
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+
+from PIL import Image  # noqa: E402
+from PySide6.QtCore import QPointF, QSettings, Qt  # noqa: E402
+from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from explorer import Generator, stylegan2_config  # noqa: E402
+from explorer.checkpoints import save_native  # noqa: E402
+from explorer.edits import antiface, mix_layers, truncate  # noqa: E402
+from explorer.export import read_png_recipe  # noqa: E402
+from explorer.render import RenderService  # noqa: E402
+
+WAIT_MS = 30000
+
+
+def tiny_generator(seed: int = 0) -> Generator:
+    import torch
+
+    torch.manual_seed(seed)
+    gen = Generator(stylegan2_config(32, z_dim=16, w_dim=16, channel_base=256, channel_max=16, mapping_layers=1))
+    with torch.no_grad():  # a non-zero average face, so antiface and truncation are not trivial
+        gen.mapping.w_avg.copy_(torch.randn(gen.info.w_dim) * 0.5)
+    gen.config["name"] = "tiny"
+    return gen
+
+
+@pytest.fixture(scope="module")
+def gen():
+    return tiny_generator()
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
+
+
+def visible_ready(window) -> bool:
+    rows = window.grid_view.visible_rows()
+    return len(rows) > 0 and all(window.grid_model.cell(r).state == "ready" for r in rows)
+
+
+@pytest.fixture
+def window(qtbot, gen, settings):
+    from ui.app import make_app
+    from ui.main_window import MainWindow
+
+    make_app()
+    w = MainWindow(settings=settings)
+    qtbot.addWidget(w)
+    w.resize(1100, 760)
+    w.show()
+    w.load_model(gen)
+    qtbot.waitUntil(lambda: visible_ready(w), timeout=WAIT_MS)
+    yield w
+    w.close()
+
+
+def drag_cells(window, sources: list[int], target: int, modifiers=Qt.NoModifier):
+    """Synthetic drag of grid rows `sources` onto row `target`: enter, move, drop on the viewport."""
+    view, model = window.grid_view, window.grid_model
+    mime = model.mimeData([model.index(r) for r in sources])
+    vp = view.viewport()
+    pos = view.visualRect(model.index(target)).center()
+    enter = QDragEnterEvent(pos, Qt.CopyAction, mime, Qt.LeftButton, modifiers)
+    QApplication.sendEvent(vp, enter)
+    assert enter.isAccepted()
+    move = QDragMoveEvent(pos, Qt.CopyAction, mime, Qt.LeftButton, modifiers)
+    QApplication.sendEvent(vp, move)
+    assert move.isAccepted()
+    assert view.drop_row == target          # the target is highlighted while dragging
+    drop = QDropEvent(QPointF(pos), Qt.CopyAction, mime, Qt.LeftButton, modifiers)
+    QApplication.sendEvent(vp, drop)
+    assert view.drop_row == -1
+    return drop
+
+
+def select_rows(window, rows):
+    from PySide6.QtCore import QItemSelectionModel
+
+    sm = window.grid_view.selectionModel()
+    sm.clearSelection()
+    for r in rows:
+        sm.select(window.grid_model.index(r), QItemSelectionModel.Select)
+    sm.setCurrentIndex(window.grid_model.index(rows[0]), QItemSelectionModel.NoUpdate)
+
+
+# ----- the grid ------------------------------------------------------------------------------------
+def test_thumbnails_fill_the_screen_from_seeds(window, gen):
+    model = window.grid_model
+    assert model.rowCount() >= len(window.grid_view.visible_rows())
+    for r in window.grid_view.visible_rows():
+        cell = model.cell(r)
+        assert cell.latent.recipe == {"op": "seed", "seed": r, "psi": window.stream.psi, "cutoff": None,
+                                      "class_index": None}
+        assert cell.image.width() == min(32, window.thumbs.request_size())
+        assert cell.label == f"seed {r}"
+    assert window.status_model.text() == "tiny"
+    assert "32 px" in window.status_res.text()
+    assert "CPU" in window.status_device.text()
+    assert "ms" in window.status_render.text()
+
+
+def test_placeholders_first_then_pictures(qtbot, gen, settings):
+    from ui.main_window import MainWindow
+
+    w = MainWindow(settings=settings)
+    qtbot.addWidget(w)
+    w.show()
+    w.load_model(gen)
+    # right after loading, the cells exist and wait for their pictures: the window never blocked
+    assert w.grid_model.rowCount() > 0
+    assert any(w.grid_model.cell(r).image is None for r in w.grid_view.visible_rows())
+    qtbot.waitUntil(lambda: visible_ready(w), timeout=WAIT_MS)
+    w.close()
+
+
+def test_scrolling_grows_the_grid_and_renders_new_rows(qtbot, window):
+    n0 = window.grid_model.rowCount()
+    bar = window.grid_view.verticalScrollBar()
+    for _ in range(3):
+        bar.setValue(bar.maximum())
+        qtbot.wait(50)
+    qtbot.waitUntil(lambda: window.grid_model.rowCount() > n0, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: visible_ready(window), timeout=WAIT_MS)
+    seeds = [c.latent.recipe["seed"] for c in window.grid_model.cells]
+    assert seeds == list(range(len(seeds)))      # the seed stream continues in order
+
+
+def test_thumbnail_size_slider_rerenders(qtbot, window):
+    window.size_slider.setValue(80)
+    assert window.grid_view.thumb_size == 80
+    qtbot.waitUntil(lambda: visible_ready(window) and
+                    window.grid_model.cell(0).image_size == window.thumbs.request_size(), timeout=WAIT_MS)
+
+
+def test_new_batch_and_undo(qtbot, window):
+    before = [c.uid for c in window.grid_model.cells]
+    window.new_batch()
+    after = window.grid_model.cells
+    assert [c.uid for c in after] != before
+    assert after[0].latent.recipe["seed"] == window.stream.start != 0
+    window.undo_stack.undo()
+    assert [c.uid for c in window.grid_model.cells] == before
+    assert window.stream.start == 0
+
+
+def test_jump_to_seed(window):
+    window.grid_view.setCurrentIndex(window.grid_model.index(1))
+    cells = window.jump_to_seed("4242")
+    assert [c.latent.recipe["seed"] for c in cells] == [4242]
+    assert window.grid_model.row_of(cells[0]) == 2          # after the current cell
+    assert window.selected_cells() == cells
+    again = window.jump_to_seed("3")                        # already there: just selected
+    assert window.grid_model.row_of(again[0]) == 4 and again[0].latent.recipe["seed"] == 3
+    window.undo_stack.undo()
+    assert window.grid_model.row_of(cells[0]) == -1
+
+
+def test_multi_select_and_delete_undo(window):
+    select_rows(window, [1, 2, 5])
+    assert len(window.selected_cells()) == 3
+    gone = window.selected_cells()
+    n = window.grid_model.rowCount()
+    window.act_delete.trigger()
+    assert window.grid_model.rowCount() == n - 3
+    window.undo_stack.undo()
+    assert [window.grid_model.row_of(c) for c in sorted(gone, key=lambda c: c.latent.recipe["seed"])] == [1, 2, 5]
+
+
+# ----- mixing by drag and drop ---------------------------------------------------------------------
+def test_drag_cell_onto_another_makes_the_engine_mix(qtbot, window, gen):
+    model = window.grid_model
+    src, dst = model.cell(0), model.cell(3)
+    asked = []
+
+    def choose(global_pos, sources, target):
+        asked.append((sources, target))
+        return "coarse"
+
+    window.drop_group_chooser = choose
+    n = model.rowCount()
+    drag_cells(window, [0], 3)
+    assert asked == [([src], dst)]
+    qtbot.waitUntil(lambda: model.rowCount() == n + 1, timeout=WAIT_MS)
+    new = model.cell(4)                                     # placed right after the target
+    expected = mix_layers(dst.latent.ws, src.latent.ws, gen.info.groups["coarse"])
+    assert np.array_equal(new.latent.ws, expected)
+    assert new.latent.recipe["plugin"] == "builtin.style_mix"
+    assert new.latent.recipe["params"] == {"layers": "coarse"}
+    assert new.latent.recipe["inputs"] == [dst.latent.recipe, src.latent.recipe]
+    assert window.selected_cells() == [new]
+    qtbot.waitUntil(lambda: new.state == "ready", timeout=WAIT_MS)
+    assert window.settings.value("mix/last_group") == "coarse"
+
+    window.undo_stack.undo()
+    assert model.rowCount() == n and model.row_of(new) == -1
+    window.undo_stack.redo()
+    assert model.row_of(new) == 4
+
+
+def test_drop_modifiers_choose_the_group_without_the_menu(qtbot, window, gen):
+    model = window.grid_model
+    window.drop_group_chooser = lambda *a: pytest.fail("the menu must not open with a modifier held")
+    n = model.rowCount()
+    src, dst = model.cell(5), model.cell(1)
+    drag_cells(window, [5], 1, Qt.ControlModifier)          # Ctrl: medium
+    qtbot.waitUntil(lambda: model.rowCount() == n + 1, timeout=WAIT_MS)
+    assert np.array_equal(model.cell(2).latent.ws,
+                          mix_layers(dst.latent.ws, src.latent.ws, gen.info.groups["medium"]))
+    drag_cells(window, [5 + 1], 0, Qt.ShiftModifier | Qt.ControlModifier)   # Ctrl+Shift: the last choice
+    qtbot.waitUntil(lambda: model.rowCount() == n + 2, timeout=WAIT_MS)
+    assert model.cell(1).latent.recipe["params"] == {"layers": "medium"}
+
+
+def test_custom_range_and_dismissed_menu(qtbot, window, gen):
+    model = window.grid_model
+    n = model.rowCount()
+    window.drop_group_chooser = lambda *a: None             # menu dismissed: nothing happens
+    drag_cells(window, [0], 2)
+    qtbot.wait(100)
+    assert model.rowCount() == n
+    window.drop_group_chooser = lambda *a: [2, 5]
+    src, dst = model.cell(0), model.cell(2)
+    drag_cells(window, [0], 2)
+    qtbot.waitUntil(lambda: model.rowCount() == n + 1, timeout=WAIT_MS)
+    assert np.array_equal(model.cell(3).latent.ws, mix_layers(dst.latent.ws, src.latent.ws, range(2, 5)))
+    assert window.last_custom == [2, 5]
+
+
+def test_drop_on_itself_is_refused(window):
+    model, view = window.grid_model, window.grid_view
+    mime = model.mimeData([model.index(2)])
+    pos = view.visualRect(model.index(2)).center()
+    QApplication.sendEvent(view.viewport(), QDragEnterEvent(pos, Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier))
+    move = QDragMoveEvent(pos, Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
+    QApplication.sendEvent(view.viewport(), move)
+    assert not move.isAccepted() and view.drop_row == -1
+
+
+def test_mixing_matrix(qtbot, window, gen, tmp_path):
+    model = window.grid_model
+    m = window.matrix
+    for r in (0, 1):
+        m.add_source(model.cell(r).latent)
+    m.add_destination(model.cell(2).latent)
+    # a drag from the grid onto the '+ destination' header adds a row
+    header = m.dest_tiles[-1]
+    mime = model.mimeData([model.index(3)])
+    QApplication.sendEvent(header, QDragEnterEvent(header.rect().center(), Qt.CopyAction, mime, Qt.LeftButton,
+                                                   Qt.NoModifier))
+    QApplication.sendEvent(header, QDropEvent(QPointF(header.rect().center()), Qt.CopyAction, mime, Qt.LeftButton,
+                                              Qt.NoModifier))
+    assert len(m.destinations) == 2
+    qtbot.waitUntil(lambda: len(m.mixes) == 4, timeout=WAIT_MS)
+    fine_or_medium = "medium"
+    m.group.set_value(fine_or_medium)
+    m._group_changed(fine_or_medium)
+    qtbot.waitUntil(lambda: len(m.mixes) == 4 and m.mixes[(1, 0)].recipe["params"]["layers"] == "medium",
+                    timeout=WAIT_MS)
+    assert np.array_equal(m.mixes[(1, 0)].ws, mix_layers(model.cell(3).latent.ws, model.cell(0).latent.ws,
+                                                         gen.info.groups["medium"]))
+    out = tmp_path / "matrix.png"
+    done = []
+    m.export(str(out), on_done=done.append)
+    qtbot.waitUntil(lambda: bool(done), timeout=WAIT_MS)
+    img = np.asarray(Image.open(out))
+    assert img.shape == (3 * 32, 3 * 32, 3)
+    meta = read_png_recipe(out)
+    assert meta["kind"] == "mixing-matrix" and len(meta["sources"]) == 2
+
+
+# ----- the inspector ---------------------------------------------------------------------------------
+def test_antiface_gives_the_reflection_about_w_avg(qtbot, window, gen):
+    model = window.grid_model
+    select_rows(window, [2])
+    cell = model.cell(2)
+    n = model.rowCount()
+    window.inspector.apply_antiface()
+    qtbot.waitUntil(lambda: model.rowCount() == n + 1, timeout=WAIT_MS)
+    new = model.cell(3)
+    w_avg = gen.w_avg.numpy()
+    assert np.array_equal(new.latent.ws, antiface(cell.latent.ws, w_avg))
+    np.testing.assert_allclose(new.latent.ws, 2 * w_avg - cell.latent.ws, rtol=0, atol=1e-6)
+    window.undo_stack.undo()
+    assert model.rowCount() == n
+
+
+def test_antiface_on_one_group_and_truncation_with_cutoff(qtbot, window, gen):
+    model, insp = window.grid_model, window.inspector
+    select_rows(window, [1, 4])
+    a, b = model.cell(1), model.cell(4)
+    n = model.rowCount()
+    insp.anti_layers.set_value("coarse")
+    insp.apply_antiface()
+    qtbot.waitUntil(lambda: model.rowCount() == n + 2, timeout=WAIT_MS)
+    w_avg = gen.w_avg.numpy()
+    assert np.array_equal(model.cell(2).latent.ws, antiface(a.latent.ws, w_avg, gen.info.groups["coarse"]))
+    assert np.array_equal(model.cell(6).latent.ws, antiface(b.latent.ws, w_avg, gen.info.groups["coarse"]))
+    window.undo_stack.undo()                                 # one step for the whole selection
+    assert model.rowCount() == n
+    select_rows(window, [1])
+    insp.psi.setValue(-0.5)
+    insp.cutoff.setValue(4)
+    insp.apply_truncation()
+    qtbot.waitUntil(lambda: model.rowCount() == n + 1, timeout=WAIT_MS)
+    assert np.allclose(model.cell(2).latent.ws, truncate(a.latent.ws, w_avg, -0.5, range(0, 4)), atol=1e-6)
+    qtbot.waitUntil(lambda: insp.preview_latent is not None, timeout=WAIT_MS)   # the live preview followed
+
+
+def test_children_and_crossbreed(qtbot, window):
+    model, insp = window.grid_model, window.inspector
+    select_rows(window, [0])
+    n = model.rowCount()
+    insp.child_count.setValue(3)
+    window.act_children.trigger()
+    qtbot.waitUntil(lambda: model.rowCount() == n + 3, timeout=WAIT_MS)
+    kids = [model.cell(r) for r in (1, 2, 3)]
+    assert all(k.latent.recipe["plugin"] == "builtin.children" for k in kids)
+    assert len({k.latent.digest() for k in kids}) == 3
+    select_rows(window, [0, 5])
+    insp.child_count.setValue(2)
+    window.act_crossbreed.trigger()
+    qtbot.waitUntil(lambda: model.rowCount() == n + 5, timeout=WAIT_MS)
+    assert model.cell(6).latent.recipe["plugin"] == "builtin.crossbreed"
+
+
+def test_noise_strip_and_recipe_tree(qtbot, window):
+    insp = window.inspector
+    select_rows(window, [0])
+    window.drop_group_chooser = lambda *a: "fine"
+    drag_cells(window, [1], 0)
+    qtbot.waitUntil(lambda: window.grid_model.rowCount() > 0 and
+                    window.grid_model.cell(1).latent.recipe.get("op") == "edit", timeout=WAIT_MS)
+    select_rows(window, [1])
+    lines = insp.recipe_lines()
+    assert lines[0].startswith("Mix of seed 0 and seed 1 over fine layers")
+    assert lines[1].startswith("  target") and "Seed 0" in lines[1]
+    assert lines[2].startswith("  source") and "Seed 1" in lines[2]
+    assert "Mix of seed 0 and seed 1" in insp.recipe_label.text()
+    insp.noise_count.setValue(4)
+    insp._run_strip()
+    qtbot.waitUntil(lambda: len(insp.strip_latents) == 4 and all(t.image is not None for t in insp.strip_tiles),
+                    timeout=WAIT_MS)
+    assert len({lat.noise.seed for lat in insp.strip_latents}) == 4
+    n = window.grid_model.rowCount()
+    insp.add_strip()
+    assert window.grid_model.rowCount() == n + 4
+    insp.noise_mode.set_value("none")
+    insp._run_strip()
+    assert [lat.noise.mode for lat in insp.strip_latents] == ["none"]
+
+
+def test_copy_and_paste_recipe(qtbot, window):
+    select_rows(window, [3])
+    cell = window.grid_model.cell(3)
+    window.act_copy.trigger()
+    doc = json.loads(QApplication.clipboard().text())
+    assert doc["recipe"]["seed"] == 3
+    n = window.grid_model.rowCount()
+    window.act_paste.trigger()
+    assert window.grid_model.rowCount() == n + 1
+    pasted = window.grid_model.cell(4)
+    assert np.array_equal(pasted.latent.ws, cell.latent.ws) and pasted.latent.recipe == cell.latent.recipe
+    QApplication.clipboard().setText(json.dumps({"op": "seed", "seed": 77, "psi": 0.5}))   # a bare recipe
+    window.act_paste.trigger()
+    assert window.grid_model.cell(5).latent.recipe["seed"] == 77
+    QApplication.clipboard().setText("not a face")
+    window.act_paste.trigger()
+    assert any("no face recipe" in t for t in window.messages.texts())
+
+
+# ----- files -------------------------------------------------------------------------------------------
+def test_export_then_reopen_gives_identical_pixels(qtbot, window, gen, tmp_path):
+    select_rows(window, [2, 3])
+    cells = window.selected_cells()
+    written = []
+    window.exporter.finished.connect(written.extend)
+    window.export_selected(folder=str(tmp_path))
+    qtbot.waitUntil(lambda: len(written) == 2, timeout=WAIT_MS)
+    n = window.grid_model.rowCount()
+    window.open_files(sorted(written))
+    assert window.grid_model.rowCount() == n + 2
+    back = window.grid_model.cells[-2:]
+    by_seed = {c.latent.recipe["seed"]: c for c in cells}
+    fresh = RenderService(gen, device="cpu", cache_bytes=0)
+    try:
+        for path, cell in zip(sorted(written), back):
+            orig = by_seed[cell.latent.recipe["seed"]]
+            assert np.array_equal(cell.latent.ws, orig.latent.ws) and cell.latent.noise == orig.latent.noise
+            png = np.asarray(Image.open(path))
+            assert png.shape == (32, 32, 3)
+            again = fresh.render(cell.latent.ws, None, noise=cell.latent.noise, timeout=60).images[0]
+            assert np.array_equal(png, again)
+    finally:
+        fresh.shutdown()
+    window.undo_stack.undo()
+    assert window.grid_model.rowCount() == n
+
+
+def test_png_without_recipe_is_a_clear_error(window, tmp_path):
+    p = tmp_path / "plain.png"
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(p)
+    n = window.grid_model.rowCount()
+    window.open_files([str(p)])
+    assert window.grid_model.rowCount() == n
+    assert any("carries no face recipe" in t for t in window.messages.texts())
+
+
+def test_open_checkpoint_in_background_and_recent_list(qtbot, window, tmp_path):
+    path = tmp_path / "other.safetensors"
+    save_native(tiny_generator(seed=3), path)
+    with qtbot.waitSignal(window.modelReady, timeout=WAIT_MS):
+        window.open_files([str(path)])
+    assert window.generator.fingerprint != tiny_generator().fingerprint
+    assert window.recent_files()[0] == str(path.resolve())
+    assert window.undo_stack.count() == 0
+    qtbot.waitUntil(lambda: visible_ready(window), timeout=WAIT_MS)
+
+
+def test_bad_checkpoint_is_reported_and_the_window_stays_usable(qtbot, window, tmp_path):
+    bad = tmp_path / "broken.pkl"
+    bad.write_bytes(b"\x80\x04this is not a network")
+    gen_before = window.generator
+    with qtbot.waitSignal(window.loader.failed, timeout=WAIT_MS):
+        window.load_model(str(bad))
+    assert window.generator is gen_before
+    assert any("broken.pkl" in t for t in window.messages.texts())
+    assert window.stack.currentIndex() == 1                 # the grid is still there
+
+
+def test_fixture_checkpoint_opens(qtbot, settings, fixtures_dir):
+    from ui.main_window import MainWindow
+
+    w = MainWindow(settings=settings)
+    qtbot.addWidget(w)
+    w.show()
+    with qtbot.waitSignal(w.modelReady, timeout=WAIT_MS):
+        w.load_model(str(fixtures_dir / "P1_sg2_res32.pkl"))
+    qtbot.waitUntil(lambda: visible_ready(w), timeout=WAIT_MS)
+    assert "P1_sg2_res32" in w.windowTitle() or "P1_sg2_res32" in w.status_model.text()
+    w.close()
+
+
+def test_window_opens_without_a_model(qtbot, settings, tmp_path):
+    from ui.main_window import MainWindow
+
+    w = MainWindow(settings=settings, model=str(tmp_path / "missing.pkl"))
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitUntil(lambda: "could not be opened" in w.empty.title.text(), timeout=WAIT_MS)
+    assert w.stack.currentWidget() is w.empty
+    assert "does not exist" in w.empty.detail.text()
+    assert w.act_open.isEnabled() and not w.act_new_batch.isEnabled()
+    w.close()
+
+
+def test_default_model_missing_shows_the_reason(qtbot, settings):
+    from explorer.checkpoints import DEFAULT_MODEL
+    from ui.main_window import MainWindow
+
+    if DEFAULT_MODEL.is_file():
+        pytest.skip("the default model is installed")
+    w = MainWindow(settings=settings, model="default")
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitUntil(lambda: w.empty.title.text() == "No model yet", timeout=WAIT_MS)
+    assert "not installed yet" in w.empty.detail.text()
+    assert "default model is not installed" in w.empty.technical.text()
+    assert w.inspector.title.text() == "No model"
+    w.close()
+
+
+# ----- large view, errors, settings ------------------------------------------------------------------
+def test_large_view_and_compare_at_full_resolution(qtbot, window):
+    select_rows(window, [1, 2])
+    view = window.compare()
+    assert len(view.tiles) == 2
+    qtbot.waitUntil(lambda: all(t.image is not None for t in view.tiles), timeout=WAIT_MS)
+    assert all(t.image.width() == 32 for t in view.tiles)
+    view.inspector.anti_layers.set_value("all")
+    view.inspector._touch("antiface")
+    qtbot.waitUntil(lambda: view._preview is not None and view.tiles[0].badge == "preview", timeout=WAIT_MS)
+    n = window.grid_model.rowCount()
+    view.inspector.apply_antiface()                          # acts on both faces shown
+    qtbot.waitUntil(lambda: window.grid_model.rowCount() == n + 2, timeout=WAIT_MS)
+    view.close()
+
+
+def test_worker_errors_are_messages_not_crashes(qtbot, window, monkeypatch):
+    def boom(*a, **k):
+        raise RuntimeError("simulated out of paint")
+
+    svc = window.bridge.service
+    monkeypatch.setattr(svc, "_render_chunk", boom)
+    window.new_batch()
+    qtbot.waitUntil(lambda: any("simulated out of paint" in t for t in window.messages.texts()), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: any(window.grid_model.cell(r).state == "error"
+                                for r in window.grid_view.visible_rows()), timeout=WAIT_MS)
+    monkeypatch.undo()
+    window.undo_stack.undo()                                 # still usable
+    qtbot.waitUntil(lambda: visible_ready(window), timeout=WAIT_MS)
+
+
+def test_settings_are_remembered(qtbot, gen, settings):
+    from ui.main_window import MainWindow
+
+    w = MainWindow(settings=settings)
+    qtbot.addWidget(w)
+    w.show()
+    w.load_model(gen)
+    w.size_slider.setValue(200)
+    w.remember_group("fine")
+    w.resize(1000, 700)
+    size = w.size()
+    w.close()
+    w2 = MainWindow(settings=settings)
+    qtbot.addWidget(w2)
+    assert w2.grid_view.thumb_size == 200
+    assert w2.last_group == "fine"
+    assert w2.size().height() == size.height() == 700      # (offscreen clamps the width to its screen)
+    w2.close()
+
+
+def test_shortcuts_and_tooltips(window):
+    acts = {a.text().replace("&", ""): a for a in window.actions()}
+    for name, key in (("Open…", "Ctrl+O"), ("New Batch", "Ctrl+N"), ("Jump to Seed…", "Ctrl+G"),
+                      ("Export Selected…", "Ctrl+E"), ("Undo", "Ctrl+Z"), ("Copy Recipe", "Ctrl+C")):
+        assert acts[name].shortcut().toString() == key, name
+        assert acts[name].toolTip()

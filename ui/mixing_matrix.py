@@ -1,0 +1,341 @@
+"""The mixing matrix of the StyleGAN paper (Fig. 3): sources along the top, destinations down
+the side, each cell the destination with the source's styles on the chosen layers.
+
+Faces join by being dragged from the grid onto a header (or the '+' slots), or from the Faces
+menu. The whole matrix exports as one PNG at full resolution, with every face's latent in
+its metadata. Double-click a cell to add that mix to the grid.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QFileDialog, QGridLayout, QHBoxLayout, QLabel, QMenu, QPushButton, QScrollArea,
+                               QSlider, QVBoxLayout, QWidget)
+from superqt.utils import create_worker
+
+from explorer.export import save_png
+from explorer.latents import Latent
+from explorer.recipe_text import short_label
+from explorer.render import Priority, Status
+
+from . import theme
+from .controls import Segmented
+from .grid_model import CELL_MIME
+from .image_tile import ImageTile
+from .layer_choice import ask_layer_range, spec_text
+from .render_bridge import to_qimage
+
+GROUP_OPTIONS = [("coarse", "Coarse", "Pose, face shape"), ("medium", "Medium", "Features, hair style"),
+                 ("fine", "Fine", "Colours, texture"), ("all", "All", "Every layer"),
+                 ("custom", "Custom…", "A layer range of your choice")]
+BG_RGB = (theme.BG.red(), theme.BG.green(), theme.BG.blue())
+
+
+class HeaderTile(ImageTile):
+    """A source or destination slot: accepts faces dragged from the grid."""
+
+    def __init__(self, axis: str, index: int, matrix: "MixingMatrix", size: int):
+        super().__init__("", size)
+        self.axis, self.index, self.matrix = axis, index, matrix
+        self.setAcceptDrops(True)
+        self.setContextMenuPolicy(Qt.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._menu)
+
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasFormat(CELL_MIME):
+            event.setDropAction(Qt.CopyAction)
+            event.accept()
+            self.highlight = theme.DROP
+            self.update()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:
+        if event.mimeData().hasFormat(CELL_MIME):
+            event.setDropAction(Qt.CopyAction)
+            event.accept()
+
+    def dragLeaveEvent(self, event) -> None:
+        self.highlight = None
+        self.update()
+
+    def dropEvent(self, event) -> None:
+        self.highlight = None
+        self.update()
+        cells = self.matrix.grid_model.cells_from_mime(event.mimeData()) if self.matrix.grid_model else []
+        if not cells:
+            event.ignore()
+            return
+        event.setDropAction(Qt.CopyAction)
+        event.accept()
+        self.matrix.place(self.axis, self.index, [c.latent for c in cells])
+
+    def _menu(self, pos) -> None:
+        if self.index >= len(self.matrix.axis(self.axis)):
+            return
+        menu = QMenu(self)
+        menu.addAction("Remove", lambda: self.matrix.remove(self.axis, self.index))
+        menu.exec(self.mapToGlobal(pos))
+
+
+class MixingMatrix(QWidget):
+    message = Signal(str, str, object)
+    addLatents = Signal(list, str)
+
+    def __init__(self, runner, bridge, grid_model=None, parent=None):
+        super().__init__(parent)
+        self.runner, self.bridge, self.grid_model = runner, bridge, grid_model
+        self.model = None
+        self.sources: list[Latent] = []
+        self.destinations: list[Latent] = []
+        self.spec = "coarse"
+        self.custom = None
+        self.mixes: dict[tuple[int, int], Latent] = {}
+        self._layout_serial = 0      # bumps when the tiles are rebuilt
+        self._mix_serial = 0         # bumps when the mixes are recomputed
+        self.tile_px = 96
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(12, 6, 12, 8)
+        outer.setSpacing(8)
+        bar = QHBoxLayout()
+        lab = QLabel("Sources give their")
+        lab.setProperty("role", "hint")
+        bar.addWidget(lab)
+        self.group = Segmented(GROUP_OPTIONS, "coarse")
+        self.group.changed.connect(self._group_changed)
+        bar.addWidget(self.group)
+        lab2 = QLabel("styles to each destination")
+        lab2.setProperty("role", "hint")
+        bar.addWidget(lab2)
+        bar.addStretch(1)
+        self.size_slider = QSlider(Qt.Horizontal)
+        self.size_slider.setRange(64, 192)
+        self.size_slider.setValue(self.tile_px)
+        self.size_slider.setFixedWidth(110)
+        self.size_slider.setToolTip("Size of the matrix pictures")
+        self.size_slider.valueChanged.connect(self._resize_tiles)
+        bar.addWidget(self.size_slider)
+        self.clear_button = QPushButton("Clear")
+        self.clear_button.setToolTip("Empty the matrix")
+        self.clear_button.clicked.connect(self.clear)
+        bar.addWidget(self.clear_button)
+        self.export_button = QPushButton("Export PNG…")
+        self.export_button.setProperty("primary", True)
+        self.export_button.setToolTip("Save the whole matrix as one PNG at full resolution (Ctrl+Shift+E)")
+        self.export_button.clicked.connect(self.export_dialog)
+        bar.addWidget(self.export_button)
+        outer.addLayout(bar)
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QScrollArea.NoFrame)
+        outer.addWidget(self.scroll, 1)
+        self._rebuild()
+
+    # ----- contents -----------------------------------------------------------------------
+    def set_model(self, gen) -> None:
+        self.model = gen
+        enabled = {g: bool(len(gen.info.groups.get(g, ()))) for g in ("coarse", "medium", "fine")}
+        self.group.set_enabled_keys(enabled)
+        self.spec = self.group.value() if self.group.value() != "custom" else "coarse"
+        self.clear()
+
+    def axis(self, axis: str) -> list[Latent]:
+        return self.sources if axis == "source" else self.destinations
+
+    def add_source(self, latent: Latent) -> None:
+        self.place("source", len(self.sources), [latent])
+
+    def add_destination(self, latent: Latent) -> None:
+        self.place("destination", len(self.destinations), [latent])
+
+    def place(self, axis: str, index: int, latents: list[Latent]) -> None:
+        items = self.axis(axis)
+        for k, lat in enumerate(latents):
+            if index + k < len(items):
+                items[index + k] = lat
+            else:
+                items.append(lat)
+        self._rebuild()
+
+    def remove(self, axis: str, index: int) -> None:
+        items = self.axis(axis)
+        if 0 <= index < len(items):
+            del items[index]
+            self._rebuild()
+
+    def clear(self) -> None:
+        self.sources.clear()
+        self.destinations.clear()
+        self._rebuild()
+
+    def _group_changed(self, key) -> None:
+        if key == "custom":
+            info = self.model.info if self.model is not None else None
+            spec = ask_layer_range(self, info, self.custom)
+            if spec is None:
+                self.group.set_value(self.spec if isinstance(self.spec, str) else "custom")
+                return
+            self.custom = spec
+            self.group.buttons["custom"].setText(f"{spec_text(spec).capitalize()}…")
+            key = spec
+        self.spec = key
+        self._compute_mixes()
+
+    def _resize_tiles(self, px: int) -> None:
+        self.tile_px = int(px)
+        self._rebuild()
+
+    # ----- layout ---------------------------------------------------------------------------
+    def _rebuild(self) -> None:
+        self._layout_serial += 1
+        body = QWidget()
+        grid = QGridLayout(body)
+        grid.setSpacing(6)
+        grid.setContentsMargins(0, 0, 0, 0)
+        px = self.tile_px
+        corner = QLabel("Drag faces from the grid onto the + slots: sources along the top, "
+                        "destinations down the side.")
+        corner.setProperty("role", "hint")
+        corner.setWordWrap(True)
+        corner.setAlignment(Qt.AlignCenter)
+        corner.setFixedSize(max(px, 150), px)
+        grid.addWidget(corner, 0, 0)
+        self.source_tiles, self.dest_tiles, self.cell_tiles = [], [], {}
+        for j in range(len(self.sources) + 1):
+            t = HeaderTile("source", j, self, px)
+            t.caption = None
+            t.setFixedSize(px, px)
+            if j < len(self.sources):
+                t.setToolTip(f"Source: {short_label(self.sources[j].recipe)} (right-click to remove)")
+            else:
+                t.placeholder_text = "+\nsource"
+                t.setToolTip("Drop a face here to add a source column")
+            grid.addWidget(t, 0, j + 1)
+            self.source_tiles.append(t)
+        for i in range(len(self.destinations) + 1):
+            t = HeaderTile("destination", i, self, px)
+            t.caption = None
+            t.setFixedSize(px, px)
+            if i < len(self.destinations):
+                t.setToolTip(f"Destination: {short_label(self.destinations[i].recipe)} (right-click to remove)")
+            else:
+                t.placeholder_text = "+\ndestination"
+                t.setToolTip("Drop a face here to add a destination row")
+            grid.addWidget(t, i + 1, 0, Qt.AlignRight)
+            self.dest_tiles.append(t)
+        for i in range(len(self.destinations)):
+            for j in range(len(self.sources)):
+                t = ImageTile("", px)
+                t.caption = None
+                t.setFixedSize(px, px)
+                t.doubleClicked.connect(lambda i=i, j=j: self._add_to_grid(i, j))
+                grid.addWidget(t, i + 1, j + 1)
+                self.cell_tiles[(i, j)] = t
+        grid.setColumnStretch(len(self.sources) + 2, 1)
+        grid.setRowStretch(len(self.destinations) + 2, 1)
+        self.scroll.setWidget(body)
+        self.export_button.setEnabled(bool(self.sources and self.destinations))
+        self._render_headers()
+        self._compute_mixes()
+
+    def _size(self) -> int:
+        px = int(self.tile_px * self.devicePixelRatioF())
+        return min(px, self.model.info.resolution) if self.model is not None else px
+
+    def _render_headers(self) -> None:
+        if not self.bridge.ready or self.model is None:
+            return
+        for axis, tiles, items in (("s", self.source_tiles, self.sources), ("d", self.dest_tiles, self.destinations)):
+            for k, lat in enumerate(items):
+                self._render_into(tiles[k], lat, ("matrix", id(self), axis, k))
+
+    def _render_into(self, tile: ImageTile, lat: Latent, token) -> None:
+        tile.set_pending(True)
+        serial = self._layout_serial
+
+        def done(result):
+            if result.status is Status.OK and serial == self._layout_serial:
+                tile.set_image(to_qimage(result.images[0]))
+        # what the user is arranging right now: ahead of the grid's thumbnails
+        self.bridge.submit([lat], self._size(), done, priority=Priority.INTERACTIVE, token=token)
+
+    def _compute_mixes(self) -> None:
+        self.mixes = {}
+        if self.model is None:
+            return
+        serial = self._mix_serial = self._mix_serial + 1
+        for i, dst in enumerate(self.destinations):
+            for j, src in enumerate(self.sources):
+                def done(lats, i=i, j=j):
+                    if serial != self._mix_serial or not lats:
+                        return
+                    self.mixes[(i, j)] = lats[0]
+                    tile = self.cell_tiles.get((i, j))
+                    if tile is not None:
+                        tile.setToolTip(f"{lats[0].label()} — double-click to add it to the grid")
+                        self._render_into(tile, lats[0], ("matrix", id(self), "m", i, j))
+                self.runner.apply("builtin.style_mix", [dst, src], {"layers": self.spec}, done)
+
+    def _add_to_grid(self, i: int, j: int) -> None:
+        lat = self.mixes.get((i, j))
+        if lat is not None:
+            self.addLatents.emit([lat], f"Add matrix mix {lat.label()}")
+
+    # ----- export ---------------------------------------------------------------------------
+    def export_dialog(self) -> None:
+        if not (self.sources and self.destinations) or not self.bridge.ready:
+            self.message.emit("Add at least one source and one destination to the matrix first.", "error", None)
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export mixing matrix", str(Path.home() / "mixing-matrix.png"),
+                                              "PNG images (*.png)")
+        if path:
+            self.export(path)
+
+    def export(self, path: str, on_done=None) -> None:
+        """Render every header and mix at full resolution and write one PNG (the paper's layout)."""
+        n_d, n_s = len(self.destinations), len(self.sources)
+        if len(self.mixes) != n_d * n_s:
+            self.message.emit("The matrix is still being mixed; try again in a moment.", "error", None)
+            return
+        order = list(self.sources) + list(self.destinations) + [self.mixes[(i, j)] for i in range(n_d)
+                                                                 for j in range(n_s)]
+        spec = self.spec
+
+        def rendered(result):
+            if result.status is not Status.OK:
+                if result.status is Status.ERROR:
+                    self.message.emit(f"Matrix export failed: {result.error}", "error", None)
+                return
+            imgs = result.images
+            sheet = compose_matrix(imgs[:n_s], imgs[n_s:n_s + n_d], imgs[n_s + n_d:])
+            meta = {"app": "latent-explorer", "kind": "mixing-matrix", "layers": spec,
+                    "sources": [s.to_json() for s in self.sources],
+                    "destinations": [d.to_json() for d in self.destinations]}
+            worker = create_worker(save_png, path, sheet, meta, _start_thread=False, _ignore_errors=True)
+            worker.returned.connect(lambda p: (self.message.emit(f"Exported the mixing matrix to {p}", "info", None),
+                                               on_done and on_done(p)))
+            worker.errored.connect(lambda e: self.message.emit(f"Matrix export failed: {e}", "error", None))
+            worker.start()
+
+        self.bridge.submit(order, None, rendered, priority=Priority.PREFETCH)
+
+
+def compose_matrix(sources: list, destinations: list, mixes: list, gap: int = 0) -> np.ndarray:
+    """One image: empty corner, sources along the top, destinations down the side, mixes inside
+    (mixes row-major: destination i, source j)."""
+    res = sources[0].shape[0]
+    ch = sources[0].shape[2]
+    n_s, n_d = len(sources), len(destinations)
+    step = res + gap
+    sheet = np.empty(((n_d + 1) * step - gap, (n_s + 1) * step - gap, ch), np.uint8)
+    sheet[...] = np.array(BG_RGB[:ch] if ch == 3 else [BG_RGB[0]] * ch, np.uint8)
+    for j, img in enumerate(sources):
+        sheet[0:res, (j + 1) * step:(j + 1) * step + res] = img
+    for i, img in enumerate(destinations):
+        sheet[(i + 1) * step:(i + 1) * step + res, 0:res] = img
+    for k, img in enumerate(mixes):
+        i, j = divmod(k, n_s)
+        sheet[(i + 1) * step:(i + 1) * step + res, (j + 1) * step:(j + 1) * step + res] = img
+    return sheet
