@@ -39,7 +39,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .export import AtomicFile, AtomicFolder, save_json, temp_path_beside
+from .export import AtomicFile, AtomicFolder, temp_path_beside
 from .noise import NoiseSpec
 from .timeline import CLIP_FORMAT, ResolvedTimeline, Timeline
 
@@ -768,18 +768,28 @@ class _DirectSource(_Source):
 
 
 class _Eta:
-    """Seconds left from the pace of the last `window` frames (a moving average: robust to a slow
-    start and to a machine that gets busier mid-export)."""
+    """Seconds left from the recent pace: frames done over the last few seconds, measured from the
+    export's start until there is history. Frames arrive in bursts (one per render batch), so the
+    window always spans at least three of the longest gaps seen: a burst alone would only show
+    the encoder's speed."""
 
-    def __init__(self, window: int = 30):
-        self.times: deque = deque(maxlen=window + 1)
+    HORIZON_S = 5.0
+
+    def __init__(self):
+        self.samples: deque = deque([(time.perf_counter(), 0)])
+        self.max_gap = 0.0
 
     def update(self, done: int, total: int) -> float | None:
-        self.times.append(time.perf_counter())
-        if len(self.times) < 2:
+        now = time.perf_counter()
+        self.max_gap = max(self.max_gap, now - self.samples[-1][0])
+        self.samples.append((now, done))
+        horizon = max(self.HORIZON_S, 3.0 * self.max_gap)
+        while len(self.samples) > 2 and now - self.samples[1][0] >= horizon:
+            self.samples.popleft()
+        t0, d0 = self.samples[0]
+        if done <= d0 or now <= t0:
             return None
-        per = (self.times[-1] - self.times[0]) / (len(self.times) - 1)
-        return max(0.0, per * (total - done))
+        return max(0.0, (total - done) * (now - t0) / (done - d0))
 
 
 def _is_service(obj) -> bool:

@@ -4,6 +4,7 @@
     latent-explorer generate --model PATH --seeds 0-7 --psi 0.7 --outdir DIR
     latent-explorer convert IN OUT [--half]
     latent-explorer info PATH
+    latent-explorer animate --model PATH --seeds 3,7,12 --seconds 4 --fps 30 --loop --out clip.mp4
 """
 from __future__ import annotations
 
@@ -120,9 +121,9 @@ def _add_training_commands(sub) -> None:
     """Training and direction-fitting subcommands live beside the code they drive."""
     import importlib
 
-    for name in ("commands", "commands_directions"):
+    for name in (".training.commands", ".training.commands_directions", ".commands_animate"):
         try:
-            module = importlib.import_module(f".training.{name}", __package__)
+            module = importlib.import_module(name, __package__)
         except ModuleNotFoundError:
             continue
         module.register(sub)

@@ -137,7 +137,7 @@ def cmd_animate(args) -> int:
         options["quality"] = args.gif_quality
     device = None if args.device in (None, "auto") else args.device
     bar = ProgressLine()
-    service = RenderService(gen, device=device, batch_time_target=1.0, cache_bytes=0)
+    service = RenderService(gen, device=device, cache_bytes=0, num_threads=args.threads)
     try:
         result = export_clip(service, clips, args.out, fmt=fmt, size=args.size, frames=args.frames,
                              grid_cols=args.grid_cols, progress=None if args.quiet else bar,
@@ -193,7 +193,8 @@ def register(sub) -> None:
     a.add_argument("--crf", type=int, default=None, help="MP4/WebM quality (lower is better; 18 / 32 default)")
     a.add_argument("--gif-quality", choices=["fast", "best"], default=None, help="GIF palette quality")
     a.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
-    a.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    a.add_argument("--threads", type=int, default=None,
+                   help="CPU threads for torch (default: the render service's; 1 is best on a busy 2-core machine)")
     a.add_argument("--quiet", action="store_true", help="no progress line")
     a.add_argument("--out", required=True,
                    help="clip.mp4, clip.webm, clip.gif, a folder, or frame_%%04d.png for PNG frames")

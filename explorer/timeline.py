@@ -15,7 +15,8 @@ Promises the tests hold us to:
   keyframe, t=1 the last one without loop); with loop, position 1 is position 0 again;
 - frames do not depend on how they are batched: every step is element-wise, and z -> w mapping
   runs one z at a time (a batched matmul rounds differently);
-- layers a segment does not move keep the segment start's values exactly.
+- layers a segment does not move keep the segment start's values exactly (a cubic path eases
+  them into and out of such a hold: zero speed where a layer stops or starts moving).
 
 Keyframe ws along a timeline are cumulative: a segment that moves only the coarse layers arrives
 at a face with the next keyframe's coarse styles and the previous colours, and that face is where
@@ -656,12 +657,12 @@ class ResolvedTimeline:
             if j == 0:
                 move |= differs        # the loop must close: everything that differs moves
             move &= differs            # rows equal at both ends stay exactly as they are
-            s = _Seg(i, j, float(self.positions[i]), float(p1), seg.interp, seg.easing, move)
-            if seg.interp == "cubic":
-                s.m0, s.m1 = self._tangents(i, p1 - self.positions[i])
-            elif seg.interp == "slerp":
-                self._prepare_slerp(s, kfs[i], kfs[j], z_dim)
-            self.segments.append(s)
+            self.segments.append(_Seg(i, j, float(self.positions[i]), float(p1), seg.interp, seg.easing, move))
+        for s in self.segments:
+            if s.interp == "cubic":
+                s.m0, s.m1 = self._tangents(s.a, s.p1 - s.p0)
+            elif s.interp == "slerp":
+                self._prepare_slerp(s, kfs[s.a], kfs[s.b], z_dim)
         self.effective_interp = [s.interp for s in self.segments]
 
         # noise and image post-steps per keyframe
@@ -708,16 +709,26 @@ class ResolvedTimeline:
 
     def _tangent(self, k: int) -> np.ndarray:
         """Catmull-Rom tangent (per unit of position) at node k: central difference over the
-        neighbours' actual times; one-sided at the ends of an open clip."""
-        K = len(self.keyframes)
+        neighbours' actual times; one-sided at the ends of an open clip. A row that holds still in
+        the segment before or after node k gets a zero tangent there, so it eases into and out of
+        the hold instead of arriving at speed and stopping dead (or overshooting a held value)."""
+        K, n_seg = len(self.keyframes), len(self.segments)
         lo = k - 1 if (self.loop or k > 0) else k
         hi = k + 1 if (self.loop or k < K - 1) else k
         (pa, ta), (pb, tb) = self._node(lo), self._node(hi)
         if tb - ta <= 0:
             return np.zeros_like(pa)
-        return (pb - pa) / (tb - ta)
+        m = (pb - pa) / (tb - ta)
+        moving = np.ones(self.num_ws, dtype=bool)
+        for si in ((k - 1), k):     # the segments arriving at and leaving node k
+            if self.loop:
+                moving &= self.segments[si % n_seg].move
+            elif 0 <= si < n_seg:
+                moving &= self.segments[si].move
+        return m * moving[:, None]
 
     def _tangents(self, i: int, length: float) -> tuple[np.ndarray, np.ndarray]:
+        """Hermite end tangents of segment i (node i -> i+1), scaled by its length in position."""
         return self._tangent(i) * length, self._tangent(i + 1) * length
 
     def _prepare_slerp(self, s: _Seg, ka: Keyframe, kb: Keyframe, z_dim: int | None) -> None:

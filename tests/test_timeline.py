@@ -313,3 +313,22 @@ def test_bad_timelines_are_refused(gen, tmp_path):
     with pytest.raises(ValueError, match="shapes"):
         big = Latent(ws=np.zeros((3, 16), np.float32), recipe={"op": "import"}, model="x")
         Timeline.from_latents([a, big]).resolve()
+
+
+def test_cubic_eases_layers_into_a_hold(gen):
+    """Coarse moves 0 -> 1, then only medium moves: the coarse rows arrive at keyframe 1 with zero
+    speed (no kink, no overshoot past the held value)."""
+    coarse = gen.info.coarse
+    a, b, c = (latent_from_seed(gen, s) for s in (1, 2, 3))
+    tl = Timeline([Keyframe(a, 0.0, segment=Segment("cubic", layers="coarse")),
+                   Keyframe(b, 0.5, segment=Segment("cubic", layers="medium")), Keyframe(c, 1.0)])
+    r = tl.resolve(gen)
+    ts = np.linspace(0, 1, 401)
+    rows = r.frames_ws(ts)[:, coarse.start:coarse.stop].astype(np.float64)
+    k = 200                                              # t = 0.5
+    arrive = np.abs(rows[k] - rows[k - 1]).max()
+    typical = np.abs(rows[100] - rows[99]).max()
+    assert arrive < 0.02 * typical
+    assert np.all(rows[k:] == rows[k])                   # held exactly afterwards
+    lo, hi = np.minimum(a.ws, b.ws)[coarse.start:coarse.stop], np.maximum(a.ws, b.ws)[coarse.start:coarse.stop]
+    assert np.all(rows[:k] >= lo - 1e-5) and np.all(rows[:k] <= hi + 1e-5)

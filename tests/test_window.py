@@ -149,7 +149,8 @@ def test_thumbnail_size_slider_rerenders(qtbot, window):
 
 def test_new_batch_and_undo(qtbot, window):
     before = [c.uid for c in window.grid_model.cells]
-    window.new_batch()
+    window.new_batch()                                      # seeds are mapped off the GUI thread
+    qtbot.waitUntil(lambda: window.undo_stack.count() == 1, timeout=WAIT_MS)
     after = window.grid_model.cells
     assert [c.uid for c in after] != before
     assert after[0].latent.recipe["seed"] == window.stream.start != 0
@@ -194,6 +195,7 @@ def test_drag_cell_onto_another_makes_the_engine_mix(qtbot, window, gen):
     window.drop_group_chooser = choose
     n = model.rowCount()
     drag_cells(window, [0], 3)
+    qtbot.waitUntil(lambda: bool(asked), timeout=WAIT_MS)  # the menu opens once the drop has finished
     assert asked == [([src], dst)]
     qtbot.waitUntil(lambda: model.rowCount() == n + 1, timeout=WAIT_MS)
     new = model.cell(4)                                     # placed right after the target
@@ -364,6 +366,39 @@ def test_noise_strip_and_recipe_tree(qtbot, window):
     assert [lat.noise.mode for lat in insp.strip_latents] == ["none"]
 
 
+def test_more_edits_run_any_plugin_through_its_form(qtbot, window, gen):
+    from explorer.edits import exaggerate
+
+    insp, model = window.inspector, window.grid_model
+    select_rows(window, [2])
+    idx = insp.more_combo.findData("builtin.exaggerate")
+    assert idx >= 0, [insp.more_combo.itemData(i) for i in range(insp.more_combo.count())]
+    insp.more_combo.setCurrentIndex(idx)
+    assert insp._form is not None and insp._form.plugin.id == "builtin.exaggerate"
+    n = model.rowCount()
+    values = insp._form.values()
+    insp._form.applyRequested.emit(values)
+    qtbot.waitUntil(lambda: model.rowCount() == n + 1, timeout=WAIT_MS)
+    new = model.cell(3)
+    factors = {g: values[g] for g in ("coarse", "medium", "fine") if len(gen.info.groups[g])}
+    assert np.allclose(new.latent.ws, exaggerate(model.cell(2).latent.ws, gen.w_avg.numpy(), factors,
+                                                 gen.info.groups), atol=1e-6)
+    select_rows(window, [2])                             # an image edit: recorded, applied to the picture
+    insp.more_combo.setCurrentIndex(insp.more_combo.findData("builtin.colour_grade"))
+    values = dict(insp._form.values(), saturation=0.0)
+    insp._form.applyRequested.emit(values)
+    qtbot.waitUntil(lambda: model.rowCount() == n + 2, timeout=WAIT_MS)
+    grey = model.cell(3)
+    assert grey.latent.post and grey.latent.post[0]["plugin"] == "builtin.colour_grade"
+    qtbot.waitUntil(lambda: grey.state == "ready", timeout=WAIT_MS)
+    img = grey.image.convertToFormat(grey.image.Format.Format_RGB888)
+    px = [img.pixelColor(x, y) for x in range(0, img.width(), 5) for y in range(0, img.height(), 5)]
+    assert all(abs(c.red() - c.green()) <= 1 and abs(c.green() - c.blue()) <= 1 for c in px)
+    select_rows(window, [0, 1, 5])                       # a plugin for several faces: the average
+    assert insp.more_combo.findData("builtin.average") >= 0
+    assert insp.more_combo.findData("builtin.exaggerate") < 0
+
+
 def test_copy_and_paste_recipe(qtbot, window):
     select_rows(window, [3])
     cell = window.grid_model.cell(3)
@@ -409,6 +444,29 @@ def test_export_then_reopen_gives_identical_pixels(qtbot, window, gen, tmp_path)
         fresh.shutdown()
     window.undo_stack.undo()
     assert window.grid_model.rowCount() == n
+
+
+def test_dropping_an_exported_png_on_the_grid_brings_the_face_back(qtbot, window, tmp_path):
+    from PySide6.QtCore import QMimeData, QUrl
+
+    select_rows(window, [4])
+    written = []
+    window.exporter.finished.connect(written.extend)
+    window.export_selected(folder=str(tmp_path))
+    qtbot.waitUntil(lambda: len(written) == 1, timeout=WAIT_MS)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(written[0])])
+    vp = window.grid_view.viewport()
+    pos = vp.rect().center()
+    enter = QDragEnterEvent(pos, Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
+    QApplication.sendEvent(vp, enter)
+    assert enter.isAccepted()
+    n = window.grid_model.rowCount()
+    QApplication.sendEvent(vp, QDropEvent(QPointF(pos), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier))
+    assert window.grid_model.rowCount() == n + 1
+    back = window.grid_model.cells[-1]
+    assert back.latent.recipe == window.grid_model.cell(4).latent.recipe and back.origin == "import"
+    assert np.array_equal(back.latent.ws, window.grid_model.cell(4).latent.ws)
 
 
 def test_png_without_recipe_is_a_clear_error(window, tmp_path):

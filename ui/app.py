@@ -3,13 +3,19 @@ from __future__ import annotations
 
 import sys
 
+from PySide6.QtCore import QThreadPool
 from PySide6.QtWidgets import QApplication
 
 from .main_window import APP, ORG, MainWindow
 from .theme import apply_theme
 
 
+GIL_SWITCH_S = 0.001   # Python's default 5 ms: each time the window lets go of the GIL (hashing, locks),
+                       # the render worker may keep it that long; 1 ms keeps the window's turns short
+
+
 def make_app(argv: list[str] | None = None) -> QApplication:
+    sys.setswitchinterval(GIL_SWITCH_S)
     app = QApplication.instance()
     if app is None:
         app = QApplication(list(argv if argv is not None else sys.argv[:1]))
@@ -29,7 +35,10 @@ def run_app(model: str = "default", argv: list[str] | None = None) -> int:
     app = make_app(argv)
     window = MainWindow(model=model)
     window.show()
-    return app.exec()
+    code = app.exec()
+    window.close()
+    QThreadPool.globalInstance().waitForDone(3000)   # loaders and edits still running: let them end
+    return code
 
 
 if __name__ == "__main__":

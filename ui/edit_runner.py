@@ -88,6 +88,17 @@ class EditRunner(QObject):
         self._running += 1
         worker.start()
 
+    def finish_picture(self, image, latent: Latent):
+        """A rendered picture with the latent's recorded image edits (colour grade ...) applied; the
+        picture as rendered when an image plugin fails (it is reported and switched off)."""
+        if not latent.post:
+            return image
+        try:
+            return self.registry.apply_post(image, latent.post, model=self.model)
+        except (PluginError, ParamError) as e:
+            self.failed.emit(edit_error_sentence(str(latent.post[0].get("plugin", "image edit")), e))
+            return image
+
     def close(self) -> None:
         """Drop every result still on its way (the window is closing)."""
         self.model = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Iterable, Sequence
 
 from PySide6.QtCore import QAbstractListModel, QByteArray, QMimeData, QModelIndex, QPersistentModelIndex, Qt
@@ -40,8 +41,8 @@ class Cell:
     error: str = ""
     origin: str = ""                 # 'seed', 'made', 'import': how the cell came to be
 
-    @property
-    def label(self) -> str:
+    @cached_property
+    def label(self) -> str:          # the latent never changes, so neither does its caption
         return short_label(self.latent.recipe)
 
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import math
 import time
+from collections import OrderedDict
 
-from PySide6.QtCore import QEvent, QModelIndex, QPoint, QRect, QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import (QBrush, QColor, QDrag, QFont, QFontMetrics, QLinearGradient, QPainter, QPainterPath,
-                           QPen, QPixmap)
-from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate
+from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import (QColor, QDrag, QFont, QFontMetrics, QPainter, QPainterPath, QPen, QPixmap, QStaticText,
+                           QTransform)
+from PySide6.QtWidgets import (QAbstractItemView, QListView, QRubberBand, QStyle, QStyledItemDelegate,
+                               QStyleOptionRubberBand)
 
 from . import theme
 from .grid_model import CELL_MIME, Cell, GridModel, Roles
@@ -22,6 +24,7 @@ LABEL_HEIGHT = 22
 PAD = 8              # around the thumbnail inside its grid slot
 RADIUS = 8.0
 MIN_THUMB, MAX_THUMB, DEFAULT_THUMB = 64, 384, 144
+GRID_SLACK = 2       # pixels left over at the right edge so the list view fits every column we plan
 
 # Keyboard modifiers held on drop choose the layer group without the menu.
 MODIFIER_GROUPS = (
@@ -41,6 +44,21 @@ def group_for_modifiers(mods) -> str | None:
     return None
 
 
+_DIM = QColor(20, 21, 23, 60)
+_DROP_FILL = QColor(theme.DROP.red(), theme.DROP.green(), theme.DROP.blue(), 40)
+_DROP_PEN = QPen(theme.DROP, 3)
+_SELECT_PEN = QPen(theme.ACCENT, 2.5)
+_HOVER_PEN = QPen(QColor(255, 255, 255, 70), 1.5)
+SHIMMER_MAX = 24     # animate placeholders only while a few cells wait (one new mix, not a whole screen)
+
+
+COMPOSITE_BUDGET = 96 << 20    # bytes of cached cell pictures (a few screens even at the largest size)
+
+
+def _pix_bytes(pix: QPixmap) -> int:
+    return pix.width() * pix.height() * 4
+
+
 def rounded(rect: QRectF, radius: float = RADIUS) -> QPainterPath:
     path = QPainterPath()
     path.addRoundedRect(rect, radius, radius)
@@ -55,60 +73,100 @@ class ThumbDelegate(QStyledItemDelegate):
         self.view = view
         self.caption_font = QFont(view.font())
         self.caption_font.setPointSizeF(max(7.5, view.font().pointSizeF() * 0.92))
+        self._composites: OrderedDict[int, tuple] = OrderedDict()
+        self._composite_bytes = 0
 
     def sizeHint(self, option, index) -> QSize:
         return self.view.gridSize()
-
-    def thumb_rect(self, option_rect: QRect) -> QRectF:
-        t = self.view.thumb_size
-        x = option_rect.x() + (option_rect.width() - t) / 2.0
-        return QRectF(x, option_rect.y() + PAD, t, t)
 
     def paint(self, painter: QPainter, option, index) -> None:
         cell: Cell = index.data(Roles.Cell)
         if cell is None:
             return
-        painter.save()
         painter.setRenderHint(QPainter.Antialiasing, True)
-        painter.setRenderHint(QPainter.SmoothPixmapTransform, True)
-        r = self.thumb_rect(option.rect)
-        selected = bool(option.state & QStyle.State_Selected)
-        hovered = bool(option.state & QStyle.State_MouseOver)
-        is_drop = self.view.drop_row == index.row()
-        path = rounded(r)
+        self.paint_cell(painter, option.rect, cell, bool(option.state & QStyle.State_Selected),
+                        bool(option.state & QStyle.State_MouseOver), self.view.drop_row == index.row())
+
+    def paint_cell(self, painter: QPainter, rect, cell: Cell, selected: bool, hovered: bool, is_drop: bool) -> None:
+        """One cell. Called for every visible cell on each repaint: a resting cell with its picture is
+        one blit of a cached composite (picture, caption, badge); the rest is drawn piece by piece."""
+        if cell.state == "ready" and not (selected or hovered or is_drop) and cell.image is not None:
+            key = (cell.image.cacheKey(), self.view.thumb_size, rect.width(), rect.height(), cell.origin)
+            comp = self._composites.get(cell.uid)
+            if comp is not None and comp[0] == key:
+                painter.drawPixmap(rect.x(), rect.y(), comp[1])
+                return
+            if getattr(cell, "_seen", None) == key:    # painted like this before: worth caching now
+                comp = (key, self._composite(rect, cell))
+                self._store_composite(cell.uid, comp)
+                painter.drawPixmap(rect.x(), rect.y(), comp[1])
+                return
+            cell._seen = key      # a picture that just arrived is painted once directly (cheaper than caching)
+        self._paint_parts(painter, rect, cell, selected, hovered, is_drop)
+
+    def _composite(self, rect, cell: Cell) -> QPixmap:
+        dpr = self.view.devicePixelRatioF()
+        pix = QPixmap(int(rect.width() * dpr), int(rect.height() * dpr))
+        pix.setDevicePixelRatio(dpr)
+        pix.fill(Qt.transparent)
+        p = QPainter(pix)
+        p.setRenderHint(QPainter.Antialiasing, True)
+        self._paint_parts(p, QRect(0, 0, rect.width(), rect.height()), cell, False, False, False)
+        p.end()
+        return pix
+
+    def _store_composite(self, uid: int, comp) -> None:
+        """LRU by bytes: composites of cells long scrolled away are dropped (cheap to make again)."""
+        old = self._composites.pop(uid, None)
+        if old is not None:
+            self._composite_bytes -= _pix_bytes(old[1])
+        self._composites[uid] = comp
+        self._composite_bytes += _pix_bytes(comp[1])
+        while self._composite_bytes > COMPOSITE_BUDGET and len(self._composites) > 1:
+            _, dropped = self._composites.popitem(last=False)
+            self._composite_bytes -= _pix_bytes(dropped[1])
+
+    def _paint_parts(self, painter: QPainter, rect, cell: Cell, selected: bool, hovered: bool,
+                     is_drop: bool) -> None:
+        painter.setBrush(Qt.NoBrush)      # the painter is shared by all cells of a repaint
+        t = self.view.thumb_size
+        r = QRectF(rect.x() + (rect.width() - t) / 2.0, rect.y() + PAD, t, t)
 
         pix = self._pixmap(cell)
         if pix is not None:
-            painter.setClipPath(path)
-            painter.drawPixmap(r.toRect(), pix)
-            painter.setClipping(False)
+            painter.drawPixmap(r.toRect(), pix)      # corners already rounded in the cached pixmap
             if cell.state == "pending":  # an older size while the new one renders: dim it a touch
-                painter.fillPath(path, QColor(20, 21, 23, 60))
+                painter.fillPath(rounded(r), _DIM)
         else:
-            self._placeholder(painter, r, path, cell)
+            self._placeholder(painter, r, rounded(r), cell)
 
         if is_drop:
-            painter.fillPath(path, QColor(theme.DROP.red(), theme.DROP.green(), theme.DROP.blue(), 40))
-            painter.setPen(QPen(theme.DROP, 3))
+            painter.fillPath(rounded(r), _DROP_FILL)
+            painter.setPen(_DROP_PEN)
             painter.drawPath(rounded(r.adjusted(-2, -2, 2, 2), RADIUS + 2))
             self._drop_hint(painter, r)
         elif selected:
-            painter.setPen(QPen(theme.ACCENT, 2.5))
+            painter.setPen(_SELECT_PEN)
             painter.drawPath(rounded(r.adjusted(-2, -2, 2, 2), RADIUS + 2))
         elif hovered:
-            painter.setPen(QPen(QColor(255, 255, 255, 70), 1.5))
+            painter.setPen(_HOVER_PEN)
             painter.drawPath(rounded(r.adjusted(-1, -1, 1, 1), RADIUS + 1))
-
         if cell.origin == "made":
             self._made_dot(painter, r)
 
+        width = rect.width() - 8
+        cached = getattr(cell, "_caption", None)
+        if cached is None or cached[0] != width:
+            text = QFontMetrics(self.caption_font).elidedText(cell.label, Qt.ElideMiddle, width)
+            static = QStaticText(text)
+            static.prepare(QTransform(), self.caption_font)
+            cached = (width, static)
+            cell._caption = cached
+        static = cached[1]
         painter.setFont(self.caption_font)
-        fm = QFontMetrics(self.caption_font)
-        text_rect = QRect(option.rect.x() + 4, int(r.bottom()) + 4, option.rect.width() - 8, LABEL_HEIGHT - 4)
         painter.setPen(theme.ACCENT if selected else (theme.TEXT if hovered else theme.TEXT_DIM))
-        painter.drawText(text_rect, Qt.AlignHCenter | Qt.AlignTop,
-                         fm.elidedText(cell.label, Qt.ElideMiddle, text_rect.width()))
-        painter.restore()
+        painter.drawStaticText(QPointF(rect.x() + (rect.width() - static.size().width()) / 2.0, r.bottom() + 4),
+                               static)
 
     def _pixmap(self, cell: Cell) -> QPixmap | None:
         """The cell's image scaled once to the current thumbnail size (cached on the cell)."""
@@ -123,7 +181,14 @@ class ThumbDelegate(QStyledItemDelegate):
         img = cell.image
         if img.width() != want:
             img = img.scaled(want, want, Qt.IgnoreAspectRatio, Qt.SmoothTransformation)
-        pix = QPixmap.fromImage(img)
+        pix = QPixmap(want, want)          # bake the rounded corners in once, so painting is a plain blit
+        pix.fill(Qt.transparent)
+        p = QPainter(pix)
+        p.setRenderHint(QPainter.Antialiasing)
+        p.setRenderHint(QPainter.SmoothPixmapTransform)
+        p.setClipPath(rounded(QRectF(0, 0, want, want), RADIUS * dpr))
+        p.drawImage(0, 0, img)
+        p.end()
         pix.setDevicePixelRatio(dpr)
         cell._pix = (key, pix)
         return pix
@@ -136,17 +201,12 @@ class ThumbDelegate(QStyledItemDelegate):
             painter.setPen(theme.ERROR)
             painter.drawText(r, Qt.AlignCenter, "render failed")
             return
-        painter.fillPath(path, theme.RAISED)
-        # a soft band of light sweeping across: 'on its way', without a spinner per cell
-        phase = (time.monotonic() * 0.8 + (cell.uid % 7) * 0.07) % 1.6 - 0.3
-        x = r.left() + phase * r.width()
-        grad = QLinearGradient(x - r.width() * 0.35, r.top(), x + r.width() * 0.35, r.bottom())
-        base = QColor(theme.RAISED)
-        light = QColor(255, 255, 255, 18)
-        grad.setColorAt(0.0, QColor(base.red(), base.green(), base.blue(), 0))
-        grad.setColorAt(0.5, light)
-        grad.setColorAt(1.0, QColor(base.red(), base.green(), base.blue(), 0))
-        painter.fillPath(path, QBrush(grad))
+        # a slow, quiet pulse that travels along the grid: 'on its way', without a spinner per cell
+        t = (time.monotonic() * 0.9 - (cell.uid % 24) * 0.04) % 1.0
+        glow = (0.5 - 0.5 * math.cos(2 * math.pi * t)) if self.view.shimmering else 0.3
+        base = theme.RAISED
+        lift = int(10 * glow)
+        painter.fillPath(path, QColor(base.red() + lift, base.green() + lift, base.blue() + lift))
 
     def _drop_hint(self, painter: QPainter, r: QRectF) -> None:
         text = self.view.drop_hint
@@ -181,17 +241,26 @@ class GridView(QListView):
         self.drop_row = -1
         self.drop_hint = ""
         self.drop_hint_for = None     # callable(modifiers) -> str, set by the window
+        self.shimmering = False
+        self._hover_row = -1
+        self._band: QRect | None = None      # selection band, in content coordinates
+        self._cols_cache = None
         self.setViewMode(QListView.IconMode)
         self.setMovement(QListView.Static)
         self.setFlow(QListView.LeftToRight)
         self.setWrapping(True)
         self.setResizeMode(QListView.Adjust)
         self.setUniformItemSizes(True)
+        self.setLayoutMode(QListView.Batched)   # a long grid is laid out a slice per event-loop turn
+        self.setBatchSize(256)
         self.setSelectionMode(QAbstractItemView.ExtendedSelection)
         self.setSelectionRectVisible(True)
         self.setMouseTracking(True)
         self.setVerticalScrollMode(QAbstractItemView.ScrollPerPixel)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        # always there: a scroll bar that comes and goes changes the width, hence the columns, hence
+        # the height, hence the scroll bar ... (and every change is a full relayout)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOn)
         self.setDragEnabled(True)
         self.setDragDropMode(QAbstractItemView.DragDrop)
         self.setDefaultDropAction(Qt.CopyAction)
@@ -204,7 +273,7 @@ class GridView(QListView):
         self._apply_grid()
         self.verticalScrollBar().valueChanged.connect(lambda _v: self.visibleRowsChanged.emit())
         self._shimmer = QTimer(self)
-        self._shimmer.setInterval(60)
+        self._shimmer.setInterval(90)
         self._shimmer.timeout.connect(self._shimmer_tick)
         self._shimmer.start()
 
@@ -215,7 +284,7 @@ class GridView(QListView):
     def _apply_grid(self) -> None:
         """Spread the columns over the whole width, so the grid sits evenly with no ragged edge."""
         slot = self.min_slot()
-        width = max(1, self.viewport().width())
+        width = max(1, self.viewport().width() - GRID_SLACK)   # QListView wraps a pixel early
         cols = max(1, width // slot.width())
         w = width // cols if cols > 1 or width > slot.width() else slot.width()
         size = QSize(max(slot.width(), w), slot.height())
@@ -236,7 +305,24 @@ class GridView(QListView):
         self.visibleRowsChanged.emit()
 
     def columns(self) -> int:
-        return max(1, self.viewport().width() // max(1, self.gridSize().width()))
+        """Cells per line, as the list view laid them out. The grid size is chosen so the width holds a
+        whole number of cells (see _apply_grid); the layout confirms it once per width and grid size."""
+        model = self.model()
+        n = model.rowCount() if model is not None else 0
+        key = (self.viewport().width(), self.gridSize().width())
+        if self._cols_cache is not None and self._cols_cache[0] == key:
+            return self._cols_cache[1]
+        cols = max(1, (self.viewport().width() - GRID_SLACK) // max(1, self.gridSize().width()))
+        if n > cols:
+            y0 = self.visualRect(model.index(0)).y()
+            starts_line = self.visualRect(model.index(cols)).y() != y0
+            same_line = self.visualRect(model.index(cols - 1)).y() == y0
+            if not (starts_line and same_line):    # layout not done yet (or narrower): look, but briefly
+                found = next((k for k in range(1, min(n, cols + 8)) if self.visualRect(model.index(k)).y() != y0),
+                             None)
+                return found or cols               # not cached: ask again once the layout has settled
+            self._cols_cache = (key, cols)
+        return cols
 
     def visible_rows(self, margin_rows: int = 0) -> range:
         """Rows on screen (plus `margin_rows` grid rows below), from the grid geometry."""
@@ -260,13 +346,98 @@ class GridView(QListView):
         self.visibleRowsChanged.emit()
 
     def _shimmer_tick(self) -> None:
+        """Pulse the placeholders of the few cells still waiting. A whole screen filling in is its own
+        animation; repainting it ten times a second would only take time from the window."""
         model = self.model()
         if model is None or not self.isVisible():
             return
-        for row in self.visible_rows():
-            cell = model.cell(row)
-            if cell.state == "pending" and cell.image is None:
+        waiting = [row for row in self.visible_rows()
+                   if model.cell(row).state == "pending" and model.cell(row).image is None]
+        self.shimmering = 0 < len(waiting) <= SHIMMER_MAX
+        if self.shimmering:
+            for row in waiting:
                 self.viewport().update(self.visualRect(model.index(row)))
+
+    def paintEvent(self, event) -> None:
+        """Paint the cells in each dirty rectangle straight from the model.
+
+        QListView would repaint every item in the bounding box of the dirty region (pictures land a
+        few at a time all over the screen, so that box is often the whole view) and pays for a style
+        option and a delegate call per item. Here each dirty rectangle is painted on its own, with
+        the cell geometry the list view laid out (visualRect) and the delegate's paint_cell.
+        """
+        model = self.model()
+        if model is None:
+            return
+        n = model.rowCount()
+        painter = QPainter(self.viewport())
+        painter.setRenderHint(QPainter.Antialiasing, True)
+        delegate: ThumbDelegate = self.itemDelegate()
+        selected = {i.row() for i in self.selectionModel().selectedIndexes()} if self.selectionModel() else set()
+        grid = self.gridSize()
+        gw, gh = max(1, grid.width()), max(1, grid.height())
+        cols = self.columns()
+        top = self.verticalOffset()
+        done = set()
+        for rect in event.region():
+            first_line = max(0, (rect.top() + top) // gh)
+            last_line = (rect.bottom() + top) // gh
+            first_col = max(0, rect.left() // gw)
+            last_col = min(cols - 1, rect.right() // gw)
+            for line in range(first_line, last_line + 1):
+                for col in range(first_col, last_col + 1):
+                    row = line * cols + col
+                    if row >= n or row in done:
+                        continue
+                    done.add(row)
+                    delegate.paint_cell(painter, self.visualRect(model.index(row)), model.cell(row),
+                                        row in selected, row == self._hover_row, row == self.drop_row)
+        if self._band is not None:
+            band = QStyleOptionRubberBand()
+            band.initFrom(self)
+            band.shape = QRubberBand.Rectangle
+            band.opaque = False
+            band.rect = self._band.translated(0, -top).normalized()
+            self.style().drawControl(QStyle.CE_RubberBand, band, painter, self)
+        painter.end()
+
+    # hover and the selection band, which QListView's own painting would have shown
+    def mouseMoveEvent(self, event) -> None:
+        pos = event.position().toPoint()
+        idx = self.indexAt(pos)
+        row = idx.row() if idx.isValid() else -1
+        if row != self._hover_row:
+            self._update_row(self._hover_row)
+            self._hover_row = row
+            self._update_row(row)
+        if self._band is not None and event.buttons() & Qt.LeftButton:
+            old = self._band.translated(0, -self.verticalOffset()).normalized()
+            self._band.setBottomRight(QPoint(pos.x(), pos.y() + self.verticalOffset()))
+            new = self._band.translated(0, -self.verticalOffset()).normalized()
+            self.viewport().update(old.united(new).adjusted(-2, -2, 2, 2))
+        super().mouseMoveEvent(event)
+
+    def mousePressEvent(self, event) -> None:
+        pos = event.position().toPoint()
+        if event.button() == Qt.LeftButton and not self.indexAt(pos).isValid():
+            start = QPoint(pos.x(), pos.y() + self.verticalOffset())
+            self._band = QRect(start, start)
+        super().mousePressEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:
+        if self._band is not None:
+            self._band = None
+            self.viewport().update()
+        super().mouseReleaseEvent(event)
+
+    def leaveEvent(self, event) -> None:
+        self._update_row(self._hover_row)
+        self._hover_row = -1
+        super().leaveEvent(event)
+
+    def _update_row(self, row: int) -> None:
+        if 0 <= row < (self.model().rowCount() if self.model() else 0):
+            self.viewport().update(self.visualRect(self.model().index(row)))
 
     def wheelEvent(self, event) -> None:
         if event.modifiers() & Qt.ControlModifier:  # Ctrl + wheel zooms the thumbnails
@@ -393,17 +564,9 @@ class GridView(QListView):
         if self.drop_row >= 0:
             self._set_drop_row(-1, "")
 
-    def event(self, e) -> bool:
-        if e.type() == QEvent.Leave:
-            self.viewport().update()
-        return super().event(e)
-
 
 def _local_files(mime) -> list[str]:
     if not mime.hasUrls():
         return []
     return [u.toLocalFile() for u in mime.urls() if u.isLocalFile()]
 
-
-def ease(t: float) -> float:
-    return 0.5 - 0.5 * math.cos(math.pi * max(0.0, min(1.0, t)))

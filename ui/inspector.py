@@ -75,6 +75,7 @@ class Inspector(QScrollArea):
         self.strip_latents: list[Latent] = []
         self._preview_spec = None
         self._litter = 0
+        self._strip_urgent = False
         self._noise_base = 1
         self._form = None
         self._sections: list = []
@@ -97,6 +98,8 @@ class Inspector(QScrollArea):
         self._build_more()
         lay.addStretch(1)
         self.setWidget(body)
+        # never narrower than its rows need (a resizable scroll area would otherwise clip them)
+        self.setMinimumWidth(max(340, body.minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width() + 4))
         self._preview_timer = QTimer(self)
         self._preview_timer.setSingleShot(True)
         self._preview_timer.setInterval(40)
@@ -230,7 +233,7 @@ class Inspector(QScrollArea):
         v.addLayout(h)
         for sig in (self.noise_mode.changed, self.noise_layers.changed, self.noise_strength.valueChanged,
                     self.noise_count.valueChanged):
-            sig.connect(lambda *_a: self._strip_timer.start())
+            sig.connect(self._strip_touched)
 
     def _build_children(self) -> None:
         v = self._section("Children")
@@ -411,7 +414,7 @@ class Inspector(QScrollArea):
 
         def done(result, tile=tile):
             if result.status is Status.OK:
-                tile.set_image(to_qimage(result.images[0]))
+                tile.set_image(to_qimage(self.runner.finish_picture(result.images[0], latent)))
         self.bridge.submit([latent], size, done, priority=prio, token=token)
 
     def _tile_px(self, logical: int) -> int:
@@ -426,7 +429,12 @@ class Inspector(QScrollArea):
         self.strip_tiles = []
         self.strip_latents = []
 
+    def _strip_touched(self, *_args) -> None:
+        self._strip_urgent = True        # the user is tuning the strip: render it first
+        self._strip_timer.start()
+
     def resample(self) -> None:
+        self._strip_urgent = True
         self._noise_base += 1000
         self._run_strip()
 
@@ -480,9 +488,12 @@ class Inspector(QScrollArea):
 
         def done(result):
             if result.status is Status.OK and self.strip_tiles == tiles:
-                for t, img in zip(tiles, result.images):
-                    t.set_image(to_qimage(img))
-        self.bridge.submit(latents, self._tile_px(STRIP_PX), done, priority=Priority.INTERACTIVE,
+                for t, img, lat in zip(tiles, result.images, latents):
+                    t.set_image(to_qimage(self.runner.finish_picture(img, lat)))
+        # tuned by hand: at once; following the selection: after the grid's visible thumbnails
+        prio = Priority.INTERACTIVE if self._strip_urgent else Priority.PREFETCH
+        self._strip_urgent = False
+        self.bridge.submit(latents, self._tile_px(STRIP_PX), done, priority=prio,
                            token=("strip", id(self)))
 
     def add_strip(self) -> None:

@@ -91,7 +91,7 @@ class LargeView(QWidget):
 
         def done(result, tile=tile):
             if result.status is Status.OK:
-                tile.set_image(to_qimage(result.images[0]))
+                tile.set_image(to_qimage(self.window_.runner.finish_picture(result.images[0], latent)))
         self.bridge.submit([latent], None, done, priority=Priority.INTERACTIVE, token=("large", id(self), i))
 
     def _on_preview(self, latent) -> None:

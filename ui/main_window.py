@@ -35,6 +35,7 @@ from .message_bar import MessageBar
 from .mixing_matrix import MixingMatrix
 from .model_loader import ModelLoader, display_name
 from .render_bridge import RenderBridge
+from .seed_mapper import SeedMapper
 from .thumbnails import ThumbnailScheduler
 
 ORG, APP = "LatentExplorer", "Latent Explorer"
@@ -52,6 +53,25 @@ def default_settings() -> QSettings:
 
     folder = Path(platformdirs.user_config_dir("latent-explorer", appauthor=False))
     return QSettings(str(folder / "window.ini"), QSettings.IniFormat)
+
+
+def render_options() -> dict:
+    """RenderService settings for the window. On a CPU of few cores the worker leaves one core to
+    the window (the service's own default takes all of a 1-2 core machine, right for batch jobs)."""
+    import os
+
+    from explorer.devices import pick_device
+
+    threads = os.environ.get("LATENT_EXPLORER_RENDER_THREADS")
+    if threads:
+        return {"num_threads": int(threads)}
+    if pick_device("auto").type == "cpu":
+        try:
+            cores = len(os.sched_getaffinity(0))
+        except (AttributeError, OSError):
+            cores = os.cpu_count() or 1
+        return {"num_threads": max(1, min(cores - 1, 16))}
+    return {}
 
 
 class SeedStream:
@@ -96,6 +116,7 @@ class MainWindow(QMainWindow):
         self.drop_group_chooser = self._ask_drop_group
 
         self.bridge = RenderBridge(parent=self)
+        self.render_options = render_options()
         self.runner = EditRunner(registry, self)
         self.loader = ModelLoader(self)
         self.grid_model = GridModel(self)
@@ -103,8 +124,10 @@ class MainWindow(QMainWindow):
         self.grid_view.setModel(self.grid_model)
         self.grid_view.drop_hint_for = self._drop_hint
         self.thumbs = ThumbnailScheduler(self.grid_model, self.grid_view, self.bridge, self)
-        self.thumbs.post = self._apply_post
+        self.thumbs.post = self.runner.finish_picture
         self.exporter = Exporter(self.bridge, self, post=self._apply_post)
+        self.mapper = SeedMapper(self)
+        self._growing = False
         self.large_views: list = []
 
         self._build_central()
@@ -185,6 +208,8 @@ class MainWindow(QMainWindow):
                            "Add the face on the clipboard to the grid")
         self.act_select_all = A("Select &All", lambda: self.grid_view.selectAll(), QKeySequence.SelectAll,
                                 "Select every face in the grid")
+        self.act_clear_selection = A("Clear Selection", lambda: self.grid_view.clearSelection(), "Esc",
+                                     "Select nothing")
         self.act_delete = A("&Delete", self.delete_selected, [QKeySequence.Delete, QKeySequence("Backspace")],
                             "Remove the selected faces from the grid")
         self.act_new_batch = A("&New Batch", self.new_batch, QKeySequence.New,
@@ -227,7 +252,7 @@ class MainWindow(QMainWindow):
         f.addAction(self.act_quit)
         e = mb.addMenu("&Edit")
         for a in (self.act_undo, self.act_redo, None, self.act_copy, self.act_paste, None, self.act_select_all,
-                  self.act_delete):
+                  self.act_clear_selection, self.act_delete):
             e.addSeparator() if a is None else e.addAction(a)
         g = mb.addMenu("F&aces")
         for a in (self.act_new_batch, self.act_jump, None, self.act_large, self.act_compare, None, self.act_mix,
@@ -352,7 +377,7 @@ class MainWindow(QMainWindow):
         self.grid_model.rowsInserted.connect(self._update_counts)
         self.grid_model.rowsRemoved.connect(self._update_counts)
         self.grid_model.modelReset.connect(self._update_counts)
-        self.bridge.rendered.connect(lambda ms: self.status_render.setText(f"last render {ms:.0f} ms"))
+        self.bridge.rendered.connect(lambda ms: self.status_render.setText(f"last render {ms:.0f} ms/face"))
         self.bridge.failed.connect(lambda msg: self.show_error(f"Rendering failed: {msg}"))
         self.runner.failed.connect(self.show_error)
         self.loader.started.connect(self._on_load_started)
@@ -477,15 +502,15 @@ class MainWindow(QMainWindow):
     def _on_model_loaded(self, gen, path: str) -> None:
         self.status_progress.hide()
         self.statusBar().clearMessage()
-        first = self.generator is None
         self.generator = gen
         self.model_path = str(path)
-        service = self.bridge.set_generator(gen)
+        service = self.bridge.set_generator(gen, **self.render_options)
         self.runner.model = gen
         info = gen.info
         self.thumbs.reset(info.resolution)
         self.undo_stack.clear()
-        self.stream = SeedStream(0 if first else random.randrange(0, 100000), self.stream.psi)
+        self._growing = False
+        self.stream = SeedStream(0, self.stream.psi)      # seed 0 up, as NVIDIA's tools count them
         self.grid_model.reset_cells(self._seed_cells(self.stream.take(self._initial_count())))
         self.stack.setCurrentIndex(1)
         name = gen.name if gen.name != "generator" else display_name(path)
@@ -520,22 +545,47 @@ class MainWindow(QMainWindow):
         return cells
 
     def _grow(self, n: int) -> None:
-        """The user nears the end of the grid: draw the next seeds (not an undoable operation)."""
-        if self.generator is None:
+        """The user nears the end of the grid: draw the next seeds, mapped off the GUI thread
+        (browsing, not an undoable operation)."""
+        gen = self.generator
+        if gen is None or self._growing:
             return
-        self.grid_model.append_cells(self._seed_cells(self.stream.take(min(n, SEED_BATCH))))
+        self._growing = True
+        seeds = self.stream.take(max(n, 2 * SEED_BATCH))   # few, large steps: each is a relayout
+        stream = self.stream
+
+        def done(latents):
+            self._growing = False
+            if self.generator is gen and self.stream is stream and self.stream.next == seeds[-1] + 1:
+                self.grid_model.append_cells([Cell(lat, origin="seed") for lat in latents])
+
+        def failed(msg):
+            self._growing = False
+            self.show_error(f"Could not draw new faces: {msg}")
+
+        self.mapper.map(gen, seeds, self.stream.psi, done, failed)
 
     def new_batch(self) -> None:
-        if self.generator is None:
+        """Replace the grid with faces from a fresh random seed range (mapped in the background)."""
+        gen = self.generator
+        if gen is None:
             return
-        old = self.stream.state()
         stream = SeedStream(random.randrange(0, 2 ** 31 - 10 ** 6), self.stream.psi)
-        cells = self._seed_cells(stream.take(self._initial_count()))
-        cmd = ReplaceGridCommand(self.grid_model, cells, f"New batch from seed {stream.start}", old,
-                                 stream.state(), self.stream.set_state)
-        self.undo_stack.push(cmd)
-        self.grid_view.scrollToTop()
-        self.show_message(f"New batch from seed {stream.start}. Undo (Ctrl+Z) brings the previous grid back.")
+        seeds = stream.take(self._initial_count())
+
+        def done(latents):
+            if self.generator is not gen:
+                return
+            old = self.stream.state()
+            cells = [Cell(lat, origin="seed") for lat in latents]
+            cmd = ReplaceGridCommand(self.grid_model, cells, f"New batch from seed {stream.start}", old,
+                                     stream.state(), self.stream.set_state)
+            self._growing = False
+            self.undo_stack.push(cmd)
+            self.grid_view.scrollToTop()
+            self.show_message(f"New batch from seed {stream.start}. Undo (Ctrl+Z) brings the previous grid back.")
+
+        self.mapper.map(gen, seeds, stream.psi, done, lambda msg: self.show_error(f"Could not draw faces: {msg}"))
 
     def jump_to_seed_dialog(self) -> None:
         if self.generator is None:
@@ -670,12 +720,18 @@ class MainWindow(QMainWindow):
         if not sources:
             return
         group = group_for_modifiers(modifiers)
-        if group == "last":
-            spec = self.last_group
-        elif group is not None:
-            spec = group
-        else:
-            spec = self.drop_group_chooser(global_pos, sources, target)
+        if group is not None:
+            spec = self.last_group if group == "last" else group
+            self.remember_group(spec)
+            self.mix(sources, target, spec)
+            return
+        # ask once the drop has finished (a menu opened inside the drag's own event loop can misbehave)
+        QTimer.singleShot(0, lambda: self._choose_and_mix(sources, target, global_pos))
+
+    def _choose_and_mix(self, sources: list[Cell], target: Cell, global_pos) -> None:
+        if self.grid_model.row_of(target) < 0:
+            return
+        spec = self.drop_group_chooser(global_pos, sources, target)
         if spec is None:
             return
         self.remember_group(spec)
@@ -905,6 +961,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         self.save_settings()
         self.runner.close()
+        self.mapper.close()
         for view in list(self.large_views):
             view.close()
         self.bridge.shutdown()

@@ -83,11 +83,13 @@ class MessageBar(QWidget):
         msg.closed.connect(self._remove)
         self.messages.append(msg)
         self._layout.addWidget(msg)
+        msg.show()                     # now, not on the next turn: the bar is sized from it
         while len(self.messages) > MAX_SHOWN:
             self._remove(self.messages[0])
-        self._place()
         self.show()
         self.raise_()
+        self._place()
+        QTimer.singleShot(0, self._place)
         return msg
 
     def _remove(self, msg: Message) -> None:

@@ -257,7 +257,7 @@ class MixingMatrix(QWidget):
 
         def done(result):
             if result.status is Status.OK and serial == self._layout_serial:
-                tile.set_image(to_qimage(result.images[0]))
+                tile.set_image(to_qimage(self.runner.finish_picture(result.images[0], lat)))
         # what the user is arranging right now: ahead of the grid's thumbnails
         self.bridge.submit([lat], self._size(), done, priority=Priority.INTERACTIVE, token=token)
 

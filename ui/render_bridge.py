@@ -31,7 +31,7 @@ def to_qimage(image: np.ndarray) -> QImage:
 class RenderBridge(QObject):
     """Submit latents; get results on the GUI thread.
 
-    Signals: rendered(ms) after each request that actually rendered something; failed(message)
+    Signals: rendered(ms per picture) after each request that rendered something; failed(message)
     for worker errors (shown by the window as a non-modal message).
     """
 
@@ -83,8 +83,9 @@ class RenderBridge(QObject):
         if result.status is Status.ERROR:
             self.failed.emit(result.error or "rendering failed")
         elif result.status is Status.OK and not all(result.from_cache):
-            self.last_render_ms = result.render_ms
-            self.rendered.emit(result.render_ms)
+            rendered = sum(1 for hit in result.from_cache if not hit)
+            self.last_render_ms = result.render_ms / max(1, rendered)     # per picture
+            self.rendered.emit(self.last_render_ms)
         handler = ref()
         if handler is not None:
             try:

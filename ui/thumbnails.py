@@ -1,9 +1,11 @@
 """Asks the render service for exactly the thumbnails the grid needs, as the user scrolls.
 
-Visible cells go at VISIBLE priority, the next screen or two at PREFETCH; cells that scrolled
-far away are cancelled, cells whose thumbnail size changed are asked again (the old picture is
-drawn scaled meanwhile). One token per cell, so a newer request supersedes an older one.
-The grid grows at its end (`needMore`) when the user nears it.
+Visible cells go at VISIBLE priority, the next screens at PREFETCH; requests for cells that
+scrolled far away are cancelled, cells whose thumbnail size changed are asked again (the old
+picture is drawn scaled meanwhile). Neighbouring cells travel in small groups: one request per
+few cells keeps the grid filling progressively while touching the service's lock (and the GIL
+handover that comes with it) a few times per screen rather than once per cell. The grid grows at
+its end (`needMore`) when the user nears it.
 """
 from __future__ import annotations
 
@@ -17,6 +19,16 @@ from .render_bridge import RenderBridge, to_qimage
 
 PREFETCH_SCREENS = 2      # screens below the visible one rendered ahead
 GROW_SCREENS = 2          # grow the grid when fewer than this many screens are left below
+GROUP = 6                 # cells per render request
+MAX_GROUPS_PER_PASS = 8   # requests submitted per event-loop turn
+MAX_CANCELS_PER_PASS = 16
+
+
+class _Group:
+    __slots__ = ("uids", "size", "prio", "ticket")
+
+    def __init__(self, uids: list[int], size: int, prio: Priority):
+        self.uids, self.size, self.prio, self.ticket = uids, size, prio, None
 
 
 class ThumbnailScheduler(QObject):
@@ -29,7 +41,7 @@ class ThumbnailScheduler(QObject):
         self.resolution = 0                                 # the model's; 0 = no model yet
         self.grow = True
         self.post = None          # callable(image, latent) -> image: a latent's recorded image edits
-        self._inflight: dict[int, tuple[object, int, Priority]] = {}   # uid -> (ticket, size, priority)
+        self._inflight: dict[int, _Group] = {}              # uid -> the request bringing its picture
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(15)
@@ -59,6 +71,12 @@ class ThumbnailScheduler(QObject):
         self.resolution = resolution
         self.schedule()
 
+    def pending(self) -> int:
+        return len(self._inflight)
+
+    def _needs(self, cell: Cell, size: int) -> bool:
+        return cell.image_size != size and not (cell.state == "error" and cell.image_size == -size)
+
     def update(self) -> None:
         if not self.bridge.ready or not self.resolution:
             return
@@ -66,7 +84,6 @@ class ThumbnailScheduler(QObject):
         per_screen = max(1, self.view.rows_per_screen())
         if self.grow and self.view.isVisible() and n - self.view.visible_rows().stop < GROW_SCREENS * per_screen:
             self.needMore.emit(max(per_screen * GROW_SCREENS, 24))
-            n = self.model.rowCount()
         size = self.request_size()
         visible = self.view.visible_rows()
         ahead = range(visible.stop, min(n, visible.stop + PREFETCH_SCREENS * per_screen))
@@ -74,56 +91,86 @@ class ThumbnailScheduler(QObject):
         for rows, prio in ((visible, Priority.VISIBLE), (ahead, Priority.PREFETCH)):
             for row in rows:
                 cell = self.model.cell(row)
-                if cell.image_size != size and not (cell.state == "error" and cell.image_size == -size):
+                if self._needs(cell, size):
                     wanted[cell.uid] = (cell, prio)
-        for uid, (ticket, tsize, tprio) in list(self._inflight.items()):
+
+        # requests no longer useful: wrong size, or none of their cells wanted any more
+        cancels = MAX_CANCELS_PER_PASS
+        for group in {id(g): g for g in self._inflight.values()}.values():
+            if group.size == size and any(u in wanted for u in group.uids):
+                continue
+            if cancels <= 0:
+                self.schedule()
+                break
+            self._forget(group)
+            group.ticket.cancel()
+            cancels -= 1
+        for uid, group in self._inflight.items():   # already on its way, soon enough
             want = wanted.get(uid)
-            if want is None or tsize != size:
-                del self._inflight[uid]
-                ticket.cancel()
-            elif want[1] == tprio or (tprio < want[1]):
-                del wanted[uid]       # already on its way at this size and at least this priority
-        for uid, (cell, prio) in wanted.items():
-            if cell.image is None or cell.image_size != size:
-                cell.state = "pending" if cell.state != "error" else cell.state
-            self._submit(cell, size, prio)
-        if not any(c.image_size != size for c in (self.model.cell(r) for r in visible)) and n:
+            if want is not None and group.size == size and group.prio <= want[1]:
+                del wanted[uid]
+
+        # new requests: neighbours of the same priority together, a few requests per turn
+        budget = MAX_GROUPS_PER_PASS
+        batch: list[Cell] = []
+        batch_prio = None
+        for cell, prio in wanted.values():
+            if batch and (prio != batch_prio or len(batch) >= GROUP):
+                if budget <= 0:
+                    break
+                self._submit(batch, size, batch_prio)
+                budget -= 1
+                batch = []
+            batch.append(cell)
+            batch_prio = prio
+        else:
+            if batch and budget > 0:
+                self._submit(batch, size, batch_prio)
+                batch = []
+        if batch:
+            self.schedule()           # more to ask for next turn
+        if n and not any(self._needs(self.model.cell(r), size) for r in visible):
             self.allVisibleReady.emit()
 
-    def _submit(self, cell: Cell, size: int, prio: Priority) -> None:
-        holder: dict = {}
+    def _forget(self, group: _Group) -> None:
+        for u in group.uids:
+            if self._inflight.get(u) is group:
+                del self._inflight[u]
 
-        def on_result(result: RenderResult, uid=cell.uid, size=size):
-            self._on_result(uid, size, holder.get("ticket"), result)
+    def _submit(self, cells: list[Cell], size: int, prio: Priority) -> None:
+        group = _Group([c.uid for c in cells], size, prio)
+        for c in cells:
+            if c.image is None and c.state != "error":
+                c.state = "pending"
+        ticket = self.bridge.submit([c.latent for c in cells], size, lambda r, g=group: self._on_result(g, r),
+                                    priority=prio)
+        if ticket is None:
+            return
+        group.ticket = ticket
+        if not ticket.done:
+            for u in group.uids:
+                self._inflight[u] = group
 
-        ticket = self.bridge.submit([cell.latent], size, on_result, priority=prio, token=("thumb", cell.uid))
-        holder["ticket"] = ticket
-        if ticket is not None and not ticket.done:
-            self._inflight[cell.uid] = (ticket, size, prio)
-
-    def _on_result(self, uid: int, size: int, ticket, result: RenderResult) -> None:
-        entry = self._inflight.get(uid)
-        if entry is not None and ticket is not None and entry[0] is ticket:
-            del self._inflight[uid]
+    def _on_result(self, group: _Group, result: RenderResult) -> None:
+        self._forget(group)
         if result.status not in (Status.OK, Status.ERROR):
             return
-        cell = self.model.cell_by_uid(uid)
-        if cell is None:
-            return
-        if result.status is Status.OK and result.images and result.images[0] is not None:
-            image = result.images[0]
-            if cell.latent.post and self.post is not None:
+        for i, uid in enumerate(group.uids):
+            cell = self.model.cell_by_uid(uid)
+            if cell is None:
+                continue
+            image = result.images[i] if result.status is Status.OK and i < len(result.images) else None
+            error = result.error or "rendering failed"
+            if image is not None and cell.latent.post and self.post is not None:
                 try:
                     image = self.post(image, cell.latent)
                 except Exception as e:  # noqa: BLE001 - a failing image plugin shows as a failed cell
-                    result.status, result.error = Status.ERROR, f"image edit failed: {e}"
-            cell.image = to_qimage(image)
-            cell.image_size, cell.state, cell.error = size, "ready", ""
-        else:
-            cell.state, cell.error = "error", result.error or "rendering failed"
-            cell.image_size = -size   # do not ask again at this size (a new size tries again)
-        self.model.cell_changed(cell)
+                    image, error = None, f"image edit failed: {e}"
+            if image is not None:
+                cell.image = to_qimage(image)
+                cell.image_size, cell.state, cell.error = group.size, "ready", ""
+            else:
+                cell.state, cell.error = "error", error
+                cell.image_size = -group.size   # do not ask again at this size (a new size tries again)
+            self.model.cell_changed(cell)
         self.schedule()
-
-    def pending(self) -> int:
-        return len(self._inflight)
