@@ -376,8 +376,11 @@ def test_more_edits_run_any_plugin_through_its_form(qtbot, window, gen):
     insp.more_combo.setCurrentIndex(idx)
     assert insp._form is not None and insp._form.plugin.id == "builtin.exaggerate"
     n = model.rowCount()
+    # edit a parameter in the generated form as a user would: drag its slider, press Apply
+    insp._form.editors["coarse"].slider.setValue(2.5)
     values = insp._form.values()
-    insp._form.applyRequested.emit(values)
+    assert values["coarse"] == 2.5
+    qtbot.mouseClick(insp._form.apply_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: model.rowCount() == n + 1, timeout=WAIT_MS)
     new = model.cell(3)
     factors = {g: values[g] for g in ("coarse", "medium", "fine") if len(gen.info.groups[g])}
@@ -526,12 +529,11 @@ def test_window_opens_without_a_model(qtbot, settings, tmp_path):
     w.close()
 
 
-def test_default_model_missing_shows_the_reason(qtbot, settings):
-    from explorer.checkpoints import DEFAULT_MODEL
+def test_default_model_missing_shows_the_reason(qtbot, settings, monkeypatch, tmp_path):
+    import explorer.checkpoints as checkpoints
     from ui.main_window import MainWindow
 
-    if DEFAULT_MODEL.is_file():
-        pytest.skip("the default model is installed")
+    monkeypatch.setattr(checkpoints, "DEFAULT_MODEL", tmp_path / "missing.safetensors")
     w = MainWindow(settings=settings, model="default")
     qtbot.addWidget(w)
     w.show()
