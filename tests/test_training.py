@@ -65,3 +65,15 @@ def test_wall_clock_budget_stops_with_a_snapshot(tmp_path, faces16):
 def test_dataset_resolution_must_match(tmp_path, faces16):
     with pytest.raises(ValueError, match="16px"):
         Trainer(TrainConfig(**{**TINY, "resolution": 32}), faces16, tmp_path)
+
+
+def test_noise_can_be_switched_off_above_a_resolution(tmp_path, faces16):
+    t = Trainer(TrainConfig(**{**TINY, "noise_max_res": 8}), faces16, tmp_path / "run")
+    for _ in range(3):
+        t.train_step()
+    for net in (t.G, t.G_ema):
+        for layer in net.synthesis.noise_layers():
+            if layer.resolution > 8:
+                assert float(layer.noise_strength) == 0.0
+    low = [l for l in t.G.synthesis.noise_layers() if l.resolution <= 8]
+    assert any(float(l.noise_strength) != 0.0 for l in low), "noise below the limit still trains"

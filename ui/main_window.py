@@ -127,6 +127,8 @@ class MainWindow(QMainWindow):
         self.thumbs.post = self.runner.finish_picture
         self.exporter = Exporter(self.bridge, self, post=self._apply_post)
         self.mapper = SeedMapper(self)
+        self.directions: dict = {}        # name -> Direction of the current model (sliders, move_direction)
+        self.runner.directions = self.directions
         self._growing = False
         self.large_views: list = []
 
@@ -136,6 +138,7 @@ class MainWindow(QMainWindow):
         self._build_toolbar()
         self._build_status()
         self._build_docks()
+        self._build_directions_dock()
         self._connect()
         self._restore_settings()
         self._update_actions()
@@ -362,6 +365,31 @@ class MainWindow(QMainWindow):
         self.view_menu.addAction(self.act_reset_layout)
         self._default_state = None
 
+    def _build_directions_dock(self) -> None:
+        """The Directions dock (sliders, PCA/SeFa, label mode): left side, toggled from the View menu."""
+        from .directions_dock import DirectionsPanel, default_library
+
+        self.direction_library = default_library()
+        self.directions_panel = DirectionsPanel(self, self.direction_library)
+        self.directions_dock = QDockWidget("Directions", self)
+        self.directions_dock.setObjectName("directionsDock")
+        self.directions_dock.setWidget(self.directions_panel)
+        self.addDockWidget(Qt.LeftDockWidgetArea, self.directions_dock)
+        act = self.directions_dock.toggleViewAction()
+        act.setShortcut(QKeySequence("Ctrl+3"))
+        self.view_menu.insertAction(self.act_reset_layout, act)
+
+    def _load_directions(self, gen, path) -> None:
+        from .directions_dock import directions_for_model
+
+        found, problems = directions_for_model(gen, path, self.direction_library)
+        self.directions.clear()            # the same dict object the runner passes to the plugins
+        self.directions.update(found)
+        self.runner.directions = self.directions
+        self.directions_panel.set_model(gen, self.directions)
+        for p in problems:
+            self.show_error(p)
+
     def _connect(self) -> None:
         v = self.grid_view
         v.cellsDropped.connect(self._on_cells_dropped)
@@ -523,6 +551,7 @@ class MainWindow(QMainWindow):
         self.status_render.setText("")
         self.inspector.set_model(gen)
         self.matrix.set_model(gen)
+        self._load_directions(gen, path)
         for view in list(self.large_views):
             view.close()
         if isinstance(path, str) and path not in ("default", "generator") and Path(path).exists():

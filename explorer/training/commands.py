@@ -35,10 +35,10 @@ def _train_config(args):
 
     run_dir = Path(args.run_dir)
     saved = run_dir / "train_config.json"
-    if args.resume and saved.is_file():
-        return TrainConfig(**json.loads(saved.read_text()))
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     overrides = {k: v for k, v in vars(args).items() if k in fields and v is not None}
+    if args.resume and saved.is_file():  # the run's settings, with what the command line changes
+        return TrainConfig(**{**json.loads(saved.read_text()), **overrides})
     return TrainConfig(**overrides)
 
 
@@ -115,7 +115,8 @@ def register(sub) -> None:
     for name, typ in [("resolution", int), ("batch", int), ("z_dim", int), ("w_dim", int),
                       ("mapping_layers", int), ("g_channel_base", int), ("g_channel_max", int),
                       ("d_channel_base", int), ("d_channel_max", int), ("r1_gamma", float),
-                      ("lr_g", float), ("lr_d", float), ("pl_weight", float), ("seed", int)]:
+                      ("lr_g", float), ("lr_d", float), ("pl_weight", float), ("seed", int),
+                      ("noise_max_res", int)]:
         t.add_argument("--" + name.replace("_", "-"), dest=name, type=typ, default=None)
     t.set_defaults(func=cmd_train)
 

@@ -1,0 +1,559 @@
+"""The Directions dock: one slider per latent direction of the current model, unsupervised
+directions on demand (GANSpace PCA, SeFa), and a label mode that fits a new attribute from
+faces the user marks positive / negative (InterFaceGAN SVM), all heavy work off the GUI thread.
+
+Moving a slider previews the move on the selected face through the inspector's live preview;
+'Apply as new cell' runs the 'builtin.move_direction' plugin through the window's EditRunner and
+adds the result with the window's undoable add-cell command. Directions of another model are
+refused with a visible message. Fitted directions are saved in the user's DirectionLibrary.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import shiboken6
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence, QPixmap, QShortcut
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton,
+                               QScrollArea, QToolButton, QVBoxLayout, QWidget)
+from superqt import QCollapsible, QLabeledDoubleSlider
+from superqt.utils import create_worker
+
+from explorer.directions import (Direction, DirectionLibrary, DirectionModelError, fit_svm, load_directions,
+                                 pca_directions, sefa_directions, suggest_to_label)
+from explorer.latents import Latent
+from explorer.render import Priority, Status
+
+from .render_bridge import to_qimage
+
+PLUGIN = "builtin.move_direction"
+LIBRARY_ENV = "LATENT_EXPLORER_DIRECTIONS_DIR"
+DEFAULT_DIRECTIONS = Path(__file__).resolve().parents[1] / "resources" / "default_directions.json"
+AMOUNT_RANGE = 3.0
+LAYER_CHOICES = ("all", "coarse", "medium", "fine")
+UNSUPERVISED_K = 5
+PCA_SAMPLES = 5000
+STRIP_AMOUNTS = tuple(float(a) for a in np.linspace(-AMOUNT_RANGE, AMOUNT_RANGE, 7))
+STRIP_PX = 56
+SUGGEST_K = 8
+
+
+def default_library() -> DirectionLibrary:
+    """The user's direction store ($LATENT_EXPLORER_DIRECTIONS_DIR overrides the data folder)."""
+    root = os.environ.get(LIBRARY_ENV)
+    return DirectionLibrary(root or None)
+
+
+def directions_for_model(gen, path, library: DirectionLibrary | None,
+                         default_file: Path = DEFAULT_DIRECTIONS) -> tuple[dict[str, Direction], list[str]]:
+    """The directions offered for `gen`: the shipped default ones when they belong to it (by
+    fingerprint), then the user's library for its fingerprint. Returns (name -> Direction, problems)."""
+    out: dict[str, Direction] = {}
+    problems: list[str] = []
+    fp = gen.fingerprint
+    if default_file is not None and Path(default_file).is_file():
+        try:
+            for d in load_directions(default_file):
+                if d.model is None and str(path) != "default":
+                    continue                     # unbound shipped directions are the default model's
+                try:
+                    d.check_model(fp)
+                except DirectionModelError:
+                    continue                     # shipped for the default model, not this one
+                if d.w_dim == gen.info.w_dim:
+                    out[d.name] = d
+        except (OSError, ValueError) as e:
+            problems.append(f"The built-in directions could not be read: {e}")
+    if library is not None:
+        try:
+            for d in library.load_all(fp):
+                if d.w_dim == gen.info.w_dim:
+                    out[d.name] = d
+        except (OSError, ValueError) as e:
+            problems.append(f"Your saved directions could not be read: {e}")
+    return out, problems
+
+
+def _accuracy_text(d: Direction) -> str:
+    acc = d.quality.get("val_accuracy")
+    if isinstance(acc, (int, float)):
+        return f"validation accuracy {acc:.0%}"
+    return {"pca": "PCA (GANSpace) direction", "sefa": "SeFa direction"}.get(d.method, f"{d.method} direction")
+
+
+class DirectionRow(QWidget):
+    touched = Signal(object)       # this row: its slider moved or its layers changed
+
+    def __init__(self, direction: Direction, parent=None):
+        super().__init__(parent)
+        self.direction = direction
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(6)
+        self.name_label = QLabel(direction.name)
+        self.name_label.setMinimumWidth(70)
+        self.name_label.setMaximumWidth(110)
+        self.accuracy_label = QLabel()
+        self.accuracy_label.setProperty("role", "hint")
+        self.slider = QLabeledDoubleSlider(Qt.Horizontal)
+        self.slider.setRange(-AMOUNT_RANGE, AMOUNT_RANGE)
+        self.slider.setSingleStep(0.05)
+        self.slider.setDecimals(2)
+        self.slider.setValue(0.0)
+        self.slider.setToolTip("How far to move, in standard deviations of the faces along this direction")
+        self.layers_box = QComboBox()
+        self.layers_box.addItems(LAYER_CHOICES)
+        self.layers_box.setToolTip("Which layers to move: all, coarse (pose, shape), medium (features) "
+                                   "or fine (colour, texture)")
+        self.reset_button = QToolButton()
+        self.reset_button.setText("↺")
+        self.reset_button.setToolTip("Back to 0")
+        for w in (self.name_label, self.accuracy_label):
+            lay.addWidget(w)
+        lay.addWidget(self.slider, 1)
+        lay.addWidget(self.layers_box)
+        lay.addWidget(self.reset_button)
+        self.set_direction(direction)
+        self.slider.valueChanged.connect(lambda _v: self.touched.emit(self))
+        self.layers_box.currentTextChanged.connect(lambda _t: self.touched.emit(self))
+        self.reset_button.clicked.connect(self.reset)
+
+    def set_direction(self, d: Direction) -> None:
+        self.direction = d
+        text = _accuracy_text(d)
+        acc = d.quality.get("val_accuracy")
+        self.accuracy_label.setText(f"{acc:.0%}" if isinstance(acc, (int, float)) else d.method)
+        tip = f"{d.name}: {text}\nscale {d.scale:.3g}" + (f", fitted layers {d.layers}" if d.layers is not None else "")
+        for w in (self, self.name_label, self.accuracy_label):
+            w.setToolTip(tip)
+
+    @property
+    def name(self) -> str:
+        return self.direction.name
+
+    def amount(self) -> float:
+        return round(float(self.slider.value()), 4)
+
+    def layers(self) -> str:
+        return self.layers_box.currentText()
+
+    def params(self) -> dict:
+        return {"direction": self.name, "amount": self.amount(), "layers": self.layers()}
+
+    def reset(self) -> None:
+        self.slider.setValue(0.0)
+
+
+class DirectionsPanel(QWidget):
+    """The dock's contents. `window` is the MainWindow (grid, runner, bridge, messages)."""
+    directionsChanged = Signal()
+
+    def __init__(self, window, library: DirectionLibrary | None = None, parent=None):
+        super().__init__(parent)
+        self.window = window
+        self.library = library if library is not None else default_library()
+        self.gen = None
+        self.rows: dict[str, DirectionRow] = {}
+        self.active_row: DirectionRow | None = None
+        self.labels: dict[int, bool] = {}            # cell uid -> positive?
+        self.fitted: Direction | None = None          # the label mode's last fit
+        self.strip_latents: list[Latent] = []
+        self._workers: set = set()
+        self._busy = 0
+        self._build()
+        self.set_model(None, {})
+
+    # ================================================================== building
+    def _build(self) -> None:
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(8, 6, 8, 8)
+        lay.setSpacing(6)
+        self.hint = QLabel()
+        self.hint.setWordWrap(True)
+        self.hint.setProperty("role", "hint")
+        lay.addWidget(self.hint)
+        buttons = QHBoxLayout()
+        self.pca_button = QPushButton("PCA (GANSpace)")
+        self.pca_button.setToolTip(f"Add the top {UNSUPERVISED_K} principal axes of sampled latents")
+        self.sefa_button = QPushButton("SeFa")
+        self.sefa_button.setToolTip(f"Add the top {UNSUPERVISED_K} SeFa directions (from the style weights)")
+        self.import_button = QPushButton("Import…")
+        self.import_button.setToolTip("Load directions from a JSON file (only this model's are accepted)")
+        for b in (self.pca_button, self.sefa_button, self.import_button):
+            buttons.addWidget(b)
+        lay.addLayout(buttons)
+        self.status = QLabel("")
+        self.status.setProperty("role", "hint")
+        lay.addWidget(self.status)
+
+        self.rows_widget = QWidget()
+        self.rows_layout = QVBoxLayout(self.rows_widget)
+        self.rows_layout.setContentsMargins(0, 0, 0, 0)
+        self.rows_layout.setSpacing(4)
+        self.rows_layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.rows_widget)
+        scroll.setMinimumHeight(120)
+        lay.addWidget(scroll, 1)
+        self.empty_label = QLabel("No directions for this model yet: add PCA or SeFa ones, or label faces.")
+        self.empty_label.setWordWrap(True)
+        self.empty_label.setProperty("role", "hint")
+        self.rows_layout.insertWidget(0, self.empty_label)
+
+        self.apply_button = QPushButton("Apply as new cell")
+        self.apply_button.setToolTip("Add the selected face moved along the last direction you touched")
+        lay.addWidget(self.apply_button)
+
+        self.label_box = QGroupBox("Label mode")
+        self.label_box.setCheckable(True)
+        self.label_box.setChecked(False)
+        self.label_box.setToolTip("Mark faces as having an attribute or not (P / N on the grid), then fit it")
+        lv = QVBoxLayout(self.label_box)
+        self.attr_name = QLineEdit()
+        self.attr_name.setPlaceholderText("New attribute…")
+        lv.addWidget(self.attr_name)
+        row = QHBoxLayout()
+        self.pos_button = QPushButton("Positive (P)")
+        self.neg_button = QPushButton("Negative (N)")
+        self.clear_labels_button = QPushButton("Clear")
+        for b in (self.pos_button, self.neg_button, self.clear_labels_button):
+            row.addWidget(b)
+        lv.addLayout(row)
+        self.counts_label = QLabel()
+        lv.addWidget(self.counts_label)
+        row = QHBoxLayout()
+        self.fit_button = QPushButton("Fit")
+        self.fit_button.setToolTip("Fit a linear SVM on the labelled faces' latents (in the background)")
+        self.suggest_button = QPushButton("Suggest more to label")
+        self.suggest_button.setToolTip(f"Select the {SUGGEST_K} faces closest to the current boundary")
+        row.addWidget(self.fit_button)
+        row.addWidget(self.suggest_button)
+        lv.addLayout(row)
+        self.fit_label = QLabel("")
+        self.fit_label.setWordWrap(True)
+        lv.addWidget(self.fit_label)
+        self.strip = QWidget()
+        self.strip_layout = QHBoxLayout(self.strip)
+        self.strip_layout.setContentsMargins(0, 0, 0, 0)
+        self.strip_layout.setSpacing(2)
+        self.strip_tiles: list[QLabel] = []
+        for a in STRIP_AMOUNTS:
+            t = QLabel()
+            t.setFixedSize(STRIP_PX, STRIP_PX)
+            t.setAlignment(Qt.AlignCenter)
+            t.setToolTip(f"{a:+.0f}")
+            self.strip_layout.addWidget(t)
+            self.strip_tiles.append(t)
+        self.strip_layout.addStretch(1)
+        lv.addWidget(self.strip)
+        lay.addWidget(self.label_box)
+
+        self.plots = None
+        self.plots_box = QCollapsible("Plots")
+        self.plots_box.setDuration(0)
+        try:
+            from .direction_plots import DirectionPlots
+            self.plots = DirectionPlots()
+            self.plots_box.addWidget(self.plots)
+        except Exception as e:  # noqa: BLE001 - the plots are optional; the sliders must still work
+            self.plots_box.addWidget(QLabel(f"Plots unavailable ({e})"))
+        self.plots_box.collapse(animate=False)
+        lay.addWidget(self.plots_box)
+
+        self.pca_button.clicked.connect(lambda: self.add_unsupervised("pca"))
+        self.sefa_button.clicked.connect(lambda: self.add_unsupervised("sefa"))
+        self.import_button.clicked.connect(self.import_dialog)
+        self.apply_button.clicked.connect(self.apply_active)
+        self.pos_button.clicked.connect(lambda: self.mark(True))
+        self.neg_button.clicked.connect(lambda: self.mark(False))
+        self.clear_labels_button.clicked.connect(self.clear_labels)
+        self.fit_button.clicked.connect(self.fit)
+        self.suggest_button.clicked.connect(self.suggest)
+        self.label_box.toggled.connect(self._label_mode_toggled)
+        view = self.window.grid_view
+        self.key_pos = QShortcut(QKeySequence("P"), view)
+        self.key_neg = QShortcut(QKeySequence("N"), view)
+        for key, positive in ((self.key_pos, True), (self.key_neg, False)):
+            key.setContext(Qt.WidgetWithChildrenShortcut)
+            key.activated.connect(lambda positive=positive: self.mark(positive))
+        self._label_mode_toggled(False)
+
+    # ================================================================== model and rows
+    def set_model(self, gen, directions: dict[str, Direction]) -> None:
+        """A new model: its directions become the rows; labels and fits start over."""
+        self.gen = gen
+        for row in list(self.rows.values()):
+            row.setParent(None)
+            row.deleteLater()
+        self.rows.clear()
+        self.active_row = None
+        self.labels.clear()
+        self.fitted = None
+        self.fit_label.setText("")
+        self._clear_strip()
+        for d in list(directions.values()):
+            self._add_row(d)
+        for b in (self.pca_button, self.sefa_button, self.import_button, self.label_box):
+            b.setEnabled(gen is not None)
+        self.hint.setText("Open a model to move faces along directions." if gen is None else
+                          "Move a slider to preview on the selected face (in the inspector).")
+        self._refresh()
+
+    @property
+    def directions(self) -> dict[str, Direction]:
+        return self.window.directions
+
+    def _add_row(self, d: Direction) -> DirectionRow:
+        row = self.rows.get(d.name)
+        if row is not None:
+            row.set_direction(d)
+        else:
+            row = DirectionRow(d)
+            row.touched.connect(self._row_touched)
+            self.rows_layout.insertWidget(self.rows_layout.count() - 1, row)
+            self.rows[d.name] = row
+        self.directions[d.name] = d
+        return row
+
+    def add_directions(self, directions, source: str = "") -> list[Direction]:
+        """Add rows for directions of this model; others are refused with a visible message."""
+        if self.gen is None:
+            return []
+        added, refused = [], []
+        for d in directions:
+            try:
+                d.check_model(self.gen.fingerprint)
+                if d.w_dim != self.gen.info.w_dim:
+                    raise DirectionModelError(f"direction {d.name!r} is {d.w_dim}-dimensional but this model's "
+                                              f"W is {self.gen.info.w_dim}-dimensional")
+            except DirectionModelError as e:
+                refused.append(str(e))
+                continue
+            self._add_row(d)
+            added.append(d)
+        if refused:
+            what = f" from {source}" if source else ""
+            self.window.show_error(f"Refused {len(refused)} direction(s){what}: {refused[0]}")
+        self._refresh()
+        return added
+
+    def import_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import directions", str(Path.home()),
+                                              "Directions (*.json);;All files (*)")
+        if path:
+            self.import_file(path)
+
+    def import_file(self, path) -> list[Direction]:
+        try:
+            dirs = load_directions(path)
+        except (OSError, ValueError) as e:
+            self.window.show_error(str(e))
+            return []
+        return self.add_directions(dirs, Path(path).name)
+
+    def _row_touched(self, row: DirectionRow) -> None:
+        self.active_row = row
+        self._update_plots()
+        if self.window.current_cell() is not None:
+            self.window.inspector._preview_plugin(PLUGIN, row.params())
+
+    def _refresh(self) -> None:
+        self.empty_label.setVisible(not self.rows)
+        self.apply_button.setEnabled(self.gen is not None and bool(self.rows))
+        self._update_counts()
+        if self.plots is not None:
+            self.plots.set_directions(list(self.directions.values()))
+        self._update_plots()
+        self.directionsChanged.emit()
+
+    def _grid_w(self) -> tuple[list, np.ndarray]:
+        cells = list(self.window.grid_model.cells)
+        if not cells:
+            return cells, np.zeros((0, self.gen.info.w_dim if self.gen else 0), np.float32)
+        return cells, np.stack([c.latent.ws[0] for c in cells]).astype(np.float32)
+
+    def _update_plots(self) -> None:
+        if self.plots is None:
+            return
+        d = self.active_row.direction if self.active_row is not None else self.fitted
+        if d is None or self.gen is None:
+            self.plots.set_scores(None, None)
+            return
+        self.plots.set_scores(d, self._grid_w()[1])
+
+    # ================================================================== apply
+    def apply_active(self) -> None:
+        row = self.active_row or (next(iter(self.rows.values())) if self.rows else None)
+        cell = self.window.current_cell()
+        if row is None or cell is None or self.gen is None:
+            self.window.show_message("Select a face and move a direction's slider first.")
+            return
+        params = row.params()
+        text = f"Move {cell.label} along {row.name} {params['amount']:+.2f}"
+        self.window.runner.apply(PLUGIN, [cell.latent], params,
+                                 lambda lats: self.window.add_latents(lats, cell, text))
+
+    # ================================================================== background work
+    def _run(self, fn, on_done, what: str, *args, **kwargs) -> None:
+        gen = self.gen
+        worker = create_worker(fn, *args, _start_thread=False, _ignore_errors=True, **kwargs)
+        self._workers.add(worker)
+        self._busy += 1
+        self.status.setText(f"{what}…")
+
+        def finished():
+            if not shiboken6.isValid(self):
+                return
+            self._workers.discard(worker)
+            self._busy -= 1
+            if not self._busy:
+                self.status.setText("")
+
+        def done(result):
+            if shiboken6.isValid(self) and self.gen is gen:
+                on_done(result)
+
+        def error(exc):
+            if shiboken6.isValid(self) and self.gen is gen:
+                self.window.show_error(f"{what} failed: {exc}")
+
+        worker.returned.connect(done)
+        worker.errored.connect(error)
+        worker.finished.connect(finished)
+        worker.start()
+
+    @property
+    def busy(self) -> bool:
+        return self._busy > 0
+
+    def add_unsupervised(self, method: str) -> None:
+        gen = self.gen
+        if gen is None:
+            return
+        if method == "pca":
+            self._run(pca_directions, lambda ds: self.add_directions(ds, "PCA"), "Computing PCA directions",
+                      gen, n_samples=PCA_SAMPLES, k=UNSUPERVISED_K)
+        else:
+            def sefa():
+                return [d.replace(name=f"SeFa{i + 1}") if not d.name.lower().startswith("sefa") else d
+                        for i, d in enumerate(sefa_directions(gen, k=UNSUPERVISED_K))]
+            self._run(sefa, lambda ds: self.add_directions(ds, "SeFa"), "Computing SeFa directions")
+
+    # ================================================================== label mode
+    def _label_mode_toggled(self, on: bool) -> None:
+        self.key_pos.setEnabled(on)
+        self.key_neg.setEnabled(on)
+        self._update_counts()
+
+    def mark(self, positive: bool) -> None:
+        if not self.label_box.isChecked():
+            return
+        for c in self.window.selected_cells():
+            self.labels[c.uid] = bool(positive)
+        self._update_counts()
+
+    def clear_labels(self) -> None:
+        self.labels.clear()
+        self._update_counts()
+
+    def labelled(self) -> tuple[list, np.ndarray]:
+        """The labelled cells still in the grid and their labels."""
+        cells = [c for c in self.window.grid_model.cells if c.uid in self.labels]
+        return cells, np.array([self.labels[c.uid] for c in cells], dtype=bool)
+
+    def counts(self) -> tuple[int, int]:
+        _cells, y = self.labelled()
+        return int(y.sum()), int((~y).sum())
+
+    def _update_counts(self) -> None:
+        pos, neg = self.counts()
+        self.counts_label.setText(f"+ {pos} positive · − {neg} negative")
+        on = self.label_box.isChecked() and self.gen is not None
+        self.fit_button.setEnabled(on and pos >= 2 and neg >= 2)
+        self.suggest_button.setEnabled(on and self.fitted is not None)
+
+    def attribute_name(self) -> str:
+        name = self.attr_name.text().strip()
+        if name:
+            return name
+        i = 1
+        while f"attribute {i}" in self.rows:
+            i += 1
+        return f"attribute {i}"
+
+    def fit(self) -> None:
+        if self.gen is None:
+            return
+        cells, y = self.labelled()
+        if y.sum() < 2 or (~y).sum() < 2:
+            self.window.show_error("Label at least 2 positive and 2 negative faces before fitting.")
+            return
+        w = np.stack([c.latent.ws[0] for c in cells]).astype(np.float32)
+        name = self.attribute_name()
+        source = self.window.current_cell() or cells[0]
+        self.fit_label.setText("Fitting…")
+        self.fit_button.setEnabled(False)
+        self._run(fit_svm, lambda d: self._fitted(d, source), f"Fitting {name!r}", w, y,
+                  name=name, model=self.gen.fingerprint)
+
+    def _fitted(self, d: Direction, source) -> None:
+        self.fitted = d
+        acc = d.quality.get("val_accuracy")
+        acc_text = f"{acc:.0%}" if isinstance(acc, (int, float)) else "n/a"
+        row = self._add_row(d)
+        self.active_row = row
+        try:
+            where = self.library.save(d)
+            saved = f" Saved to {where.parent.name}/{where.name}."
+        except (OSError, ValueError) as e:
+            saved = ""
+            self.window.show_error(f"Could not save direction {d.name!r}: {e}")
+        self.fit_label.setText(f"{d.name}: validation accuracy {acc_text} "
+                               f"({d.quality.get('n_pos')} + / {d.quality.get('n_neg')} −).{saved}")
+        self._refresh()
+        self._show_strip(d, source)
+
+    def _clear_strip(self) -> None:
+        self.strip_latents = []
+        for t in self.strip_tiles:
+            t.clear()
+
+    def _show_strip(self, d: Direction, cell) -> None:
+        """One face moved from -3 to +3 along d, rendered at thumbnail size."""
+        self._clear_strip()
+        if cell is None or self.gen is None:
+            return
+        lat = cell.latent
+        groups = self.gen.info.groups
+        self.strip_latents = [Latent(ws=d.apply(lat.ws, a, groups, self.gen.fingerprint), recipe=lat.recipe,
+                                     model=lat.model, noise=lat.noise, post=lat.post) for a in STRIP_AMOUNTS]
+        bridge = self.window.bridge
+        if not bridge.ready:
+            return
+        latents = list(self.strip_latents)
+
+        def done(result):
+            if result.status is not Status.OK or self.strip_latents != latents:
+                return
+            for t, img, lt in zip(self.strip_tiles, result.images, latents):
+                q = to_qimage(self.window.runner.finish_picture(img, lt))
+                t.setPixmap(QPixmap.fromImage(q).scaled(STRIP_PX, STRIP_PX, Qt.KeepAspectRatio,
+                                                        Qt.SmoothTransformation))
+        bridge.submit(latents, self.window.thumbs.request_size(), done, priority=Priority.INTERACTIVE,
+                      token=("direction-strip", id(self)))
+
+    def strip_ready(self) -> bool:
+        return bool(self.strip_latents) and all(not t.pixmap().isNull() for t in self.strip_tiles)
+
+    def suggest(self) -> list:
+        if self.fitted is None or self.gen is None:
+            return []
+        cells, w = self._grid_w()
+        exclude = [i for i, c in enumerate(cells) if c.uid in self.labels]
+        idx = suggest_to_label(self.fitted, w, SUGGEST_K, exclude=exclude)
+        chosen = [cells[i] for i in idx]
+        self.window.select_cells(chosen)
+        return chosen
