@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 HIST_BINS = 20
@@ -33,7 +34,7 @@ class DirectionPlots(QWidget):
         self.hist.setMouseEnabled(False, False)
         self.hist.getAxis("bottom").setLabel("score (w·d + b)")
         self.hist_curve = self.hist.plot([0, 1], [0], stepMode="center", fillLevel=0, brush=(90, 140, 220, 150))
-        self.hist.addItem(pg.InfiniteLine(0, angle=90, pen=pg.mkPen((200, 80, 80), style=2)))
+        self.hist.addItem(pg.InfiniteLine(0, angle=90, pen=pg.mkPen((200, 80, 80), style=Qt.DashLine)))
         self.cos_title = QLabel("Cosine similarity between directions")
         self.cos_title.setProperty("role", "hint")
         self.cos = pg.PlotWidget()

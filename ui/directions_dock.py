@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import shiboken6
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeySequence, QPixmap, QShortcut
+from PySide6.QtCore import QEvent, QRect, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPixmap
 from PySide6.QtWidgets import (QComboBox, QFileDialog, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton,
                                QScrollArea, QToolButton, QVBoxLayout, QWidget)
 from superqt import QCollapsible, QLabeledDoubleSlider
@@ -146,6 +146,61 @@ class DirectionRow(QWidget):
         self.slider.setValue(0.0)
 
 
+class LabelBadges(QWidget):
+    """Small + / − badges over the grid's labelled faces: a transparent child of the viewport that
+    paints on top of the cells (the grid's own painting stays untouched)."""
+
+    def __init__(self, panel: "DirectionsPanel", view):
+        super().__init__(view.viewport())
+        self.panel, self.view = panel, view
+        self.setAttribute(Qt.WA_TransparentForMouseEvents)
+        self.setAttribute(Qt.WA_NoSystemBackground)
+        view.viewport().installEventFilter(self)
+        view.verticalScrollBar().valueChanged.connect(self.update)
+        model = view.model()
+        for sig in (model.rowsInserted, model.rowsRemoved, model.modelReset, model.layoutChanged):
+            sig.connect(self.update)
+        self.resize(view.viewport().size())
+
+    def eventFilter(self, obj, event) -> bool:
+        if event.type() == QEvent.Resize:
+            self.resize(obj.size())
+        return False
+
+    def badges(self) -> list[tuple[QRect, bool, int]]:
+        """(badge rectangle, positive?, grid row) for every labelled face whose badge is on screen."""
+        labels = self.panel.labels
+        if not labels:
+            return []
+        out = []
+        model, area = self.view.model(), self.rect()
+        for row in self.view.visible_rows():
+            cell = model.cell(row)
+            if cell.uid in labels:
+                r = self.view.visualRect(model.index(row))
+                badge = QRect(r.left() + 6, r.top() + 6, 18, 18)
+                if area.intersects(badge):
+                    out.append((badge, labels[cell.uid], row))
+        return out
+
+    def paintEvent(self, _event) -> None:
+        items = self.badges()
+        if not items:
+            return
+        p = QPainter(self)
+        p.setRenderHint(QPainter.Antialiasing, True)
+        font = p.font()
+        font.setBold(True)
+        p.setFont(font)
+        for rect, positive, _row in items:
+            p.setPen(Qt.NoPen)
+            p.setBrush(QColor(40, 160, 80, 230) if positive else QColor(200, 60, 60, 230))
+            p.drawEllipse(rect)
+            p.setPen(QColor("white"))
+            p.drawText(rect, Qt.AlignCenter, "+" if positive else "−")
+        p.end()
+
+
 class DirectionsPanel(QWidget):
     """The dock's contents. `window` is the MainWindow (grid, runner, bridge, messages)."""
     directionsChanged = Signal()
@@ -274,12 +329,17 @@ class DirectionsPanel(QWidget):
         self.suggest_button.clicked.connect(self.suggest)
         self.label_box.toggled.connect(self._label_mode_toggled)
         view = self.window.grid_view
-        self.key_pos = QShortcut(QKeySequence("P"), view)
-        self.key_neg = QShortcut(QKeySequence("N"), view)
-        for key, positive in ((self.key_pos, True), (self.key_neg, False)):
-            key.setContext(Qt.WidgetWithChildrenShortcut)
-            key.activated.connect(lambda positive=positive: self.mark(positive))
+        view.installEventFilter(self)          # P / N on the grid while label mode is on
+        self.badges = LabelBadges(self, view)
+        self.badges.show()
         self._label_mode_toggled(False)
+
+    def eventFilter(self, obj, event) -> bool:
+        if (event.type() == QEvent.KeyPress and self.label_box.isChecked() and self.gen is not None
+                and not (event.modifiers() & ~Qt.KeypadModifier) and event.key() in (Qt.Key_P, Qt.Key_N)):
+            self.mark(event.key() == Qt.Key_P)
+            return True
+        return super().eventFilter(obj, event)
 
     # ================================================================== model and rows
     def set_model(self, gen, directions: dict[str, Direction]) -> None:
@@ -315,7 +375,9 @@ class DirectionsPanel(QWidget):
             row.touched.connect(self._row_touched)
             self.rows_layout.insertWidget(self.rows_layout.count() - 1, row)
             self.rows[d.name] = row
-        self.directions[d.name] = d
+        # copy on write: edits running on worker threads keep the dict they were given unchanged
+        self.window.directions = {**self.window.directions, d.name: d}
+        self.window.runner.directions = self.window.directions
         return row
 
     def add_directions(self, directions, source: str = "") -> list[Direction]:
@@ -378,7 +440,8 @@ class DirectionsPanel(QWidget):
     def _update_plots(self) -> None:
         if self.plots is None:
             return
-        d = self.active_row.direction if self.active_row is not None else self.fitted
+        row = self.active_row or (next(iter(self.rows.values())) if self.rows else None)
+        d = row.direction if row is not None else self.fitted
         if d is None or self.gen is None:
             self.plots.set_scores(None, None)
             return
@@ -443,9 +506,7 @@ class DirectionsPanel(QWidget):
             self._run(sefa, lambda ds: self.add_directions(ds, "SeFa"), "Computing SeFa directions")
 
     # ================================================================== label mode
-    def _label_mode_toggled(self, on: bool) -> None:
-        self.key_pos.setEnabled(on)
-        self.key_neg.setEnabled(on)
+    def _label_mode_toggled(self, _on: bool) -> None:
         self._update_counts()
 
     def mark(self, positive: bool) -> None:
@@ -469,6 +530,8 @@ class DirectionsPanel(QWidget):
         return int(y.sum()), int((~y).sum())
 
     def _update_counts(self) -> None:
+        if hasattr(self, "badges"):
+            self.badges.update()
         pos, neg = self.counts()
         self.counts_label.setText(f"+ {pos} positive · − {neg} negative")
         on = self.label_box.isChecked() and self.gen is not None
@@ -520,6 +583,7 @@ class DirectionsPanel(QWidget):
         self.strip_latents = []
         for t in self.strip_tiles:
             t.clear()
+        self.strip.setVisible(False)
 
     def _show_strip(self, d: Direction, cell) -> None:
         """One face moved from -3 to +3 along d, rendered at thumbnail size."""
@@ -530,6 +594,7 @@ class DirectionsPanel(QWidget):
         groups = self.gen.info.groups
         self.strip_latents = [Latent(ws=d.apply(lat.ws, a, groups, self.gen.fingerprint), recipe=lat.recipe,
                                      model=lat.model, noise=lat.noise, post=lat.post) for a in STRIP_AMOUNTS]
+        self.strip.setVisible(True)
         bridge = self.window.bridge
         if not bridge.ready:
             return

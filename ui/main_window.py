@@ -383,8 +383,7 @@ class MainWindow(QMainWindow):
         from .directions_dock import directions_for_model
 
         found, problems = directions_for_model(gen, path, self.direction_library)
-        self.directions.clear()            # the same dict object the runner passes to the plugins
-        self.directions.update(found)
+        self.directions = dict(found)       # replaced, never mutated: workers may hold the old one
         self.runner.directions = self.directions
         self.directions_panel.set_model(gen, self.directions)
         for p in problems:

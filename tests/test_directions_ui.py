@@ -1,0 +1,191 @@
+"""The Directions dock on a real MainWindow with a tiny random model (offscreen): label faces,
+fit an attribute in the background, move along it and apply; PCA / SeFa rows; foreign
+directions refused; shipped directions picked by fingerprint."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+pytest.importorskip("sklearn")
+
+from PySide6.QtCore import QSettings, Qt  # noqa: E402
+
+from explorer.directions import Direction, DirectionLibrary, save_directions  # noqa: E402
+
+from .test_window import WAIT_MS, select_rows, tiny_generator, visible_ready  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def gen():
+    return tiny_generator()
+
+
+@pytest.fixture
+def library_root(tmp_path, monkeypatch):
+    root = tmp_path / "directions"
+    monkeypatch.setenv("LATENT_EXPLORER_DIRECTIONS_DIR", str(root))
+    return root
+
+
+@pytest.fixture
+def window(qtbot, gen, tmp_path, library_root):
+    from ui.app import make_app
+    from ui.main_window import MainWindow
+
+    make_app()
+    w = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat))
+    qtbot.addWidget(w)
+    w.resize(1100, 760)
+    w.show()
+    w.load_model(gen)
+    qtbot.waitUntil(lambda: visible_ready(w), timeout=WAIT_MS)
+    yield w
+    w.close()
+
+
+def grid_w(window) -> np.ndarray:
+    return np.stack([c.latent.ws[0] for c in window.grid_model.cells])
+
+
+def test_dock_is_in_the_view_menu(window):
+    panel = window.directions_panel
+    assert window.directions_dock.widget() is panel
+    texts = [a.text() for a in window.view_menu.actions()]
+    assert "Directions" in texts
+    act = window.directions_dock.toggleViewAction()
+    act.trigger()
+    assert not window.directions_dock.isVisible()
+    act.trigger()
+    assert window.directions_dock.isVisible()
+    assert panel.rows == {} and panel.empty_label.isVisibleTo(panel)
+
+
+def test_label_fit_move_and_apply(qtbot, window, gen, library_root):
+    panel = window.directions_panel
+    n = window.grid_model.rowCount()
+    assert n >= 44
+    w = grid_w(window)
+    probe = np.random.default_rng(3).standard_normal(w.shape[1]).astype(np.float32)
+    order = np.argsort(w @ probe)                  # separable by construction: high vs low projection
+    pos_rows, neg_rows = sorted(order[-20:].tolist()), sorted(order[:20].tolist())
+
+    panel.label_box.setChecked(True)
+    panel.attr_name.setText("probe")
+    select_rows(window, pos_rows)
+    panel.pos_button.click()
+    select_rows(window, neg_rows[:10])
+    panel.neg_button.click()
+    select_rows(window, neg_rows[10:])
+    window.grid_view.setFocus()
+    qtbot.keyClick(window.grid_view, Qt.Key_N)     # the N key marks negatives while label mode is on
+    assert panel.counts() == (20, 20)
+    assert "20 positive" in panel.counts_label.text() and "20 negative" in panel.counts_label.text()
+    assert panel.fit_button.isEnabled()
+    shown = panel.badges.badges()                  # + / − badges on the labelled faces on screen
+    assert shown and all((row in pos_rows) if positive else (row in neg_rows) for _r, positive, row in shown)
+    assert {row for *_x, row in shown} <= set(window.grid_view.visible_rows())
+    panel.badges.grab()                            # paints without error
+
+    select_rows(window, [int(order[n // 2])])
+    panel.fit_button.click()
+    qtbot.waitUntil(lambda: "probe" in panel.rows, timeout=WAIT_MS)
+    d = window.directions["probe"]
+    assert d.model == gen.fingerprint and d.method == "svm"
+    acc = d.quality["val_accuracy"]
+    assert acc >= 0.8
+    assert f"{acc:.0%}" in panel.fit_label.text()
+    row = panel.rows["probe"]
+    assert row.accuracy_label.text() == f"{acc:.0%}"
+    assert "validation accuracy" in row.toolTip()
+    assert float(np.dot(d.vector, probe / np.linalg.norm(probe))) > 0.3     # it points toward the probe
+    assert ("probe" in DirectionLibrary(library_root).list(gen.fingerprint))   # saved for this model
+    qtbot.waitUntil(panel.strip_ready, timeout=WAIT_MS)     # -3 .. +3 strip rendered
+    assert len(panel.strip_latents) == 7
+    assert panel.plots is not None and len(panel.plots.scores) == window.grid_model.rowCount()
+    assert panel.plots.names == ["probe"] and panel.plots.matrix.shape == (1, 1)
+
+    chosen = panel.suggest()                        # active learning: nearest the boundary, unlabelled
+    assert chosen and not any(c.uid in panel.labels for c in chosen)
+    assert window.selected_cells()[0] in chosen
+
+    src = window.grid_model.cell(int(order[n // 2]))
+    window.select_cells([src])
+    row.slider.setValue(1.5)                        # live preview in the inspector
+    qtbot.waitUntil(lambda: window.inspector.preview_latent is not None and
+                    window.inspector.preview_latent.recipe.get("plugin") == "builtin.move_direction",
+                    timeout=WAIT_MS)
+    before = window.grid_model.rowCount()
+    panel.apply_button.click()
+    qtbot.waitUntil(lambda: window.grid_model.rowCount() == before + 1, timeout=WAIT_MS)
+    new = window.current_cell()
+    assert new is not src and new.latent.recipe["plugin"] == "builtin.move_direction"
+    expected = d.apply(src.latent.ws, 1.5, gen.info.groups, gen.fingerprint)
+    assert np.allclose(new.latent.ws, expected, atol=1e-6)
+    assert not np.allclose(new.latent.ws, src.latent.ws)
+    window.undo_stack.undo()                        # the window's undoable add-cell command
+    assert window.grid_model.rowCount() == before
+
+
+def test_saved_directions_come_back_for_the_same_model_only(qtbot, window, gen, library_root):
+    lib = DirectionLibrary(library_root)
+    v = np.zeros(gen.info.w_dim, np.float32)
+    v[0] = 1.0
+    lib.save(Direction(v, name="mine", model=gen.fingerprint, quality={"val_accuracy": 0.9}))
+    lib.save(Direction(v, name="theirs", model="0123abcd", quality={"val_accuracy": 0.9}))
+    window.load_model(gen)
+    assert "mine" in window.directions_panel.rows and "theirs" not in window.directions_panel.rows
+    assert window.runner.directions is window.directions and "mine" in window.directions
+
+
+def test_direction_of_another_model_is_refused(qtbot, window, gen, tmp_path):
+    panel = window.directions_panel
+    v = np.ones(gen.info.w_dim, np.float32)
+    foreign = Direction(v, name="alien smile", model="feedfacecafe")
+    path = save_directions([foreign], tmp_path / "alien.json")
+    assert panel.import_file(path) == []
+    assert "alien smile" not in panel.rows and "alien smile" not in window.directions
+    assert any("alien smile" in t and "cannot be applied" in t for t in window.messages.texts())
+    # and the plugin itself refuses it if it reaches the grid some other way
+    cell = window.current_cell() or window.grid_model.cell(0)
+    window.select_cells([cell])
+    window.runner.directions = {**window.directions, "alien smile": foreign}
+    before = window.grid_model.rowCount()
+    window.runner.apply("builtin.move_direction", [cell.latent], {"direction": "alien smile", "amount": 1.0},
+                        lambda lats: window.add_latents(lats, cell, "x"))
+    qtbot.waitUntil(lambda: sum("cannot be applied" in t for t in window.messages.texts()) >= 2, timeout=WAIT_MS)
+    assert window.grid_model.rowCount() == before
+
+
+def test_pca_and_sefa_buttons_add_rows(qtbot, window, monkeypatch):
+    import ui.directions_dock as dd
+
+    monkeypatch.setattr(dd, "PCA_SAMPLES", 500)
+    panel = window.directions_panel
+    panel.pca_button.click()
+    qtbot.waitUntil(lambda: sum(r.direction.method == "pca" for r in panel.rows.values()) == 5, timeout=WAIT_MS)
+    panel.sefa_button.click()
+    qtbot.waitUntil(lambda: sum(r.direction.method == "sefa" for r in panel.rows.values()) == 5, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: not panel.busy, timeout=WAIT_MS)
+    assert len(panel.rows) == 10 and not panel.empty_label.isVisibleTo(panel)
+    assert panel.plots.matrix.shape == (10, 10)
+    assert np.allclose(np.diag(panel.plots.matrix), 1.0, atol=1e-5)
+    row = panel.rows["PC1"]
+    row.slider.setValue(-2.0)
+    assert panel.active_row is row and row.params() == {"direction": "PC1", "amount": -2.0, "layers": "all"}
+    row.reset_button.click()
+    assert row.amount() == 0.0
+
+
+def test_shipped_directions_match_by_fingerprint(gen, tmp_path):
+    from ui.directions_dock import directions_for_model
+
+    v = np.zeros(gen.info.w_dim, np.float32)
+    v[1] = 1.0
+    f = save_directions([Direction(v, name="smile", model=gen.fingerprint),
+                         Direction(v, name="other", model="deadbeef")], tmp_path / "default.json")
+    found, problems = directions_for_model(gen, "default", None, f)
+    assert list(found) == ["smile"] and problems == []
+    found, _ = directions_for_model(gen, "default", None, tmp_path / "missing.json")
+    assert found == {}
