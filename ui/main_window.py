@@ -183,6 +183,8 @@ class MainWindow(QMainWindow):
                             "Save the selected faces as PNGs at full resolution, with their recipes")
         self.act_export_matrix = A("Export Mixing &Matrix…", lambda: self.matrix.export_dialog(), "Ctrl+Shift+E",
                                    "Save the mixing matrix as one PNG")
+        self.act_export_animation = A("Export &Animation…", lambda: self.export_animation(), "Ctrl+Alt+E",
+                                      "Render the timeline into a GIF, MP4, WebM or PNG frames")
         self.act_quit = A("&Quit", self.close, QKeySequence.Quit, "Close the window")
         self.act_undo = self.undo_stack.createUndoAction(self, "&Undo")
         self.act_undo.setShortcuts(QKeySequence.Undo)
@@ -251,6 +253,7 @@ class MainWindow(QMainWindow):
         f.addSeparator()
         f.addAction(self.act_export)
         f.addAction(self.act_export_matrix)
+        f.addAction(self.act_export_animation)
         f.addSeparator()
         f.addAction(self.act_quit)
         e = mb.addMenu("&Edit")
@@ -339,6 +342,17 @@ class MainWindow(QMainWindow):
         self.matrix_dock.setWidget(self.matrix)
         self.addDockWidget(Qt.BottomDockWidgetArea, self.matrix_dock)
         self.matrix_dock.hide()
+        from .timeline_panel import TimelinePanel
+
+        self.timeline_panel = TimelinePanel(self.bridge, self.grid_model, post=self._apply_post,
+                                            registry=self.registry)
+        self.timeline_dock = QDockWidget("Timeline", self)
+        self.timeline_dock.setObjectName("timelineDock")
+        self.timeline_dock.setWidget(self.timeline_panel)
+        self.addDockWidget(Qt.BottomDockWidgetArea, self.timeline_dock)
+        self.tabifyDockWidget(self.matrix_dock, self.timeline_dock)
+        self.timeline_dock.hide()
+        self.export_dialog = None
         self.plugins_dock = None
         try:
             from .plugin_list import PluginListWidget
@@ -355,12 +369,13 @@ class MainWindow(QMainWindow):
             except Exception as exc:  # another engineer's widget must not keep the window from opening
                 self.plugins_dock = None
                 self.messages.show_message(f"The plugin list could not be shown ({exc}).", "error")
-        for dock in (self.inspector_dock, self.matrix_dock, self.plugins_dock):
+        for dock in (self.inspector_dock, self.matrix_dock, self.timeline_dock, self.plugins_dock):
             if dock is not None:
                 act = dock.toggleViewAction()
                 self.view_menu.addAction(act)
         self.inspector_dock.toggleViewAction().setShortcut(QKeySequence("Ctrl+1"))
         self.matrix_dock.toggleViewAction().setShortcut(QKeySequence("Ctrl+2"))
+        self.timeline_dock.toggleViewAction().setShortcut(QKeySequence("Ctrl+4"))
         self.view_menu.addSeparator()
         self.view_menu.addAction(self.act_reset_layout)
         self._default_state = None
@@ -417,6 +432,8 @@ class MainWindow(QMainWindow):
         self.inspector.pasteRequested.connect(self.paste_recipe)
         self.matrix.message.connect(self.show_message)
         self.matrix.addLatents.connect(lambda lats, text: self.add_latents(lats, None, text))
+        self.timeline_panel.message.connect(self.show_message)
+        self.timeline_panel.exportRequested.connect(lambda: self.export_animation())
         self.exporter.message.connect(self.show_message)
         self.exporter.busyChanged.connect(self._on_busy)
         self.undo_stack.cleanChanged.connect(lambda _c: self._update_actions())
@@ -551,6 +568,8 @@ class MainWindow(QMainWindow):
         self.inspector.set_model(gen)
         self.matrix.set_model(gen)
         self._load_directions(gen, path)
+        self.timeline_panel.set_model(gen)
+        self.timeline_panel.directions = self.directions
         for view in list(self.large_views):
             view.close()
         if isinstance(path, str) and path not in ("default", "generator") and Path(path).exists():
@@ -907,6 +926,28 @@ class MainWindow(QMainWindow):
             self.settings.setValue("files/export_dir", folder)
         self.exporter.export([c.latent for c in cells], Path(folder), self.generator.name)
 
+    def export_animation(self, path: str | None = None, path_chooser=None):
+        """The Export Animation dialog for the timeline (non-modal); returns it."""
+        from .export_dialog import ExportDialog
+
+        if self.generator is None or not self.timeline_panel.timeline.keyframes:
+            self.timeline_dock.show()
+            self.timeline_dock.raise_()
+            self.show_error("Drag faces from the grid onto the timeline first: they become its keyframes.")
+            return None
+        if self.export_dialog is not None and self.export_dialog.running:
+            self.export_dialog.show()
+            self.export_dialog.raise_()
+            return self.export_dialog
+        self.timeline_panel.directions = self.directions
+        dlg = ExportDialog(self.bridge.service, self.timeline_panel.timeline, self.generator.info.resolution, self,
+                           path=path, path_chooser=path_chooser, registry=self.registry,
+                           directions=self.directions)
+        dlg.message.connect(self.show_message)
+        self.export_dialog = dlg
+        dlg.show()
+        return dlg
+
     def _apply_post(self, image, latent: Latent):
         """A latent's recorded image edits (colour grade ...), applied to its rendered picture."""
         return self.registry.apply_post(image, latent.post, model=self.generator)
@@ -988,6 +1029,9 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:
         self.save_settings()
+        self.timeline_panel.stop()
+        if self.export_dialog is not None and self.export_dialog.running:
+            self.export_dialog.cancel()
         self.runner.close()
         self.mapper.close()
         for view in list(self.large_views):
