@@ -92,6 +92,8 @@ class SeedStream:
         return seeds
 
 
+SIDE_DOCK_WIDTH = 400   # px: the grid, the heart of the window, keeps the rest
+
 class MainWindow(QMainWindow):
     modelReady = Signal(object)          # the Generator, once loaded and shown
 
@@ -381,7 +383,8 @@ class MainWindow(QMainWindow):
         self._default_state = None
 
     def _build_directions_dock(self) -> None:
-        """The Directions dock (sliders, PCA/SeFa, label mode): left side, toggled from the View menu."""
+        """The Directions dock (sliders, PCA/SeFa, label mode): a tab beside the inspector, so the
+        grid keeps the width (it is the heart of the window); Ctrl+3 brings it forward."""
         from .directions_dock import DirectionsPanel, default_library
 
         self.direction_library = default_library()
@@ -389,7 +392,10 @@ class MainWindow(QMainWindow):
         self.directions_dock = QDockWidget("Directions", self)
         self.directions_dock.setObjectName("directionsDock")
         self.directions_dock.setWidget(self.directions_panel)
-        self.addDockWidget(Qt.LeftDockWidgetArea, self.directions_dock)
+        self.addDockWidget(Qt.RightDockWidgetArea, self.directions_dock)
+        self.tabifyDockWidget(self.inspector_dock, self.directions_dock)
+        self.inspector_dock.raise_()
+        self.resizeDocks([self.inspector_dock], [SIDE_DOCK_WIDTH], Qt.Horizontal)
         act = self.directions_dock.toggleViewAction()
         act.setShortcut(QKeySequence("Ctrl+3"))
         self.view_menu.insertAction(self.act_reset_layout, act)
