@@ -12,6 +12,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 RECIPE_VERSION = 1
 
@@ -78,15 +79,6 @@ def cmd_info(args) -> int:
     return 0
 
 
-def cmd_window(args) -> int:
-    try:
-        from ui.app import run_app
-    except ImportError as exc:
-        print(f"the window needs the 'ui' extra (PySide6): {exc}", file=sys.stderr)
-        return 2
-    return run_app(model=args.model)
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="latent-explorer", description=__doc__.split("\n")[0])
     p.add_argument("--model", default="default", help="checkpoint for the window (default: embedded model)")
@@ -129,13 +121,21 @@ def _add_training_commands(sub) -> None:
         module.register(sub)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, open_window: Callable[[str], int] | None = None) -> int:
+    """Run a subcommand; with none, open the window through `open_window(model)`.
+
+    The engine never imports the UI: the `latent-explorer` command starts in ui/launcher.py,
+    which passes the window in here."""
     from .checkpoints import CheckpointError
 
     args = build_parser().parse_args(argv)
     try:
         if getattr(args, "func", None) is None:
-            return cmd_window(args)
+            if open_window is None:
+                print("no command given; the window opens with `latent-explorer` (ui.launcher)",
+                      file=sys.stderr)
+                return 2
+            return open_window(args.model)
         return args.func(args)
     except CheckpointError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -61,3 +61,12 @@ def test_bad_checkpoint_gives_one_line_error(tmp_path, capsys):
     assert main(["info", str(bad)]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: broken.pkl:") and "Traceback" not in err
+
+
+def test_no_command_opens_the_window_through_the_launcher(monkeypatch):
+    import ui.launcher
+
+    opened = []
+    monkeypatch.setattr(ui.launcher, "open_window", lambda model: opened.append(model) or 0)
+    assert ui.launcher.main(["--model", "some.pkl"]) == 0 and opened == ["some.pkl"]
+    assert main([]) == 2, "the engine alone has no window to open"
