@@ -20,3 +20,25 @@ def fixtures_dir() -> Path:
         pytest.skip(f"shared checkpoint fixtures not found at {CHECKPOINT_FIXTURES} "
                     "(the 'shared' folder next to the repo is absent)")
     return CHECKPOINT_FIXTURES
+
+
+def tiny_generator(res: int = 32, dim: int = 16, *, seed: int = 0, channels: int = 16,
+                   mapping_layers: int = 1, noise_strength: float = 0.5):
+    """A small random StyleGAN2 whose noise inputs visibly matter (fresh networks start at 0)."""
+    import torch
+
+    from explorer import Generator, stylegan2_config
+
+    torch.manual_seed(seed)
+    g = Generator(stylegan2_config(res, z_dim=dim, w_dim=dim, channel_base=256, channel_max=channels,
+                                   mapping_layers=mapping_layers))
+    with torch.no_grad():
+        for layer in g.synthesis.noise_layers():
+            layer.noise_strength.fill_(noise_strength)
+    return g
+
+
+@pytest.fixture(scope="session")
+def make_generator():
+    """Factory fixture: make_generator(res=32, dim=16, seed=0, ...) -> tiny_generator(...)."""
+    return tiny_generator

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from explorer import Generator, stylegan2_config, to_uint8
+from explorer import to_uint8
 from explorer.animation import (ExportCancelled, ExportError, ExportJob, GifWriter, Mp4Writer, export_clip,
                                 format_for, make_writer, png_files, png_layout, probe_clip, read_clip,
                                 read_sidecar, sidecar_path)
@@ -23,14 +23,8 @@ WAIT = 60.0
 
 
 @pytest.fixture(scope="module")
-def gen():
-    torch.manual_seed(0)
-    g = Generator(stylegan2_config(32, z_dim=16, w_dim=16, channel_base=256, channel_max=16, mapping_layers=1))
-    with torch.no_grad():  # fresh networks start with zero noise strength: make noise visible
-        for m in g.modules():
-            if hasattr(m, "noise_strength"):
-                m.noise_strength.fill_(0.5)
-    return g
+def gen(make_generator):
+    return make_generator(32, 16)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from explorer import Generator, stylegan2_config, stylegan3_config, to_uint8
+from explorer import Generator, stylegan3_config, to_uint8
 from explorer.render import (NoiseSpec, Priority, RenderCache, RenderService, Status, default_num_threads,
                              default_precision, is_oom, pick_device)
 
@@ -25,15 +25,11 @@ def assert_images_close(a, b) -> None:
     a, b = np.asarray(a), np.asarray(b)
     assert a.shape == b.shape and np.abs(a.astype(int) - b.astype(int)).max() <= 1
 
+from .conftest import tiny_generator  # noqa: E402
+
+
 def tiny(seed=0, res=32):
-    torch.manual_seed(seed)
-    g = Generator(stylegan2_config(res, z_dim=32, w_dim=32, channel_base=256, channel_max=32,
-                                   mapping_layers=2))
-    with torch.no_grad():  # fresh networks start with zero noise strength: make noise visible
-        for m in g.modules():
-            if hasattr(m, "noise_strength"):
-                m.noise_strength.fill_(0.5)
-    return g
+    return tiny_generator(res, 32, seed=seed, channels=32, mapping_layers=2)
 
 
 @pytest.fixture(scope="module")

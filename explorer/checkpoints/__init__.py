@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from ..generators import Generator
-from .errors import CheckpointError, UnsafePickleError
+from .errors import CheckpointError, UnsafePickleError, read_checkpoint_bytes
 from .native import load_native, looks_like_safetensors, save_native
 
 RESOURCES = Path(__file__).resolve().parents[2] / "resources"
@@ -35,15 +35,7 @@ def resolve_model_path(path: str | os.PathLike) -> Path:
 def detect_format(path: str | os.PathLike) -> str:
     """'native' | 'torch' | 'pickle' from the first bytes of the file."""
     path = Path(path)
-    if path.is_dir():
-        raise CheckpointError(path, "is a folder, not a checkpoint file")
-    try:
-        with open(path, "rb") as f:
-            head = f.read(64)
-    except FileNotFoundError:
-        raise CheckpointError(path, "does not exist") from None
-    except OSError as exc:
-        raise CheckpointError(path, f"cannot be read ({exc.strerror or exc})") from None
+    head = read_checkpoint_bytes(path, limit=64)
     if not head:
         raise CheckpointError(path, "is empty")
     if head.startswith(ZIP_MAGIC) or head.startswith(TORCH_LEGACY_PREFIX):

@@ -30,3 +30,20 @@ class CheckpointError(Exception):
 
 class UnsafePickleError(CheckpointError):
     """The pickle asked for a global outside the allow-list; nothing from it was run."""
+
+
+def read_checkpoint_bytes(path, limit: int | None = None) -> bytes:
+    """A checkpoint file's bytes (the first `limit` only, if given); every way the read can fail
+    becomes a CheckpointError naming the file."""
+    path = Path(os.fspath(path))
+    if path.is_dir():
+        raise CheckpointError(path, "is a folder, not a checkpoint file")
+    try:
+        with open(path, "rb") as f:
+            return f.read() if limit is None else f.read(limit)
+    except FileNotFoundError:
+        raise CheckpointError(path, "does not exist") from None
+    except IsADirectoryError:
+        raise CheckpointError(path, "is a folder, not a checkpoint file") from None
+    except OSError as exc:
+        raise CheckpointError(path, f"cannot be read ({exc.strerror or exc})") from None

@@ -36,7 +36,7 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
-from .errors import CheckpointError, UnsafePickleError
+from .errors import CheckpointError, UnsafePickleError, read_checkpoint_bytes
 
 try:  # numpy >= 1.26 has numpy._core; numpy 2 warns on numpy.core.
     from numpy._core import multiarray as _np_multiarray
@@ -449,14 +449,7 @@ def load_pickle(path_or_bytes: str | os.PathLike | bytes | bytearray | memoryvie
         path, data = None, bytes(path_or_bytes)
     else:
         path = Path(os.fspath(path_or_bytes))
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise CheckpointError(path, "does not exist") from None
-        except IsADirectoryError:
-            raise CheckpointError(path, "is a folder, not a checkpoint file") from None
-        except OSError as exc:
-            raise CheckpointError(path, f"cannot be read ({exc.strerror or exc})") from exc
+        data = read_checkpoint_bytes(path)
     if not data:
         raise CheckpointError(path, "file is empty")
     try:
