@@ -51,33 +51,87 @@ def upfirdn2d(x: torch.Tensor, f: torch.Tensor | None, up: int = 1, down: int = 
     n, c, h, w = x.shape
     channels_last = x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
     x0, x1, y0, y1 = (int(p) for p in padding)
+    if up > 1 and f is not None:
+        x = _upfir_polyphase(x, f.to(device=x.device, dtype=x.dtype), up, (x0, x1, y0, y1), gain)
+        if down > 1:
+            x = x[:, :, ::down, ::down]
+    else:
+        x = _padded(x, up, (x0, x1, y0, y1))
+        if f is not None:
+            x = _fir_down(x, f.to(device=x.device, dtype=x.dtype), down, gain)
+        else:
+            x = x * gain if gain != 1.0 else x
+            x = x[:, :, ::down, ::down] if down > 1 else x
+    if channels_last:  # keep the caller's memory format (channels-last convs are 3-5x faster on CPU)
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x
+
+
+def _padded(x: torch.Tensor, up: int, padding: tuple[int, int, int, int]) -> torch.Tensor:
+    """Zero insertion (up - 1 zeros after every sample), then pad (positive) or crop (negative)."""
+    n, c, h, w = x.shape
+    x0, x1, y0, y1 = padding
     if up > 1:
-        x = x.reshape(n, c, h, 1, w, 1)
-        x = F.pad(x, [0, up - 1, 0, 0, 0, up - 1])
-        x = x.reshape(n, c, h * up, w * up)
+        x = F.pad(x.reshape(n, c, h, 1, w, 1), [0, up - 1, 0, 0, 0, up - 1]).reshape(n, c, h * up, w * up)
     if x0 > 0 or x1 > 0 or y0 > 0 or y1 > 0:
         x = F.pad(x, [max(x0, 0), max(x1, 0), max(y0, 0), max(y1, 0)])
     if x0 < 0 or x1 < 0 or y0 < 0 or y1 < 0:
         x = x[:, :, max(-y0, 0): x.shape[2] - max(-y1, 0), max(-x0, 0): x.shape[3] - max(-x1, 0)]
-    if f is not None:
-        f = f.to(device=x.device, dtype=x.dtype)
-        if f.ndim == 1:
-            f = f.flip(0) * math.sqrt(gain)
-            kx = f.reshape(1, 1, 1, -1).expand(c, 1, 1, f.numel())
-            ky = f.reshape(1, 1, -1, 1).expand(c, 1, f.numel(), 1)
-            x = F.conv2d(x, ky, groups=c)
-            x = F.conv2d(x, kx, groups=c)
-        else:
-            f = f.flip([0, 1]) * gain
-            k = f.reshape(1, 1, *f.shape).expand(c, 1, *f.shape)
-            x = F.conv2d(x, k, groups=c)
-    elif gain != 1.0:
-        x = x * gain
-    if down > 1:
-        x = x[:, :, ::down, ::down]
-    if channels_last:  # keep the caller's memory format (channels-last convs are 3-5x faster on CPU)
-        x = x.contiguous(memory_format=torch.channels_last)
     return x
+
+
+def _fir_down(x: torch.Tensor, f: torch.Tensor, down: int, gain: float) -> torch.Tensor:
+    """Valid FIR (true convolution) on an already padded input, evaluated only on the output grid.
+
+    Short taps: one depthwise conv with the full 2-D filter, striding straight onto the
+    downsampled grid (on CPU ~5x faster, forward + backward, than filtering at full resolution
+    and slicing). Long (StyleGAN3) taps stay separable, strided per axis.
+    """
+    c = x.shape[1]
+    if f.ndim == 1 and f.numel() > 4:
+        f = f.flip(0) * math.sqrt(gain)
+        x = F.conv2d(x, f.reshape(1, 1, -1, 1).expand(c, 1, f.numel(), 1), groups=c, stride=(down, 1))
+        return F.conv2d(x, f.reshape(1, 1, 1, -1).expand(c, 1, 1, f.numel()), groups=c, stride=(1, down))
+    f2 = torch.outer(f.flip(0), f.flip(0)) * gain if f.ndim == 1 else f.flip([0, 1]) * gain
+    return F.conv2d(x, f2.reshape(1, 1, *f2.shape).expand(c, 1, *f2.shape), groups=c, stride=down)
+
+
+def _crop_or_pad(x: torch.Tensor, dim: int, start: int, length: int) -> torch.Tensor:
+    """x[start : start + length] along dim, with zeros where that range leaves x."""
+    size = x.shape[dim]
+    before, after = max(-start, 0), max(start + length - size, 0)
+    x = x.narrow(dim, max(start, 0), min(start + length, size) - max(start, 0))
+    if before or after:
+        pad = [0, 0] * (x.ndim - 1 - dim) + [before, after]
+        x = F.pad(x, pad)
+    return x
+
+
+def _upfir_polyphase(x: torch.Tensor, f: torch.Tensor, up: int, padding: tuple[int, int, int, int],
+                     gain: float) -> torch.Tensor:
+    """Zero insertion + pad + FIR as a strided depthwise transposed convolution (polyphase).
+
+    The transposed conv gives the full convolution of the zero-inserted signal without ever
+    multiplying the inserted zeros (1/up^2 of the work); output sample i of the padded
+    valid convolution is full-convolution sample i + K - 1 - pad_before along each axis.
+    """
+    n, c, h, w = x.shape
+    x0, x1, y0, y1 = padding
+    if f.ndim == 1:
+        fy = fx = f * math.sqrt(gain)
+    else:
+        fy = fx = None
+    out_h = h * up + y0 + y1 - (f.shape[0]) + 1
+    out_w = w * up + x0 + x1 - (f.shape[-1]) + 1
+    if fy is not None:
+        k = fy.numel()
+        x = F.conv_transpose2d(x, fy.reshape(1, 1, k, 1).expand(c, 1, k, 1), stride=(up, 1), groups=c)
+        x = _crop_or_pad(x, 2, k - 1 - y0, out_h)
+        x = F.conv_transpose2d(x, fx.reshape(1, 1, 1, k).expand(c, 1, 1, k), stride=(1, up), groups=c)
+        return _crop_or_pad(x, 3, k - 1 - x0, out_w)
+    kh, kw = f.shape
+    x = F.conv_transpose2d(x, (f * gain).reshape(1, 1, kh, kw).expand(c, 1, kh, kw), stride=up, groups=c)
+    return _crop_or_pad(_crop_or_pad(x, 2, kh - 1 - y0, out_h), 3, kw - 1 - x0, out_w)
 
 
 def upsample2d(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
