@@ -12,6 +12,7 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import QPoint, QPointF, Qt  # noqa: E402
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent  # noqa: E402
+from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from tests.test_window import WAIT_MS, gen, settings, window  # noqa: E402,F401 - fixtures
@@ -225,3 +226,54 @@ def test_export_animation_without_keyframes_says_why(window):
     assert window.export_animation() is None
     assert window.timeline_dock.isVisible()
     assert window.act_export_animation.text().startswith("Export &Animation")
+
+
+def test_timeline_edits_undo_and_redo_with_the_keyboard(window, panel, qtbot):
+    """Every timeline edit is one step on the window's undo stack: Ctrl+Z walks them back in order."""
+    stack = window.undo_stack
+    assert stack.count() == N_DROP and stack.undoText() == "Add keyframe"   # one step per drop
+    ids0 = [id(k) for k in panel.timeline.keyframes]
+    positions0 = [k.position for k in panel.timeline.keyframes]
+    # move the middle keyframe with the mouse: one step however many move events the drag had
+    mid = panel.timeline.keyframes[1]
+    start = panel.track.chip_rect(mid).center().toPoint()
+    qtbot.mousePress(panel.track, Qt.LeftButton, pos=start)
+    for x in (0.45, 0.35, 0.25):
+        qtbot.mouseMove(panel.track, QPoint(int(panel.track.x_for(x)), start.y()))
+    qtbot.mouseRelease(panel.track, Qt.LeftButton, pos=QPoint(int(panel.track.x_for(0.25)), start.y()))
+    assert stack.count() == N_DROP + 1 and stack.undoText() == "Move keyframe"
+    # segment setting, then two duration steps (merged into one), then delete
+    panel.track.select(panel.timeline.keyframes[0])
+    panel.interp_combo.setCurrentText("slerp")
+    panel.duration_box.setValue(2.0)
+    panel.duration_box.setValue(3.0)
+    assert stack.undoText() == "Duration 3 s" and stack.count() == N_DROP + 3
+    panel.track.select(panel.timeline.keyframes[2])
+    panel.track.setFocus()
+    qtbot.keyClick(panel.track, Qt.Key_Delete)
+    assert len(panel.timeline.keyframes) == N_DROP - 1
+
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=WAIT_MS)
+    # keys go to the window as the platform delivers them, so the window's shortcuts see them
+    undo = lambda: QTest.keyClick(window.windowHandle(), Qt.Key_Z, Qt.ControlModifier)  # noqa: E731
+    undo()                                                                    # delete
+    assert len(panel.timeline.keyframes) == N_DROP
+    undo()                                                                    # both duration steps
+    assert panel.timeline.duration == 1.0 and panel.duration_box.value() == 1.0
+    undo()                                                                    # segment
+    assert panel.timeline.keyframes[0].segment.interp != "slerp"
+    undo()                                                                    # move
+    assert [k.position for k in panel.timeline.keyframes] == positions0
+    assert [id(k) for k in panel.timeline.keyframes] == ids0
+    undo()                                                                    # last drop
+    assert len(panel.timeline.keyframes) == N_DROP - 1
+    # redo comes back the same way, and the preview follows the restored timeline
+    QTest.keyClick(window.windowHandle(), Qt.Key_Z, Qt.ControlModifier | Qt.ShiftModifier)
+    assert [id(k) for k in panel.timeline.keyframes] == ids0
+    panel.scrubber.setValue(panel.scrubber.maximum())
+    np.testing.assert_array_equal(panel.last_request["ws"], panel.timeline.keyframes[-1].latent.ws)
+    for _ in range(3):
+        stack.redo()
+    assert panel.timeline.duration == 3.0 and panel.duration_box.value() == 3.0
+    assert panel.timeline.keyframes[0].segment.interp == "slerp"

@@ -63,3 +63,35 @@ class ReplaceGridCommand(QUndoCommand):
     def undo(self) -> None:
         self.set_state(self.old_state)
         self.model.reset_cells(self.old_cells)
+
+
+class StateCommand(QUndoCommand):
+    """A panel's whole state before and after one edit (timelines: keyframes are immutable values,
+    so a state is a cheap shallow copy). `restore(state)` puts one back; the first redo is the edit
+    that already happened. Commands with the same merge_id >= 0 pushed one after another merge."""
+
+    def __init__(self, restore: Callable[[object], None], before, after, text: str, merge_id: int = -1):
+        super().__init__(text)
+        self.restore, self.before, self.after = restore, before, after
+        self.merge_id = merge_id
+        self._done = True
+
+    def id(self) -> int:  # noqa: A003 - Qt's name
+        return self.merge_id
+
+    def mergeWith(self, other) -> bool:  # noqa: N802 - Qt's name
+        """Consecutive changes of one setting (spin-box steps) are one undo step."""
+        if not isinstance(other, StateCommand) or other.merge_id != self.merge_id or self.merge_id < 0:
+            return False
+        self.after = other.after
+        self.setText(other.text())
+        return True
+
+    def redo(self) -> None:
+        if self._done:
+            self._done = False
+            return
+        self.restore(self.after)
+
+    def undo(self) -> None:
+        self.restore(self.before)

@@ -348,6 +348,7 @@ class MainWindow(QMainWindow):
 
         self.timeline_panel = TimelinePanel(self.bridge, self.grid_model, post=self._apply_post,
                                             registry=self.registry)
+        self.timeline_panel.undo_stack = self.undo_stack
         self.timeline_dock = QDockWidget("Timeline", self)
         self.timeline_dock.setObjectName("timelineDock")
         self.timeline_dock.setWidget(self.timeline_panel)

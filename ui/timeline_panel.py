@@ -3,12 +3,14 @@
 Drop cells from the grid onto the track (the drop's x is the keyframe's time; several cells spread
 from there to the end), drag a keyframe chip to move it in time, select one to set the segment
 that leaves it (interpolation, easing, layers), Delete removes it. Loop, duration, fps and the
-noise lock are clip settings. The scrubber previews any frame through the window's render bridge
+noise lock are clip settings. Every edit is one step on the window's undo stack (`undo_stack`,
+set by the window; Ctrl+Z / Ctrl+Shift+Z). The scrubber previews any frame through the window's render bridge
 (thumbnail size while dragging or playing, full size on release); one token per panel, so a new
 preview supersedes the older requests still queued. Save / Open use Timeline.save / Timeline.open.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QRectF, QSize, Qt, QTimer, Signal
@@ -22,12 +24,14 @@ from explorer.render import Priority, Status
 from explorer.timeline import EASINGS, INTERPOLATIONS, Keyframe, Segment, Timeline, frame_positions
 
 from . import theme
+from .commands import StateCommand
 from .grid_model import CELL_MIME
 from .render_bridge import to_qimage
 
 LAYER_CHOICES = ("all", "coarse", "medium", "fine")
 PREVIEW_THUMB = 64          # preview side while scrubbing / playing
 CHIP = 40                   # keyframe chip side on the track
+MERGE_DURATION, MERGE_FPS = 7101, 7102   # undo merge ids: spin-box steps in a row are one step
 TIMELINE_FILTER = "Timelines (*.timeline.json *.json);;All files (*)"
 
 
@@ -44,6 +48,7 @@ class TimelineTrack(QWidget):
         self.selected: Keyframe | None = None
         self.playhead: float | None = None
         self._dragging: Keyframe | None = None
+        self._press_state: Timeline | None = None
         self._press_x = 0
         self.setAcceptDrops(True)
         self.setFocusPolicy(Qt.StrongFocus)
@@ -124,6 +129,7 @@ class TimelineTrack(QWidget):
         self.select(kf)
         self._dragging = kf
         self._press_x = event.position().x()
+        self._press_state = self.timeline.copy()
 
     def mouseMoveEvent(self, event) -> None:
         if self._dragging is None or not (event.buttons() & Qt.LeftButton):
@@ -133,7 +139,8 @@ class TimelineTrack(QWidget):
     def mouseReleaseEvent(self, event) -> None:
         if self._dragging is not None:
             if abs(event.position().x() - self._press_x) >= 1:
-                self.move_keyframe(self._dragging, self.position_at(event.position().x()), final=True)
+                with self.panel.undoable("Move keyframe", before=self._press_state):
+                    self.move_keyframe(self._dragging, self.position_at(event.position().x()), final=True)
             self._dragging = None
 
     def move_keyframe(self, kf: Keyframe, position: float, final: bool = True) -> Keyframe:
@@ -222,6 +229,7 @@ class TimelinePanel(QWidget):
         self._thumbs: dict[str, QImage] = {}
         self._resolved = None
         self._resolve_error: str | None = None
+        self.undo_stack = None                    # the window's QUndoStack (None: edits are not undoable)
         self.last_request: dict | None = None     # what the last preview asked the bridge for
         self.preview_image: QImage | None = None
         self.preview_serial = 0                   # bumps for every preview picture shown
@@ -343,6 +351,30 @@ class TimelinePanel(QWidget):
         self._on_selected(None)
         self._sync_controls()
 
+    # ----- undo ------------------------------------------------------------------------------
+    @staticmethod
+    def _signature(tl: Timeline) -> tuple:
+        return (tuple(id(k) for k in tl.keyframes), tl.duration, tl.fps, tl.loop, repr(tl.noise), tl.name)
+
+    @contextmanager
+    def undoable(self, text: str, before: Timeline | None = None, merge_id: int = -1):
+        """Run an edit of `self.timeline`; if it changed anything, push it as one undo step."""
+        before = before if before is not None else self.timeline.copy()
+        yield
+        if self.undo_stack is None or self._signature(before) == self._signature(self.timeline):
+            return
+        self.undo_stack.push(StateCommand(self._restore, before, self.timeline.copy(), text, merge_id))
+
+    def _restore(self, state: Timeline) -> None:
+        sel = self.index_of(self.track.selected)
+        self.timeline = state.copy()
+        kfs = self.timeline.keyframes
+        self.track.selected = kfs[sel] if 0 <= sel < len(kfs) else None
+        self._on_changed()
+        self._on_selected(self.track.selected)
+        self._sync_controls()
+        self._render_missing_thumbs()
+
     def _sync_controls(self) -> None:
         tl = self.timeline
         for w, v in ((self.loop_box, tl.loop), (self.noise_box, tl.noise is not None)):
@@ -382,6 +414,15 @@ class TimelinePanel(QWidget):
         step = 0.0 if n <= 1 else (1.0 - p0) / (n - 1) if p0 < 1.0 else 0.0
         seg = self.timeline.keyframes[-1].segment if self.timeline.keyframes else Segment()
         made = []
+        with self.undoable("Add keyframe" if n == 1 else f"Add {n} keyframes"):
+            self._insert(latents, images, labels, p0, step, seg, made)
+        if made:
+            self.track.select(made[-1])
+            self._on_changed()
+            self._render_missing_thumbs()
+        return made
+
+    def _insert(self, latents, images, labels, p0, step, seg, made) -> None:
         for k, lat in enumerate(latents):
             kf = Keyframe(lat, min(1.0, p0 + k * step), segment=seg,
                           label=(labels[k] if labels else "") or "")
@@ -390,17 +431,13 @@ class TimelinePanel(QWidget):
             if isinstance(img, QImage) and not img.isNull():
                 self._thumbs[lat.digest()] = img
             made.append(kf)
-        if made:
-            self.track.select(made[-1])
-            self._on_changed()
-            self._render_missing_thumbs()
-        return made
 
     def remove_selected(self) -> None:
         idx = self.index_of(self.track.selected)
         if idx < 0:
             return
-        self.timeline.remove(idx)
+        with self.undoable("Remove keyframe"):
+            self.timeline.remove(idx)
         self.track.select(None)
         self._on_changed()
 
@@ -409,7 +446,8 @@ class TimelinePanel(QWidget):
         if idx < 0:
             return
         try:
-            self.timeline.set_segment(idx, **changes)
+            with self.undoable("Segment " + ", ".join(f"{k} {v}" for k, v in changes.items())):
+                self.timeline.set_segment(idx, **changes)
         except ValueError as e:
             self.message.emit(str(e), "error", None)
             return
@@ -417,6 +455,11 @@ class TimelinePanel(QWidget):
         self._on_changed()
 
     def set_loop(self, loop: bool) -> None:
+        with self.undoable("Loop on" if loop else "Loop off"):
+            self._set_loop(loop)
+        self._on_changed()
+
+    def _set_loop(self, loop: bool) -> None:
         tl = self.timeline
         tl.set_loop(bool(loop))
         kfs = tl.keyframes
@@ -430,10 +473,10 @@ class TimelinePanel(QWidget):
             self.loop_box.blockSignals(True)
             self.loop_box.setChecked(bool(loop))
             self.loop_box.blockSignals(False)
-        self._on_changed()
 
     def set_noise_lock(self, locked: bool) -> None:
-        self.timeline.noise = NoiseSpec() if locked else None
+        with self.undoable("Lock noise" if locked else "Unlock noise"):
+            self.timeline.noise = NoiseSpec() if locked else None
         if self.noise_box.isChecked() != bool(locked):
             self.noise_box.blockSignals(True)
             self.noise_box.setChecked(bool(locked))
@@ -441,11 +484,13 @@ class TimelinePanel(QWidget):
         self._on_changed()
 
     def _duration_changed(self, v: float) -> None:
-        self.timeline.duration = float(v)
+        with self.undoable(f"Duration {v:g} s", merge_id=MERGE_DURATION):
+            self.timeline.duration = float(v)
         self._on_changed()
 
     def _fps_changed(self, v: float) -> None:
-        self.timeline.fps = float(v)
+        with self.undoable(f"{v:g} fps", merge_id=MERGE_FPS):
+            self.timeline.fps = float(v)
         if self.play_timer.isActive():
             self.play_timer.setInterval(max(1, int(round(1000.0 / self.timeline.fps))))
         self._on_changed()
@@ -633,7 +678,8 @@ class TimelinePanel(QWidget):
             self.message.emit(f"Could not open the timeline: {e}", "error", None)
             return None
         self._thumbs.clear()
-        self.set_timeline(tl)
+        with self.undoable(f"Open timeline {Path(path).name}"):
+            self.set_timeline(tl)
         self._render_missing_thumbs()
         return tl
 
