@@ -16,6 +16,7 @@ pytest.importorskip("pytestqt")
 from PIL import Image  # noqa: E402
 from PySide6.QtCore import QPointF, QSettings, Qt  # noqa: E402
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent  # noqa: E402
+from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from explorer import Generator, stylegan2_config  # noqa: E402
@@ -283,6 +284,45 @@ def test_mixing_matrix(qtbot, window, gen, tmp_path):
     assert img.shape == (3 * 32, 3 * 32, 3)
     meta = read_png_recipe(out)
     assert meta["kind"] == "mixing-matrix" and len(meta["sources"]) == 2
+
+
+def test_mixing_matrix_changes_undo(qtbot, window):
+    """Placing faces, the layer choice and Clear are undo steps; Ctrl+Z walks them back."""
+    model, m, stack = window.grid_model, window.matrix, window.undo_stack
+    window.matrix_dock.show()
+    window.matrix_dock.raise_()
+    qtbot.waitUntil(m.isVisible, timeout=WAIT_MS)
+    n0 = stack.count()
+    for axis, row in (("source", 0), ("source", 1), ("destination", 2)):
+        tiles = m.source_tiles if axis == "source" else m.dest_tiles
+        header = tiles[-1]
+        mime = model.mimeData([model.index(row)])
+        QApplication.sendEvent(header, QDragEnterEvent(header.rect().center(), Qt.CopyAction, mime,
+                                                       Qt.LeftButton, Qt.NoModifier))
+        QApplication.sendEvent(header, QDropEvent(QPointF(header.rect().center()), Qt.CopyAction, mime,
+                                                  Qt.LeftButton, Qt.NoModifier))
+    assert (len(m.sources), len(m.destinations)) == (2, 1) and stack.count() == n0 + 3
+    qtbot.mouseClick(m.group.buttons["medium"], Qt.LeftButton)
+    assert m.spec == "medium" and stack.undoText() == "Matrix: layers"
+    qtbot.mouseClick(m.clear_button, Qt.LeftButton)
+    assert not m.sources and not m.destinations
+
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=WAIT_MS)
+    undo = lambda: QTest.keyClick(window.windowHandle(), Qt.Key_Z, Qt.ControlModifier)  # noqa: E731
+    undo()
+    assert [s.digest() for s in m.sources] == [model.cell(0).latent.digest(), model.cell(1).latent.digest()]
+    assert m.destinations[0] is model.cell(2).latent and m.spec == "medium"
+    qtbot.waitUntil(lambda: len(m.mixes) == 2 and m.mixes[(0, 1)].recipe["params"]["layers"] == "medium",
+                    timeout=WAIT_MS)
+    undo()
+    assert m.spec == "coarse" and m.group.value() == "coarse"
+    qtbot.waitUntil(lambda: m.mixes[(0, 1)].recipe["params"]["layers"] == "coarse", timeout=WAIT_MS)
+    undo()
+    assert not m.destinations and len(m.sources) == 2
+    stack.redo()
+    stack.redo()
+    assert len(m.destinations) == 1 and m.spec == "medium"
 
 
 # ----- the inspector ---------------------------------------------------------------------------------

@@ -339,6 +339,7 @@ class MainWindow(QMainWindow):
                                         QDockWidget.DockWidgetFloatable)
         self.addDockWidget(Qt.RightDockWidgetArea, self.inspector_dock)
         self.matrix = MixingMatrix(self.runner, self.bridge, self.grid_model)
+        self.matrix.undo_stack = self.undo_stack
         self.matrix_dock = QDockWidget("Mixing matrix", self)
         self.matrix_dock.setObjectName("matrixDock")
         self.matrix_dock.setWidget(self.matrix)

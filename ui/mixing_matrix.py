@@ -3,10 +3,12 @@ the side, each cell the destination with the source's styles on the chosen layer
 
 Faces join by being dragged from the grid onto a header (or the '+' slots), or from the Faces
 menu. The whole matrix exports as one PNG at full resolution, with every face's latent in
-its metadata. Double-click a cell to add that mix to the grid.
+its metadata. Double-click a cell to add that mix to the grid. Placing, removing, clearing and
+the layer choice are steps on the window's undo stack (`undo_stack`, set by the window).
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +23,7 @@ from explorer.recipe_text import short_label
 from explorer.render import Priority, Status
 
 from . import theme
+from .commands import StateCommand
 from .controls import Segmented
 from .grid_model import CELL_MIME
 from .image_tile import ImageTile
@@ -93,6 +96,7 @@ class MixingMatrix(QWidget):
         self.spec = "coarse"
         self.custom = None
         self.mixes: dict[tuple[int, int], Latent] = {}
+        self.undo_stack = None       # the window's QUndoStack (None: changes are not undoable)
         self._layout_serial = 0      # bumps when the tiles are rebuilt
         self._mix_serial = 0         # bumps when the mixes are recomputed
         self.tile_px = 96
@@ -152,36 +156,70 @@ class MixingMatrix(QWidget):
 
     def place(self, axis: str, index: int, latents: list[Latent]) -> None:
         items = self.axis(axis)
-        for k, lat in enumerate(latents):
-            if index + k < len(items):
-                items[index + k] = lat
-            else:
-                items.append(lat)
+        with self._undoable(f"Matrix: {'source' if axis == 'source' else 'destination'} face"
+                            + ("s" if len(latents) > 1 else "")):
+            for k, lat in enumerate(latents):
+                if index + k < len(items):
+                    items[index + k] = lat
+                else:
+                    items.append(lat)
         self._rebuild()
 
     def remove(self, axis: str, index: int) -> None:
         items = self.axis(axis)
         if 0 <= index < len(items):
-            del items[index]
+            with self._undoable(f"Matrix: remove {axis}"):
+                del items[index]
             self._rebuild()
 
     def clear(self) -> None:
-        self.sources.clear()
-        self.destinations.clear()
+        with self._undoable("Clear matrix"):
+            self.sources.clear()
+            self.destinations.clear()
+        self._rebuild()
+
+    # ----- undo -------------------------------------------------------------------------------
+    def _state(self) -> tuple:
+        return (tuple(self.sources), tuple(self.destinations), self.spec, self.custom)
+
+    @contextmanager
+    def _undoable(self, text: str):
+        before = self._state()
+        yield
+        after = self._state()
+        same = (tuple(map(id, before[0])), tuple(map(id, before[1])), before[2:]) == \
+            (tuple(map(id, after[0])), tuple(map(id, after[1])), after[2:])
+        if self.undo_stack is not None and not same:
+            self.undo_stack.push(StateCommand(self._restore, before, after, text))
+
+    def _restore(self, state: tuple) -> None:
+        sources, destinations, spec, custom = state
+        self.sources, self.destinations = list(sources), list(destinations)
+        self.custom = custom
+        if custom is not None:
+            self.group.buttons["custom"].setText(f"{spec_text(custom).capitalize()}…")
+        self.spec = spec
+        self.group.set_value(spec if isinstance(spec, str) else "custom")
         self._rebuild()
 
     def _group_changed(self, key) -> None:
+        with self._undoable("Matrix: layers"):
+            if not self._set_group(key):
+                return
+        self._compute_mixes()
+
+    def _set_group(self, key) -> bool:
         if key == "custom":
             info = self.model.info if self.model is not None else None
             spec = ask_layer_range(self, info, self.custom)
             if spec is None:
                 self.group.set_value(self.spec if isinstance(self.spec, str) else "custom")
-                return
+                return False
             self.custom = spec
             self.group.buttons["custom"].setText(f"{spec_text(spec).capitalize()}…")
             key = spec
         self.spec = key
-        self._compute_mixes()
+        return True
 
     def _resize_tiles(self, px: int) -> None:
         self.tile_px = int(px)
