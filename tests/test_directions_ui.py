@@ -12,7 +12,7 @@ pytest.importorskip("sklearn")
 
 from PySide6.QtCore import QSettings, Qt  # noqa: E402
 
-from explorer.directions import Direction, DirectionLibrary, save_directions  # noqa: E402
+from explorer.directions import Direction, DirectionLibrary, load_directions, save_directions  # noqa: E402
 
 from .test_window import WAIT_MS, select_rows, tiny_generator, visible_ready  # noqa: E402
 
@@ -176,6 +176,40 @@ def test_pca_and_sefa_buttons_add_rows(qtbot, window, monkeypatch):
     assert panel.active_row is row and row.params() == {"direction": "PC1", "amount": -2.0, "layers": "all"}
     row.reset_button.click()
     assert row.amount() == 0.0
+
+
+def test_row_menu_saves_exports_and_removes(qtbot, window, gen, library_root, tmp_path):
+    """An unsupervised direction, kept through the row's context menu, comes back on the next load."""
+    panel = window.directions_panel
+    v = np.zeros(gen.info.w_dim, np.float32)
+    v[1] = 1.0
+    panel.add_directions([Direction(v, name="SeFa1", model=gen.fingerprint, method="sefa")])
+    row = panel.rows["SeFa1"]
+    row.customContextMenuRequested.emit(row.rect().center())       # what a right click emits
+    qtbot.waitUntil(lambda: panel.open_menu is not None and panel.open_menu.isVisible(), timeout=WAIT_MS)
+    assert [a.text() for a in panel.open_menu.actions()][0] == "Save to My Directions"
+    panel.open_menu.close()
+
+    def act(text_start):
+        menu = panel.row_menu(panel.rows["SeFa1"])
+        action = next(a for a in menu.actions() if a.text().startswith(text_start))
+        assert action.isEnabled()
+        action.trigger()
+        return menu
+
+    act("Save to My Directions")
+    assert "SeFa1" in DirectionLibrary(library_root).list(gen.fingerprint)
+    save_again = next(a for a in panel.row_menu(row).actions() if a.text().startswith("Save"))
+    assert not save_again.isEnabled()                                 # already stored
+    out = panel.export_direction("SeFa1", tmp_path / "sefa1.json")
+    np.testing.assert_allclose(load_directions(out)[0].vector, v)
+    window.load_model(gen)                                            # comes back with the model
+    qtbot.waitUntil(lambda: "SeFa1" in window.directions_panel.rows, timeout=WAIT_MS)
+    panel = window.directions_panel
+    act("Remove")
+    assert "SeFa1" not in panel.rows and "SeFa1" not in window.directions
+    assert "SeFa1" not in window.runner.directions
+    assert "SeFa1" not in DirectionLibrary(library_root).list(gen.fingerprint)
 
 
 def test_shipped_directions_match_by_fingerprint(gen, tmp_path):

@@ -5,7 +5,9 @@ faces the user marks positive / negative (InterFaceGAN SVM), all heavy work off 
 Moving a slider previews the move on the selected face through the inspector's live preview;
 'Apply as new cell' runs the 'builtin.move_direction' plugin through the window's EditRunner and
 adds the result with the window's undoable add-cell command. Directions of another model are
-refused with a visible message. Fitted directions are saved in the user's DirectionLibrary.
+refused with a visible message. Fitted directions are saved in the user's DirectionLibrary;
+a row's context menu saves any other one there (PCA, SeFa, imported), exports it to a JSON
+file, or removes it (from the panel, and from the library when it is stored there).
 """
 from __future__ import annotations
 
@@ -16,13 +18,13 @@ import numpy as np
 import shiboken6
 from PySide6.QtCore import QEvent, QRect, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPixmap
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton,
-                               QScrollArea, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QMenu,
+                               QPushButton, QScrollArea, QToolButton, QVBoxLayout, QWidget)
 from superqt import QCollapsible, QLabeledDoubleSlider
 from superqt.utils import create_worker
 
 from explorer.directions import (Direction, DirectionLibrary, DirectionModelError, fit_svm, load_directions,
-                                 pca_directions, sefa_directions, suggest_to_label)
+                                 pca_directions, save_directions, sefa_directions, suggest_to_label)
 from explorer.latents import Latent
 from explorer.render import Priority, Status
 
@@ -85,6 +87,7 @@ def _accuracy_text(d: Direction) -> str:
 
 class DirectionRow(QWidget):
     touched = Signal(object)       # this row: its slider moved or its layers changed
+    menuRequested = Signal(object, object)   # this row, global position (right click)
 
     def __init__(self, direction: Direction, parent=None):
         super().__init__(parent)
@@ -119,6 +122,8 @@ class DirectionRow(QWidget):
         self.slider.valueChanged.connect(lambda _v: self.touched.emit(self))
         self.layers_box.currentTextChanged.connect(lambda _t: self.touched.emit(self))
         self.reset_button.clicked.connect(self.reset)
+        self.setContextMenuPolicy(Qt.CustomContextMenu)
+        self.customContextMenuRequested.connect(lambda pos: self.menuRequested.emit(self, self.mapToGlobal(pos)))
 
     def set_direction(self, d: Direction) -> None:
         self.direction = d
@@ -212,6 +217,7 @@ class DirectionsPanel(QWidget):
         self.gen = None
         self.rows: dict[str, DirectionRow] = {}
         self.active_row: DirectionRow | None = None
+        self.open_menu: QMenu | None = None     # the row menu last shown (non-modal popup)
         self.labels: dict[int, bool] = {}            # cell uid -> positive?
         self.fitted: Direction | None = None          # the label mode's last fit
         self.strip_latents: list[Latent] = []
@@ -373,6 +379,7 @@ class DirectionsPanel(QWidget):
         else:
             row = DirectionRow(d)
             row.touched.connect(self._row_touched)
+            row.menuRequested.connect(self._popup_row_menu)
             self.rows_layout.insertWidget(self.rows_layout.count() - 1, row)
             self.rows[d.name] = row
         # copy on write: edits running on worker threads keep the dict they were given unchanged
@@ -401,6 +408,72 @@ class DirectionsPanel(QWidget):
             self.window.show_error(f"Refused {len(refused)} direction(s){what}: {refused[0]}")
         self._refresh()
         return added
+
+    # ----- a row's context menu -------------------------------------------------------------------
+    def _popup_row_menu(self, row: DirectionRow, pos) -> None:
+        self.open_menu = self.row_menu(row)
+        self.open_menu.setAttribute(Qt.WA_DeleteOnClose)
+        self.open_menu.popup(pos)
+
+    def row_menu(self, row: DirectionRow) -> QMenu:
+        d = row.direction
+        stored = d.model is not None and (d.model, d.name) in self.library
+        menu = QMenu(self)
+        save = menu.addAction("Save to My Directions", lambda: self.save_to_library(d.name))
+        save.setEnabled(not stored)
+        save.setToolTip("Keep this direction for this model: it comes back on every launch")
+        menu.addAction("Export…", lambda: self.export_dialog(d.name))
+        menu.addSeparator()
+        menu.addAction("Remove" + (" (and delete from My Directions)" if stored else ""),
+                       lambda: self.remove_direction(d.name))
+        return menu
+
+    def save_to_library(self, name: str) -> Path | None:
+        d = self.directions.get(name)
+        if d is None:
+            return None
+        try:
+            where = self.library.save(d)
+        except (OSError, ValueError) as e:
+            self.window.show_error(f"Could not save direction {name!r}: {e}")
+            return None
+        self.window.show_message(f"Saved direction {name!r} to {where.parent.name}/{where.name}.")
+        return where
+
+    def export_dialog(self, name: str) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export direction", str(Path.home() / f"{name}.json"),
+                                              "Directions (*.json)")
+        if path:
+            self.export_direction(name, path)
+
+    def export_direction(self, name: str, path) -> Path | None:
+        d = self.directions.get(name)
+        if d is None:
+            return None
+        try:
+            out = save_directions(d, path)
+        except (OSError, ValueError) as e:
+            self.window.show_error(f"Could not export direction {name!r}: {e}")
+            return None
+        self.window.show_message(f"Exported direction {name!r} to {out}.")
+        return out
+
+    def remove_direction(self, name: str) -> None:
+        d = self.directions.get(name)
+        row = self.rows.pop(name, None)
+        if row is not None:
+            if self.active_row is row:
+                self.active_row = None
+            row.setParent(None)
+            row.deleteLater()
+        self.window.directions = {k: v for k, v in self.window.directions.items() if k != name}
+        self.window.runner.directions = self.window.directions
+        if d is not None and d.model is not None and (d.model, name) in self.library:
+            try:
+                self.library.delete(d.model, name)
+            except (OSError, KeyError) as e:
+                self.window.show_error(f"Could not delete direction {name!r} from the library: {e}")
+        self._refresh()
 
     def import_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Import directions", str(Path.home()),
