@@ -77,3 +77,36 @@ def test_noise_can_be_switched_off_above_a_resolution(tmp_path, faces16):
                 assert float(layer.noise_strength) == 0.0
     low = [l for l in t.G.synthesis.noise_layers() if l.resolution <= 8]
     assert any(float(l.noise_strength) != 0.0 for l in low), "noise below the limit still trains"
+
+
+@pytest.mark.parametrize("how", ["signal", "stop-file"])
+def test_train_command_stops_gracefully_with_a_snapshot(tmp_path, faces16, how):
+    """`latent-explorer train` ends on SIGTERM (or a STOP file in the run folder) with a snapshot."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    run = tmp_path / "run"
+    args = [sys.executable, "-m", "explorer.cli", "train", "--data", str(faces16.path), "--run-dir", str(run),
+            "--kimg", "1000", "--threads", "1", "--progress-seconds", "0"]
+    for k, v in TINY.items():
+        if k != "r1_interval":                    # not a command-line setting
+            args += ["--" + k.replace("_", "-"), str(v)]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"})
+    lines = []
+    for line in proc.stdout:                      # wait until it is stepping
+        lines.append(line)
+        if line.startswith("kimg"):
+            break
+    if how == "signal":
+        proc.send_signal(signal.SIGTERM)
+    else:
+        (run / "STOP").write_text("")
+    out, _ = proc.communicate(timeout=120)
+    text = "".join(lines) + out
+    assert proc.returncode == 0, text
+    assert "stopping after this step" in text and "stopped at" in text
+    snap = torch.load(run / "snapshot.pt", map_location="cpu", weights_only=True)
+    assert snap["step"] >= 1

@@ -42,6 +42,31 @@ def _train_config(args):
     return TrainConfig(**overrides)
 
 
+def _graceful_stop(run_dir: Path):
+    """Ctrl+C, SIGTERM or a file named STOP in the run folder end training after the current
+    step, with a snapshot (nothing since the last periodic snapshot is lost)."""
+    import signal
+
+    flag = {"stop": False}
+    stop_file = run_dir / "STOP"
+    stop_file.unlink(missing_ok=True)
+
+    def handler(signum, _frame):
+        flag["stop"] = True
+        print(f"{signal.Signals(signum).name}: stopping after this step, with a snapshot", flush=True)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, handler)
+
+    def should_stop() -> bool:
+        if not flag["stop"] and stop_file.exists():
+            print("STOP file found: stopping after this step, with a snapshot", flush=True)
+            flag["stop"] = True
+        return flag["stop"]
+
+    return should_stop
+
+
 def cmd_train(args) -> int:
     import torch
 
@@ -62,8 +87,9 @@ def cmd_train(args) -> int:
     g_params = sum(p.numel() for p in trainer.G.parameters())
     print(f"training {cfg.resolution}px, G {g_params / 1e6:.2f}M params, batch {cfg.batch}, "
           f"R1 gamma {cfg.gamma():.4f}, device {device}, {torch.get_num_threads()} threads")
+    stop = _graceful_stop(Path(args.run_dir))
     trainer.train(kimg=args.kimg, minutes=args.minutes, snapshot_minutes=args.snapshot_minutes,
-                  progress_seconds=args.progress_seconds)
+                  progress_seconds=args.progress_seconds, should_stop=stop)
     print(f"stopped at {trainer.nimg / 1000:.2f} kimg after {trainer.seconds / 60:.1f} minutes")
     return 0
 
