@@ -3,12 +3,14 @@
     latent-explorer make-faces --out data/faces64.lef --count 50000 --resolution 64
     latent-explorer train --data data/faces64.lef --run-dir runs/default --kimg 300 --minutes 100
     latent-explorer train --data data/faces64.lef --run-dir runs/default --resume --minutes 60
+    latent-explorer train ... --processes 2 --threads 1     # data-parallel: one process per core
     latent-explorer export-model --run-dir runs/default --out resources/default_model.safetensors
 """
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -42,7 +44,7 @@ def _train_config(args):
     return TrainConfig(**overrides)
 
 
-def _graceful_stop(run_dir: Path):
+def _graceful_stop(run_dir: Path, announce: bool = True):
     """Ctrl+C, SIGTERM or a file named STOP in the run folder end training after the current
     step, with a snapshot (nothing since the last periodic snapshot is lost)."""
     import signal
@@ -53,14 +55,16 @@ def _graceful_stop(run_dir: Path):
 
     def handler(signum, _frame):
         flag["stop"] = True
-        print(f"{signal.Signals(signum).name}: stopping after this step, with a snapshot", flush=True)
+        if announce:
+            print(f"{signal.Signals(signum).name}: stopping after this step, with a snapshot", flush=True)
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, handler)
 
     def should_stop() -> bool:
         if not flag["stop"] and stop_file.exists():
-            print("STOP file found: stopping after this step, with a snapshot", flush=True)
+            if announce:
+                print("STOP file found: stopping after this step, with a snapshot", flush=True)
             flag["stop"] = True
         return flag["stop"]
 
@@ -68,29 +72,86 @@ def _graceful_stop(run_dir: Path):
 
 
 def cmd_train(args) -> int:
+    cfg = _train_config(args)
+    run_dir = Path(args.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "train_config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=1))
+    world = int(getattr(args, "processes", None) or 1)
+    if world <= 1:
+        return _train(0, 1, args, cfg, None)
+    return _train_parallel(world, args, cfg)
+
+
+def _train(rank: int, world: int, args, cfg, port: int | None) -> int:
+    """One training process (rank 0 of 1 when not parallel): build, resume, train, snapshot."""
     import torch
 
     from ..devices import pick_device
     from .faces import FaceDataset
     from .train import Trainer
 
+    par = None
+    if world > 1:
+        from .parallel import init_group
+
+        par = init_group(rank, world, port)
     data = FaceDataset(args.data)
-    cfg = _train_config(args)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = pick_device(args.device)
-    trainer = Trainer(cfg, data, args.run_dir, device=device)
-    (Path(args.run_dir) / "train_config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=1))
+    if args.threads or world > 1:
+        torch.set_num_threads(args.threads or 1)
+    device = pick_device(args.device) if world == 1 else "cpu"
+    say = print if rank == 0 else (lambda *_a, **_k: None)
+    trainer = Trainer(cfg, data, args.run_dir, device=device, par=par,
+                      log=lambda m: say(m, flush=True))
     if args.resume and (Path(args.run_dir) / "snapshot.pt").is_file():
         trainer.load_snapshot()
-        print(f"resumed at {trainer.nimg / 1000:.2f} kimg, step {trainer.step}")
+        say(f"resumed at {trainer.nimg / 1000:.2f} kimg, step {trainer.step}")
     g_params = sum(p.numel() for p in trainer.G.parameters())
-    print(f"training {cfg.resolution}px, G {g_params / 1e6:.2f}M params, batch {cfg.batch}, "
-          f"R1 gamma {cfg.gamma():.4f}, device {device}, {torch.get_num_threads()} threads")
-    stop = _graceful_stop(Path(args.run_dir))
+    procs = f", {world} processes x {torch.get_num_threads()} threads" if world > 1 else \
+        f", {torch.get_num_threads()} threads"
+    say(f"training {cfg.resolution}px, G {g_params / 1e6:.2f}M params, batch {cfg.batch}, "
+        f"R1 gamma {cfg.gamma():.4f}, device {device}{procs}", flush=True)
+    stop = _graceful_stop(Path(args.run_dir), announce=rank == 0)
     trainer.train(kimg=args.kimg, minutes=args.minutes, snapshot_minutes=args.snapshot_minutes,
                   progress_seconds=args.progress_seconds, should_stop=stop)
-    print(f"stopped at {trainer.nimg / 1000:.2f} kimg after {trainer.seconds / 60:.1f} minutes")
+    say(f"stopped at {trainer.nimg / 1000:.2f} kimg after {trainer.seconds / 60:.1f} minutes", flush=True)
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.destroy_process_group()
+    return 0
+
+
+def _worker(rank: int, world: int, args, cfg, port: int) -> None:
+    _train(rank, world, args, cfg, port)
+
+
+def _train_parallel(world: int, args, cfg) -> int:
+    """`world` single-threaded data-parallel processes; signals to this one are passed on."""
+    import signal
+
+    import torch.multiprocessing as mp
+
+    from .parallel import free_port
+
+    ctx = mp.start_processes(_worker, args=(world, args, cfg, free_port()), nprocs=world, join=False,
+                             start_method="spawn")
+
+    def forward(signum, _frame):
+        for p in ctx.processes:
+            if p.is_alive():
+                os.kill(p.pid, signum)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, forward)
+    try:
+        while not ctx.join():
+            pass
+    except Exception as e:  # noqa: BLE001 - a worker raised or was killed
+        print(f"a training process failed: {e}")
+        for p in ctx.processes:
+            if p.is_alive():
+                p.terminate()
+        return 1
     return 0
 
 
@@ -138,6 +199,8 @@ def register(sub) -> None:
     t.add_argument("--resume", action="store_true", help="continue from run-dir/snapshot.pt")
     t.add_argument("--device", default="auto")
     t.add_argument("--threads", type=int, default=None)
+    t.add_argument("--processes", type=int, default=1,
+                   help="data-parallel CPU processes (e.g. one per core, each with --threads 1)")
     for name, typ in [("resolution", int), ("batch", int), ("z_dim", int), ("w_dim", int),
                       ("mapping_layers", int), ("g_channel_base", int), ("g_channel_max", int),
                       ("d_channel_base", int), ("d_channel_max", int), ("r1_gamma", float),

@@ -24,6 +24,7 @@ from torch.nn import functional as F
 from ..export import atomic_path
 from ..generators import Generator, stylegan2_config, to_uint8
 from .discriminator import Discriminator
+from .parallel import Solo
 
 SNAPSHOT_NAME = "snapshot.pt"
 SAMPLE_GRID = (8, 8)
@@ -84,9 +85,15 @@ def _adam(params, lr: float, interval: int) -> torch.optim.Adam:
 
 class Trainer:
     def __init__(self, cfg: TrainConfig, data: ImageSource, run_dir: str | os.PathLike,
-                 device: str | torch.device = "cpu", log: Callable[[str], None] = print):
+                 device: str | torch.device = "cpu", log: Callable[[str], None] = print, par=None):
+        """par: a parallel.Gloo when this is one of several data-parallel processes (each takes
+        batch / world images per step; gradients are averaged), else single-process."""
         if data.resolution != cfg.resolution:
             raise ValueError(f"dataset is {data.resolution}px but the model is {cfg.resolution}px")
+        self.par = par if par is not None else Solo()
+        if cfg.batch % self.par.world:
+            raise ValueError(f"batch {cfg.batch} does not split over {self.par.world} processes")
+        self.local_batch = cfg.batch // self.par.world
         self.cfg, self.data, self.log = cfg, data, log
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -100,20 +107,22 @@ class Trainer:
             self.G.synthesis.set_channels_last(True)
             self.G_ema.synthesis.set_channels_last(True)
         self._silence_noise()
+        for net in (self.G, self.G_ema, self.D):
+            self.par.broadcast_module(net)
         self.opt_g = _adam(self.G.parameters(), cfg.lr_g, cfg.pl_interval if cfg.pl_weight else 0)
         self.opt_d = _adam(self.D.parameters(), cfg.lr_d, cfg.r1_interval)
         self.step = 0
         self.nimg = 0
         self.seconds = 0.0
         self.pl_mean = torch.zeros([], device=self.device)
-        self.rng = torch.Generator().manual_seed(cfg.seed)
+        self.rng = torch.Generator().manual_seed(cfg.seed + 7919 * self.par.rank)
         self.amp = self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda") if self.amp else None
         self.last_losses: dict[str, float] = {}
 
     # ----- batches ----------------------------------------------------------------------
     def _reals(self) -> torch.Tensor:
-        idx = torch.randint(len(self.data), (self.cfg.batch,), generator=self.rng).numpy()
+        idx = torch.randint(len(self.data), (self.local_batch,), generator=self.rng).numpy()
         imgs, _ = self.data.batch(np.sort(idx))
         x = torch.from_numpy(np.ascontiguousarray(imgs)).to(self.device).permute(0, 3, 1, 2).float()
         return self._fmt(x / 127.5 - 1.0)
@@ -160,7 +169,7 @@ class Trainer:
 
     # ----- one iteration ----------------------------------------------------------------
     def train_step(self) -> dict[str, float]:
-        cfg, n = self.cfg, self.cfg.batch
+        cfg, n = self.cfg, self.local_batch
         losses = {}
         # Generator: softplus(-D(G(z)))
         self.D.requires_grad_(False)
@@ -172,9 +181,11 @@ class Trainer:
         losses["G"] = float(loss_g.detach())
         if cfg.pl_weight and self.step % cfg.pl_interval == 0:
             losses["pl"] = self._path_length_step()
+        self.par.average_grads(self.G.parameters())
         self.opt_g.step()
         with torch.no_grad():  # track w_avg for truncation
-            self.G.mapping.w_avg.lerp_(ws[:, 0].mean(0).detach(), 1 - self.G.mapping.w_avg_beta)
+            w_mean = self.par.mean(ws[:, 0].mean(0).detach())
+            self.G.mapping.w_avg.lerp_(w_mean, 1 - self.G.mapping.w_avg_beta)
 
         # Discriminator: softplus(D(fake)) + softplus(-D(real)), lazy R1 on reals
         self.D.requires_grad_(True)
@@ -193,23 +204,24 @@ class Trainer:
             losses["R1"] = float(r1.detach())
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
+        self.par.average_grads(self.D.parameters())
         self.opt_d.step()
         losses["D"] = float(loss_d.detach())
         losses["D_real"] = float(real_logits.detach().mean())
 
         self._update_ema()
         self.step += 1
-        self.nimg += n
+        self.nimg += cfg.batch
         self.last_losses = losses
         return losses
 
     def _path_length_step(self) -> float:
-        n = max(1, self.cfg.batch // 2)
+        n = max(1, self.local_batch // 2)
         fake, ws = self._fakes(n)
         y = torch.randn(fake.shape, generator=self.rng).to(self.device) / math.sqrt(fake.shape[2] * fake.shape[3])
         (grad,) = torch.autograd.grad((fake * y).sum(), ws, create_graph=True)
         lengths = grad.square().sum(2).mean(1).sqrt()
-        self.pl_mean.copy_(self.pl_mean.lerp(lengths.mean().detach(), 0.01))
+        self.pl_mean.copy_(self.pl_mean.lerp(self.par.mean(lengths.mean().detach()), 0.01))
         penalty = (lengths - self.pl_mean).square().mean()
         (penalty * self.cfg.pl_weight * self.cfg.pl_interval).backward()
         return float(penalty)
@@ -244,9 +256,11 @@ class Trainer:
                 self.log(f"kimg {self.nimg / 1000:8.2f}  {rate:6.2f} kimg/min  step {self.step}  {loss}")
                 last_print = now
             out_of_time = minutes is not None and (now - start) / 60 >= minutes
-            if out_of_time or (should_stop and should_stop()):
+            stop, snap = self.par.any(out_of_time or bool(should_stop and should_stop()),
+                                      (now - last_snap) / 60 >= snapshot_minutes)
+            if stop:    # every process agrees on stopping and snapshotting, in the same step
                 break
-            if (now - last_snap) / 60 >= snapshot_minutes:
+            if snap:
                 self.save_snapshot()
                 last_snap = now
         self.save_snapshot()
@@ -262,9 +276,17 @@ class Trainer:
         }
 
     def save_snapshot(self) -> Path:
+        """Every process calls this (the RNG states of all of them go in); process 0 writes."""
         path = self.run_dir / SNAPSHOT_NAME
+        rngs = self.par.gather((self.rng.get_state(), torch.get_rng_state()))
+        if self.par.rank != 0:
+            return path
+        state = self.state()
+        if self.par.world > 1:
+            state["rng_ranks"] = [r for r, _ in rngs]
+            state["torch_rng_ranks"] = [t for _, t in rngs]
         with atomic_path(path) as tmp:
-            torch.save(self.state(), tmp)
+            torch.save(state, tmp)
         self.save_sample_grid(self.run_dir / f"samples-{self.nimg // 1000:06d}kimg.png")
         with open(self.run_dir / "log.jsonl", "a") as f:
             f.write(json.dumps({"step": self.step, "kimg": self.nimg / 1000, "minutes": self.seconds / 60,
@@ -284,8 +306,16 @@ class Trainer:
         self.opt_d.load_state_dict(st["opt_d"])
         self.step, self.nimg, self.seconds = int(st["step"]), int(st["nimg"]), float(st["seconds"])
         self.pl_mean.copy_(st["pl_mean"])
-        self.rng.set_state(st["rng"])
-        torch.set_rng_state(st["torch_rng"])
+        ranks = st.get("rng_ranks")
+        if ranks is not None and len(ranks) == self.par.world:
+            self.rng.set_state(ranks[self.par.rank])
+            torch.set_rng_state(st["torch_rng_ranks"][self.par.rank])
+        elif self.par.rank == 0 and self.par.world == 1 and ranks is None:
+            self.rng.set_state(st["rng"])
+            torch.set_rng_state(st["torch_rng"])
+        else:  # a different number of processes than the snapshot's: fresh, distinct streams
+            self.rng.manual_seed(self.cfg.seed + 7919 * self.par.rank + 104729 * self.step)
+            torch.manual_seed(self.cfg.seed + 7919 * self.par.rank + 104729 * self.step)
         self._silence_noise()  # a run may switch noise off at high resolutions when resumed
 
     @torch.no_grad()
