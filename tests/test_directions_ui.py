@@ -116,6 +116,7 @@ def test_label_fit_move_and_apply(qtbot, window, gen, library_root):
     qtbot.waitUntil(lambda: window.inspector.preview_latent is not None and
                     window.inspector.preview_latent.recipe.get("plugin") == "builtin.move_direction",
                     timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: not panel.busy and not window.runner.busy, timeout=WAIT_MS)  # pool threads free
     before = window.grid_model.rowCount()
     panel.apply_button.click()
     qtbot.waitUntil(lambda: window.grid_model.rowCount() == before + 1, timeout=WAIT_MS)

@@ -313,11 +313,12 @@ def test_mixing_matrix_changes_undo(qtbot, window):
     undo()
     assert [s.digest() for s in m.sources] == [model.cell(0).latent.digest(), model.cell(1).latent.digest()]
     assert m.destinations[0] is model.cell(2).latent and m.spec == "medium"
-    qtbot.waitUntil(lambda: len(m.mixes) == 2 and m.mixes[(0, 1)].recipe["params"]["layers"] == "medium",
-                    timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: len(m.mixes) == 2 and all(v.recipe["params"]["layers"] == "medium"
+                                                      for v in list(m.mixes.values())), timeout=WAIT_MS)
     undo()
     assert m.spec == "coarse" and m.group.value() == "coarse"
-    qtbot.waitUntil(lambda: m.mixes[(0, 1)].recipe["params"]["layers"] == "coarse", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: len(m.mixes) == 2 and all(v.recipe["params"]["layers"] == "coarse"
+                                                      for v in list(m.mixes.values())), timeout=WAIT_MS)
     undo()
     assert not m.destinations and len(m.sources) == 2
     stack.redo()
