@@ -188,13 +188,7 @@ class TimelineTrack(QWidget):
             event.ignore()
 
     def dragMoveEvent(self, event) -> None:
-        if self._accepts(event):
-            event.setDropAction(Qt.CopyAction)
-            event.accept()
-            self._drop_x = int(event.position().x())
-            self.update()
-        else:
-            event.ignore()
+        self.dragEnterEvent(event)      # same test, and the drop marker follows the mouse
 
     def dragLeaveEvent(self, event) -> None:
         self._drop_x = None
