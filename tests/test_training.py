@@ -164,3 +164,68 @@ def test_train_command_with_two_processes(tmp_path, faces16):
     assert res.returncode == 0, res.stdout + res.stderr
     assert "2 processes x 1 threads" in res.stdout and "stopped at 0.04 kimg" in res.stdout
     assert torch.load(run / "snapshot.pt", map_location="cpu", weights_only=True)["step"] == 5
+
+
+def test_training_pack_warm_starts_networks_and_progress(tmp_path, faces16):
+    t = Trainer(TrainConfig(**TINY), faces16, tmp_path / "a")
+    for _ in range(3):
+        t.train_step()
+    pack = t.save_pack(tmp_path / "pack.safetensors")
+    warm = Trainer(TrainConfig(**TINY), faces16, tmp_path / "b")
+    warm.load_pack(pack)
+    assert (warm.step, warm.nimg) == (3, 24)
+    for name in ("G", "G_ema", "D"):  # float16 storage: equal to about 1e-3 relative
+        for (key, a), (_, b) in zip(getattr(t, name).state_dict().items(),
+                                    getattr(warm, name).state_dict().items()):
+            assert torch.allclose(a, b, rtol=2e-3, atol=1e-3), f"{name}.{key}"
+    fresh = Trainer(TrainConfig(**TINY), faces16, tmp_path / "c")
+    assert not torch.allclose(fresh.D.b16.conv0.weight, warm.D.b16.conv0.weight)
+    losses = warm.train_step()
+    assert warm.step == 4 and np.isfinite(losses["G"]) and np.isfinite(losses["D"])
+
+
+def test_training_pack_rejects_other_networks_and_damaged_files(tmp_path, faces16):
+    from explorer.training.pack import PackError
+
+    t = Trainer(TrainConfig(**TINY), faces16, tmp_path / "a")
+    pack = t.save_pack(tmp_path / "pack.safetensors")
+    wider = Trainer(TrainConfig(**{**TINY, "g_channel_max": 32}), faces16, tmp_path / "b")
+    with pytest.raises(PackError, match="g_channel_max"):
+        wider.load_pack(pack)
+    cut = tmp_path / "cut.safetensors"
+    cut.write_bytes(pack.read_bytes()[:1000])
+    with pytest.raises(PackError, match="damaged"):
+        t.load_pack(cut)
+    model = t.export_generator(tmp_path / "g.safetensors")
+    with pytest.raises(PackError, match="not a Latent Explorer training pack"):
+        t.load_pack(model)
+    with pytest.raises(PackError, match="no such"):
+        t.load_pack(tmp_path / "missing.safetensors")
+
+
+def test_export_pack_then_train_warm_start_commands(tmp_path, faces16):
+    import os
+    import subprocess
+    import sys
+
+    run = tmp_path / "run"
+    t = Trainer(TrainConfig(**TINY), faces16, run)
+    for _ in range(2):
+        t.train_step()
+    t.save_snapshot()
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cli = [sys.executable, "-m", "explorer.cli"]
+    res = subprocess.run(cli + ["export-model", "--run-dir", str(run), "--out", str(tmp_path / "g.safetensors"),
+                                "--pack", str(tmp_path / "pack.safetensors")],
+                         capture_output=True, text=True, timeout=300, env=env)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "training pack" in res.stdout and (tmp_path / "pack.safetensors").is_file()
+    # a new run folder elsewhere, with no settings given: they come from the pack
+    res = subprocess.run(cli + ["train", "--data", str(faces16.path), "--run-dir", str(tmp_path / "next"),
+                                "--warm-start", str(tmp_path / "pack.safetensors"), "--kimg", "0.032",
+                                "--threads", "1"],
+                         capture_output=True, text=True, timeout=300, env=env)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "warm start from" in res.stdout and "at 0.02 kimg, step 2" in res.stdout
+    snap = torch.load(tmp_path / "next" / "snapshot.pt", map_location="cpu", weights_only=True)
+    assert snap["step"] == 4 and snap["config"]["g_channel_max"] == TINY["g_channel_max"]

@@ -4,7 +4,9 @@
     latent-explorer train --data data/faces64.lef --run-dir runs/default --kimg 300 --minutes 100
     latent-explorer train --data data/faces64.lef --run-dir runs/default --resume --minutes 60
     latent-explorer train ... --processes 2 --threads 1     # data-parallel: one process per core
-    latent-explorer export-model --run-dir runs/default --out resources/default_model.safetensors
+    latent-explorer export-model --run-dir runs/default --out resources/default_model.safetensors \
+        --pack training/default_run.safetensors
+    latent-explorer train --data data/faces64.lef --run-dir runs/next --warm-start training/default_run.safetensors
 """
 from __future__ import annotations
 
@@ -41,6 +43,10 @@ def _train_config(args):
     overrides = {k: v for k, v in vars(args).items() if k in fields and v is not None}
     if args.resume and saved.is_file():  # the run's settings, with what the command line changes
         return TrainConfig(**{**json.loads(saved.read_text()), **overrides})
+    if getattr(args, "warm_start", None):  # the pack's settings, with what the command line changes
+        from .pack import pack_config
+
+        return TrainConfig(**{**pack_config(args.warm_start), **overrides})
     return TrainConfig(**overrides)
 
 
@@ -72,7 +78,13 @@ def _graceful_stop(run_dir: Path, announce: bool = True):
 
 
 def cmd_train(args) -> int:
-    cfg = _train_config(args)
+    from .pack import PackError
+
+    try:
+        cfg = _train_config(args)
+    except PackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     run_dir = Path(args.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "train_config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=1))
@@ -105,6 +117,16 @@ def _train(rank: int, world: int, args, cfg, port: int | None) -> int:
     if args.resume and (Path(args.run_dir) / "snapshot.pt").is_file():
         trainer.load_snapshot()
         say(f"resumed at {trainer.nimg / 1000:.2f} kimg, step {trainer.step}")
+    elif getattr(args, "warm_start", None):
+        from .pack import PackError
+
+        try:
+            trainer.load_pack(args.warm_start)
+        except PackError as exc:
+            say(f"error: {exc}", flush=True)
+            return 2
+        say(f"warm start from {args.warm_start} at {trainer.nimg / 1000:.2f} kimg, step {trainer.step} "
+            f"(fresh optimiser state)")
     g_params = sum(p.numel() for p in trainer.G.parameters())
     procs = f", {world} processes x {torch.get_num_threads()} threads" if world > 1 else \
         f", {torch.get_num_threads()} threads"
@@ -162,7 +184,11 @@ def cmd_export_model(args) -> int:
     from .train import Trainer, TrainConfig
 
     run_dir = Path(args.run_dir)
-    cfg = TrainConfig(**json.loads((run_dir / "train_config.json").read_text()))
+    saved = run_dir / "train_config.json"
+    if saved.is_file():
+        cfg = TrainConfig(**json.loads(saved.read_text()))
+    else:  # the snapshot carries the config too
+        cfg = TrainConfig(**torch.load(run_dir / "snapshot.pt", map_location="cpu", weights_only=True)["config"])
 
     class _NoData:
         resolution = cfg.resolution
@@ -176,6 +202,10 @@ def cmd_export_model(args) -> int:
             "train_minutes": round(trainer.seconds / 60, 1), "train_config": dataclasses.asdict(cfg)}
     out = trainer.export_generator(args.out, half=not args.float32, card=card)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB) at {trainer.nimg / 1000:.1f} kimg")
+    if args.pack:
+        pack = trainer.save_pack(args.pack)
+        print(f"wrote training pack {pack} ({pack.stat().st_size / 1e6:.2f} MB): continue with "
+              f"`latent-explorer train --warm-start {pack} ...`")
     del torch
     return 0
 
@@ -197,6 +227,9 @@ def register(sub) -> None:
     t.add_argument("--snapshot-minutes", type=float, default=5.0)
     t.add_argument("--progress-seconds", type=float, default=60.0)
     t.add_argument("--resume", action="store_true", help="continue from run-dir/snapshot.pt")
+    t.add_argument("--warm-start", metavar="PACK", default=None,
+                   help="start from a training pack (export-model --pack): its networks, image count "
+                        "and settings; fresh optimiser state. Ignored when --resume finds a snapshot")
     t.add_argument("--device", default="auto")
     t.add_argument("--threads", type=int, default=None)
     t.add_argument("--processes", type=int, default=1,
@@ -214,4 +247,6 @@ def register(sub) -> None:
     e.add_argument("--out", required=True)
     e.add_argument("--name", default="default")
     e.add_argument("--float32", action="store_true", help="store float32 instead of float16")
+    e.add_argument("--pack", default=None, metavar="PATH",
+                   help="also write a training pack (G, G_ema, D in float16) for `train --warm-start`")
     e.set_defaults(func=cmd_export_model)

@@ -314,9 +314,27 @@ class Trainer:
             self.rng.set_state(st["rng"])
             torch.set_rng_state(st["torch_rng"])
         else:  # a different number of processes than the snapshot's: fresh, distinct streams
-            self.rng.manual_seed(self.cfg.seed + 7919 * self.par.rank + 104729 * self.step)
-            torch.manual_seed(self.cfg.seed + 7919 * self.par.rank + 104729 * self.step)
+            self.reseed()
         self._silence_noise()  # a run may switch noise off at high resolutions when resumed
+
+    def reseed(self) -> None:
+        """Fresh random streams, distinct per process and per step (a start from a training pack,
+        or from a snapshot written by another number of processes)."""
+        seed = self.cfg.seed + 7919 * self.par.rank + 104729 * self.step
+        self.rng.manual_seed(seed)
+        torch.manual_seed(seed)
+
+    def load_pack(self, path: str | os.PathLike) -> None:
+        """Warm-start from a training pack (networks and image count; fresh optimisers)."""
+        from .pack import load_pack
+
+        load_pack(self, path)
+        self._silence_noise()
+
+    def save_pack(self, path: str | os.PathLike) -> Path:
+        from .pack import save_pack
+
+        return save_pack(self, path)
 
     @torch.no_grad()
     def save_sample_grid(self, path: Path) -> None:
