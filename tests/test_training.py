@@ -229,3 +229,26 @@ def test_export_pack_then_train_warm_start_commands(tmp_path, faces16):
     assert "warm start from" in res.stdout and "at 0.02 kimg, step 2" in res.stdout
     snap = torch.load(tmp_path / "next" / "snapshot.pt", map_location="cpu", weights_only=True)
     assert snap["step"] == 4 and snap["config"]["g_channel_max"] == TINY["g_channel_max"]
+
+
+def test_discriminator_input_blur_fades_out(tmp_path, faces16):
+    t = Trainer(TrainConfig(**{**TINY, "blur_init_sigma": 1.0, "blur_fade_kimg": 0.016}), faces16, tmp_path)
+    assert t.blur_sigma() == 1.0
+    img = torch.zeros(4, 3, 16, 16)
+    img[:, :, 8, 8] = 1.0      # a point: blurred, it spreads but keeps its mass and the image size
+    seen = {}
+    t.D.forward = lambda x: seen.setdefault("x", x).sum(dim=[1, 2, 3])
+    t.run_D(img)
+    x = seen.pop("x")
+    assert x.shape == img.shape and x[0, 0, 8, 8] < 0.2 and x[0, 0, 8, 9] > 0.05
+    assert torch.allclose(x.sum(dim=[2, 3]), torch.ones(4, 3), atol=1e-5)
+    t.nimg = 8                 # half-way through the fade
+    assert t.blur_sigma() == pytest.approx(0.5)
+    t.nimg = 16
+    assert t.blur_sigma() == 0.0
+    t.run_D(img)
+    assert torch.equal(seen.pop("x"), img)  # faded out: D sees the images as they are
+    t.D.forward = type(t.D).forward.__get__(t.D)
+    t.nimg = 0
+    losses = t.train_step()    # the blur is part of the training step, gradients included
+    assert np.isfinite(losses["D"])

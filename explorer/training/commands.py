@@ -238,7 +238,7 @@ def register(sub) -> None:
                       ("mapping_layers", int), ("g_channel_base", int), ("g_channel_max", int),
                       ("d_channel_base", int), ("d_channel_max", int), ("r1_gamma", float),
                       ("lr_g", float), ("lr_d", float), ("pl_weight", float), ("seed", int),
-                      ("noise_max_res", int)]:
+                      ("noise_max_res", int), ("blur_init_sigma", float), ("blur_fade_kimg", float)]:
         t.add_argument("--" + name.replace("_", "-"), dest=name, type=typ, default=None)
     t.set_defaults(func=cmd_train)
 

@@ -23,6 +23,7 @@ from torch.nn import functional as F
 
 from ..export import atomic_path
 from ..generators import Generator, stylegan2_config, to_uint8
+from ..generators.ops import upfirdn2d
 from .discriminator import Discriminator
 from .parallel import Solo
 
@@ -64,6 +65,9 @@ class TrainConfig:
     channels_last: bool = True         # NHWC activations: 3-5x faster convs on CPU (and CUDA)
     noise_max_res: int | None = None   # no per-pixel noise above this resolution (flat-shaded data
                                        # has no stochastic texture; G otherwise uses it as dither)
+    blur_init_sigma: float = 0.0       # Gaussian blur (px) of every image D sees, fading linearly to
+    blur_fade_kimg: float = 100.0      # 0 over blur_fade_kimg (as StyleGAN3 trains): D judges layout
+                                       # first, not the blurry early fakes' missing edges
 
     def gamma(self) -> float:
         return self.r1_gamma if self.r1_gamma is not None else 0.0002 * self.resolution ** 2 / self.batch
@@ -167,6 +171,23 @@ class Trainer:
             img = self.G.synthesis(ws, noise)
         return self._fmt(img.float()), ws
 
+    def blur_sigma(self) -> float:
+        """The blur D's inputs get at the current image count (0 once faded)."""
+        cfg = self.cfg
+        if cfg.blur_init_sigma <= 0 or cfg.blur_fade_kimg <= 0:
+            return 0.0
+        return max(1.0 - self.nimg / (cfg.blur_fade_kimg * 1000), 0.0) * cfg.blur_init_sigma
+
+    def run_D(self, img: torch.Tensor) -> torch.Tensor:
+        """D's logits for images, blurred first while the fade lasts (reals and fakes alike)."""
+        sigma = self.blur_sigma()
+        radius = int(math.floor(sigma * 3))
+        if radius > 0:
+            x = torch.arange(-radius, radius + 1, dtype=torch.float32)
+            taps = torch.exp(-0.5 * (x / sigma) ** 2)
+            img = upfirdn2d(img, taps / taps.sum(), padding=(radius, radius, radius, radius))
+        return self.D(img)
+
     # ----- one iteration ----------------------------------------------------------------
     def train_step(self) -> dict[str, float]:
         cfg, n = self.cfg, self.local_batch
@@ -175,7 +196,7 @@ class Trainer:
         self.D.requires_grad_(False)
         self.G.requires_grad_(True)
         fake, ws = self._fakes(n)
-        loss_g = F.softplus(-self.D(fake)).mean()
+        loss_g = F.softplus(-self.run_D(fake)).mean()
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         losses["G"] = float(loss_g.detach())
@@ -195,8 +216,8 @@ class Trainer:
         real = self._reals()
         do_r1 = self.step % cfg.r1_interval == 0
         real.requires_grad_(do_r1)
-        real_logits = self.D(real)
-        loss_d = F.softplus(self.D(fake)).mean() + F.softplus(-real_logits).mean()
+        real_logits = self.run_D(real)
+        loss_d = F.softplus(self.run_D(fake)).mean() + F.softplus(-real_logits).mean()
         if do_r1:
             (grad,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
             r1 = grad.square().sum(dim=[1, 2, 3]).mean()
