@@ -48,3 +48,20 @@ def test_model_card_matches_the_shipped_model():
     meta = gen.config.get("card", {})
     assert meta.get("kimg", 0) > 0
     assert json.loads(json.dumps(meta))  # plain JSON metadata
+
+
+def test_training_pack_continues_the_shipped_model():
+    """training/default_run.safetensors is the shipped model's run: its G_ema is the shipped
+    generator (both float16) and its settings are the ones the card describes."""
+    from explorer.checkpoints.native import read_native
+    from explorer.training.pack import read_pack
+
+    pack = RESOURCES.parent / "training" / "default_run.safetensors"
+    config, states, progress = read_pack(pack)
+    _, shipped, meta = read_native(DEFAULT_MODEL)
+    assert set(shipped) == set(states["G_ema"])
+    for key, value in shipped.items():
+        assert torch.equal(value, states["G_ema"][key]), key
+    assert abs(progress["nimg"] / 1000 - float(meta["kimg"])) < 0.1
+    assert json.loads(meta["train_config"]) == config
+    assert len(states["D"]) > 0 and len(states["G"]) == len(states["G_ema"])
