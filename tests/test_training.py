@@ -252,3 +252,16 @@ def test_discriminator_input_blur_fades_out(tmp_path, faces16):
     t.nimg = 0
     losses = t.train_step()    # the blur is part of the training step, gradients included
     assert np.isfinite(losses["D"])
+
+
+def test_pack_config_reads_the_settings_and_refuses_other_files(tmp_path, faces16):
+    from explorer.training.pack import PackError, pack_config
+
+    t = Trainer(TrainConfig(**TINY), faces16, tmp_path / "a")
+    pack = t.save_pack(tmp_path / "pack.safetensors")
+    assert pack_config(pack)["g_channel_max"] == TINY["g_channel_max"]
+    with pytest.raises(PackError, match="not a Latent Explorer training pack"):
+        pack_config(t.export_generator(tmp_path / "g.safetensors"))
+    (tmp_path / "junk.safetensors").write_bytes(b"\x00" * 64)
+    with pytest.raises(PackError, match="damaged"):
+        pack_config(tmp_path / "junk.safetensors")

@@ -49,16 +49,26 @@ def save_pack(trainer, path: str | os.PathLike) -> Path:
     return path
 
 
-def read_pack(path: str | os.PathLike) -> tuple[dict, dict[str, dict[str, torch.Tensor]], dict]:
-    """-> (train config dict, {network: float32 state dict}, {nimg, step, seconds})."""
+def _checked(path) -> Path:
     path = Path(path)
     if not path.is_file():
         raise PackError(f"{path}: no such training pack")
+    return path
+
+
+def _pack_metadata(f, path: Path) -> dict:
+    meta = f.metadata() or {}
+    if meta.get("format") != PACK_FORMAT:
+        raise PackError(f"{path}: not a Latent Explorer training pack")
+    return meta
+
+
+def read_pack(path: str | os.PathLike) -> tuple[dict, dict[str, dict[str, torch.Tensor]], dict]:
+    """-> (train config dict, {network: float32 state dict}, {nimg, step, seconds})."""
+    path = _checked(path)
     try:
         with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-            if meta.get("format") != PACK_FORMAT:
-                raise PackError(f"{path}: not a Latent Explorer training pack")
+            meta = _pack_metadata(f, path)
             states: dict[str, dict[str, torch.Tensor]] = {n: {} for n in NETWORKS}
             for key in f.keys():
                 net, _, sub = key.partition(".")
@@ -77,7 +87,15 @@ def read_pack(path: str | os.PathLike) -> tuple[dict, dict[str, dict[str, torch.
 
 
 def pack_config(path: str | os.PathLike) -> dict:
-    return read_pack(path)[0]
+    """The pack's train config, from its header alone (no tensors are read)."""
+    path = _checked(path)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return json.loads(_pack_metadata(f, path)["train_config"])
+    except PackError:
+        raise
+    except Exception as exc:  # damaged header or metadata
+        raise PackError(f"{path}: damaged training pack ({exc})") from exc
 
 
 def load_pack(trainer, path: str | os.PathLike) -> None:
