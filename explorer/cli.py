@@ -113,7 +113,8 @@ def _add_training_commands(sub) -> None:
     """Training and direction-fitting subcommands live beside the code they drive."""
     import importlib
 
-    for name in (".training.commands", ".training.commands_directions", ".commands_animate"):
+    for name in (".training.commands", ".training.commands_renderer", ".training.commands_directions",
+                 ".commands_animate"):
         try:
             module = importlib.import_module(name, __package__)
         except ModuleNotFoundError:

@@ -102,7 +102,8 @@ class Generator(nn.Module):
         self.mapping = MappingNetwork(z_dim, c_dim, w_dim, self.synthesis.num_ws, list(m["features"]),
                                       lr_multiplier=m.get("lr_multiplier", 0.01),
                                       embed_features=m.get("embed_features"),
-                                      w_avg_beta=m.get("w_avg_beta", 0.998))
+                                      w_avg_beta=m.get("w_avg_beta", 0.998),
+                                      normalize_z=bool(m.get("normalize_z", True)))
         cfg["format_version"] = CONFIG_VERSION
         self.config = cfg
         self._fingerprint: str | None = None

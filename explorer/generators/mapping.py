@@ -30,8 +30,12 @@ class MappingNetwork(nn.Module):
 
     def __init__(self, z_dim: int, c_dim: int, w_dim: int, num_ws: int, features: list[int],
                  lr_multiplier: float = 0.01, embed_features: int | None = None,
-                 w_avg_beta: float = 0.998):
+                 w_avg_beta: float = 0.998, normalize_z: bool = True):
+        """normalize_z: StyleGAN's 2nd-moment normalisation of z. Off for a model whose z has
+        slot semantics (the default model: each entry of z is one drawing parameter, and
+        dividing by the vector's norm would make every slot depend on all the others)."""
         super().__init__()
+        self.normalize_z = bool(normalize_z)
         self.z_dim, self.c_dim, self.w_dim, self.num_ws = z_dim, c_dim, w_dim, num_ws
         self.num_layers = len(features) - 1
         self.w_avg_beta = w_avg_beta
@@ -44,7 +48,10 @@ class MappingNetwork(nn.Module):
 
     def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, psi: float = 1.0,
                 cutoff: int | None = None) -> torch.Tensor:
-        x = normalize_2nd_moment(z.to(torch.float32)) if self.z_dim > 0 else None
+        x = None
+        if self.z_dim > 0:
+            x = z.to(torch.float32)
+            x = normalize_2nd_moment(x) if self.normalize_z else x
         if self.c_dim > 0:
             if c is None:
                 raise ValueError(f"this model is conditional: pass c with {self.c_dim} label values")

@@ -29,7 +29,7 @@ def cmd_make_faces(args) -> int:
             print(f"\rrendering faces {done}/{total} ({pct}%)", end="", file=sys.stderr, flush=True)
 
     write_dataset(args.out, args.count, resolution=args.resolution, seed=args.seed,
-                  workers=args.workers, progress=progress)
+                  workers=args.workers, progress=progress, renderer=args.renderer)
     print(f"\nwrote {args.count} faces to {args.out}")
     return 0
 
@@ -217,6 +217,9 @@ def register(sub) -> None:
     m.add_argument("--resolution", type=int, default=64)
     m.add_argument("--seed", type=int, default=0)
     m.add_argument("--workers", type=int, default=None)
+    m.add_argument("--renderer", type=int, choices=(1, 2), default=1,
+                   help="1: the v1 portraits; 2: slot-per-parameter portraits with noise-driven detail "
+                        "(the neural renderer's data, z and noise from each seed)")
     m.set_defaults(func=cmd_make_faces)
 
     t = sub.add_parser("train", help="train a StyleGAN2 generator on a face dataset (resumable)")

@@ -27,6 +27,10 @@ from PIL import Image, ImageDraw
 YAW_DEGREES = 24.0   # yaw = +-1 turns the head this much
 TILT_DEGREES = 14.0  # tilt = +-1 rolls the head this much
 
+# Region ids of the optional label canvas (renderer v2 puts stochastic texture per region).
+REGION_BG, REGION_SKIN, REGION_HAIR, REGION_CLOTH, REGION_FEATURE, REGION_BEARD = range(6)
+NUM_REGIONS = 6
+
 # ---------------------------------------------------------------------------------- colours
 
 SKIN_STOPS = np.array([
@@ -147,15 +151,20 @@ class Painter:
     """Projects head-space shapes onto the supersampled canvas and draws them.
 
     Keeps a silhouette mask (everything but background) so lighting can shade the figure only.
+    With labels=True it also keeps a region canvas (REGION_* per pixel, last opaque shape wins)
+    in `self.labels`; `self.region` is the id the current part draws with.
     """
 
-    def __init__(self, img: Image.Image, g):
+    def __init__(self, img: Image.Image, g, labels: bool = False):
         self.img = img
         self.size = img.size[0]
         self.draw = ImageDraw.Draw(img)
         self.blend = ImageDraw.Draw(img, "RGBA")
         self.mask = Image.new("L", img.size, 0)
         self.mdraw = ImageDraw.Draw(self.mask)
+        self.labels = Image.new("L", img.size, REGION_BG) if labels else None
+        self.ldraw = ImageDraw.Draw(self.labels) if labels else None
+        self.region = REGION_FEATURE
         a = math.radians(g.yaw * YAW_DEGREES)
         t = math.radians(g.tilt * TILT_DEGREES)
         self.ca, self.sa = math.cos(a), math.sin(a)
@@ -193,20 +202,27 @@ class Painter:
         out[1::2] = np.asarray(y) * self.size
         return out.tolist()
 
-    def poly(self, pts, fill, mask=False):
+    def poly(self, pts, fill, mask=False, region=None):
+        """region: label this shape with that id even if it is translucent (opaque shapes are
+        labelled with self.region, translucent ones are overlays and are not)."""
         if len(fill) == 4:
             self.blend.polygon(pts, fill=fill)
         else:
             self.draw.polygon(pts, fill=fill)
         if mask:
             self.mdraw.polygon(pts, fill=255)
+        if self.ldraw is not None and (region is not None or len(fill) == 3):
+            self.ldraw.polygon(pts, fill=self.region if region is None else region)
 
     def line(self, pts, fill, width, closed=False):
         if closed:
             pts = pts + pts[:2]
         w = max(1, int(round(width * self.size)))
         d = self.blend if len(fill) == 4 else self.draw
-        d.line(pts, fill=fill, width=w, joint="curve" if w > 2 else None)
+        joint = "curve" if w > 2 else None
+        d.line(pts, fill=fill, width=w, joint=joint)
+        if self.ldraw is not None and len(fill) == 3:
+            self.ldraw.line(pts, fill=self.region, width=w, joint=joint)
 
     def dot(self, pts, r, fill):
         """Round dot of radius r (canvas fraction) at each projected point."""
@@ -240,12 +256,22 @@ def derive(p) -> SimpleNamespace:
     g.mw = (0.24 + 0.06 * p.mouth_width + 0.17 * p.smile) * g.W
     g.jaw_n = 1.9 + 2.4 * p.jaw
     g.jaw_taper = 0.04 + 0.4 * (1.0 - p.jaw)
+    # presentation (renderer v2; None in v1): 0 feminine .. 1 masculine, -0.5 .. +0.5 here
+    g.pres = None if p.presentation is None else float(p.presentation) - 0.5
+    if g.pres is not None:
+        g.jaw_n = max(1.6, g.jaw_n + 1.2 * g.pres)
+        g.jaw_taper = min(0.5, max(0.0, g.jaw_taper - 0.16 * g.pres))
 
     g.skin = skin_color(p.skin_tone)
     dark_skin = p.skin_tone > 0.6
     g.skin_shadow = mix(shade(g.skin, 0.84), (120, 60, 90), 0.08)
     g.skin_line = mix(shade(g.skin, 0.66), (110, 40, 40), 0.12)
-    g.hair = hair_color(p.hair_color, p.hair_shade, p.age)
+    if p.greying is None:
+        g.hair = hair_color(p.hair_color, p.hair_shade, p.age)
+    else:  # renderer v2: salt and pepper is its own (colour) parameter, not a side effect of age
+        g.hair = hair_color(p.hair_color, p.hair_shade, 0.0)
+        if p.hair_color != "grey" and p.greying > 0:
+            g.hair = mix(g.hair, (176, 176, 178), min(0.6, float(p.greying)))
     # keep hair readable against the skin (brown hair on brown skin would merge into one blob)
     lum_h, lum_s = luma(g.hair), luma(g.skin)
     if abs(lum_h - lum_s) < 45:
@@ -265,6 +291,8 @@ def derive(p) -> SimpleNamespace:
     g.lip = shade(lip_base, 0.9 if not dark_skin else 0.8)
     if p.makeup:
         g.lip = LIPSTICKS[int(p.lip_shade * len(LIPSTICKS)) % len(LIPSTICKS)]
+    elif p.greying is not None:  # renderer v2: the lip colour is a colour parameter of its own
+        g.lip = mix(g.lip, (196, 70, 84), 0.35 * p.lip_shade)
     g.clothes = shade(CLOTHING_COLORS[p.clothing_color], 0.85 + 0.3 * p.clothing_shade)
     hue = BG_HUES[p.bg_color]
     light = 0.42 + 0.4 * p.bg_lightness
@@ -323,7 +351,7 @@ def body(pt: Painter, g, p):
     chin = pt.flat([0.0], [g.Hl], outline_dz(g, np.array([g.Hl])))
     chin_x, chin_y = chin[0] / pt.size, chin[1] / pt.size
     top = g.cy + g.k * g.Hl + 0.065
-    sw = 0.35 + 0.08 * p.shoulder_width
+    sw = 0.35 + 0.08 * p.shoulder_width + (0.05 * g.pres if g.pres is not None else 0.0)
     c, s = circle(64)
     sel = s <= 0.05
     ex = np.abs(c[sel]) ** 0.7 * np.sign(c[sel])
@@ -337,7 +365,7 @@ def body(pt: Painter, g, p):
     uw = nw * 1.55
     if style == "turtleneck":
         pts = [(0.5 - nw, neck_top), (0.5 - nw, top + 0.02), (0.5 + nw, top + 0.02), (0.5 + nw, neck_top)]
-        pt.poly(pt.canvas(*zip(*pts)), neck_col, mask=True)
+        pt.poly(pt.canvas(*zip(*pts)), neck_col, mask=True, region=REGION_SKIN)
         chin_shadow(pt, g, chin_x, chin_y, nw)
         y0 = chin_y + 0.045
         xs = [0.5 + f for f in (-nw * 1.15, -nw * 1.2, -uw * 1.1, uw * 1.1, nw * 1.2, nw * 1.15)]
@@ -360,7 +388,7 @@ def body(pt: Painter, g, p):
         vy = list(top - 0.004 + 0.045 * np.sin(tt))
     xs = [0.5 - nw, 0.5 - nw * 1.05] + vx + [0.5 + nw * 1.05, 0.5 + nw]
     ys = [neck_top, top - 0.02] + vy + [top - 0.02, neck_top]
-    pt.poly(pt.canvas(xs, ys), neck_col, mask=True)
+    pt.poly(pt.canvas(xs, ys), neck_col, mask=True, region=REGION_SKIN)
     chin_shadow(pt, g, chin_x, chin_y, nw)
     if style == "collar":
         white = (244, 244, 240) if p.clothing_color not in ("white",) else (200, 210, 230)
@@ -396,7 +424,7 @@ def back_hair(pt: Painter, g, p):
     elif st == "curly":
         rx = W + 0.06 + 0.05 * p.hair_volume
         ry = Hu + 0.05 + 0.035 * p.hair_volume
-        k = 13 + int(6 * p.hair_shade)
+        k = 13 + int(6 * (p.hair_shade if p.curl_seed is None else p.curl_seed))
         c, s = circle(96)
         r = 1.0 + 0.05 * np.abs(np.sin(k * np.arctan2(s, c) * 0.5 + p.hair_part))
         pt.poly(pt.flat(rx * c * r, -0.04 + ry * s * r, -0.1 * g.D), col, mask=True)
@@ -506,10 +534,17 @@ def eyes(pt: Painter, g, p):
             lx = np.append(lx, wx) if sd > 0 else np.insert(lx, 0, wx)
             ly = np.append(ly, wy) if sd > 0 else np.insert(ly, 0, wy)
         pt.line(pt.surface(lx, ly), (34, 24, 26), width)
+        if g.pres is not None and g.pres < 0:  # feminine presentation: lashes at the outer lid
+            n = 3
+            for j in range(n):
+                uu = 0.35 + 0.22 * j
+                bx, by = ex + sd * ew * uu, ey - eh * (1.0 - uu * uu) ** 0.425 - tilt * uu
+                ln = (0.012 + 0.004 * j) * min(1.0, -2.4 * g.pres)
+                pt.line(pt.surface([bx, bx + sd * ln * 0.6], [by, by - ln]), (34, 24, 26), 0.005)
 
 
 def brows(pt: Painter, g, p):
-    th = 0.008 + 0.016 * p.brow_thickness
+    th = 0.008 + 0.016 * p.brow_thickness + (0.008 * g.pres if g.pres is not None else 0.0)
     for sd in (-1, 1):
         tt = lin(0.0, 1.0, 10)
         x = sd * (g.eye_dx - g.ew * 1.0 + g.ew * 2.25 * tt)
@@ -554,6 +589,10 @@ def mouth(pt: Painter, g, p):
             bx, by = band(lx, np.full_like(u, my + 0.009), 0.012 * (1 - 0.6 * u ** 2))
             pt.poly(pt.surface(bx, by), g.lip)
             pt.line(pt.surface(x, top), shade(g.lip, 0.6), 0.008)
+        elif g.pres is not None and g.pres < 0:  # feminine presentation: a fuller lower lip
+            bx, by = band(lx, np.full_like(u, my + 0.01), (0.006 - 0.016 * g.pres) * (1 - 0.6 * u ** 2))
+            pt.poly(pt.surface(bx, by), shade(g.lip, 0.95))
+            pt.line(pt.surface(x, top), shade(g.lip, 0.62), 0.0085)
         else:  # a hint of the lower lip
             pt.line(pt.surface(lx, my + 0.016 - 0.004 * u ** 2), rgba(shade(g.lip, 0.85), 120), 0.006)
     else:
@@ -600,7 +639,7 @@ def facial_hair(pt: Painter, g, p, stage: str):
             iy = iy + np.array([0.03, 0.03, 0.0, 0.0, 0.0, 0.0, 0.03, 0.03])
         pts = pt.flat(ox, oy, odz) + pt.surface(ix[::-1], iy[::-1])
         stubble = rgba(mix(col, g.skin_line, 0.5), 70)
-        pt.poly(pts, col if fh == "beard" else stubble, mask=(fh == "beard"))
+        pt.poly(pts, col if fh == "beard" else stubble, mask=(fh == "beard"), region=REGION_BEARD)
         if fh == "beard":  # a little skin and lip around the mouth
             x, y = ellipse(0.0, my + 0.004 - 0.4 * lift, mw * 1.05, 0.022, 20)
             pt.poly(pt.surface(x, y), rgba(shade(g.skin, 0.92), 150))
@@ -694,7 +733,8 @@ def front_hair(pt: Painter, g, p):
     elif st == "curly":
         rx, ry = _cap(pt, g, g.hair, 0.04, 0.03, 0.06, -0.13 + 0.02 * p.hair_fringe, 0.02 * part, 0.04,
                       scallop=0.016, shadow=True)
-        rng = np.random.default_rng(int(p.hair_shade * 1e6))  # curl texture, part of the params
+        curl = p.hair_shade if p.curl_seed is None else p.curl_seed
+        rng = np.random.default_rng(int(curl * 1e6))  # curl texture, part of the params
         ang = rng.uniform(np.pi * 1.05, np.pi * 1.95, 14)
         rad = rng.uniform(0.75, 1.0, 14)
         cx = np.cos(ang) * rad * (W + 0.03)
@@ -735,11 +775,12 @@ def glasses(pt: Painter, g, p):
     kind = p.glasses
     if kind == "none":
         return
-    frame = FRAME_COLORS[int(p.frame_style * 7) % len(FRAME_COLORS)]
+    tint = p.frame_style if p.frame_color is None else p.frame_color  # v2: colour is its own slot
+    frame = FRAME_COLORS[int(tint * 7) % len(FRAME_COLORS)]
     shape = int(p.frame_style * 3) % 3  # round / rectangular / cat-eye-ish
     sun = kind == "sunglasses"
     if sun:
-        frame = FRAME_COLORS[0] if p.frame_style < 0.6 else FRAME_COLORS[2]
+        frame = FRAME_COLORS[0] if tint < 0.6 else FRAME_COLORS[2]
     rx, ry = g.ew * 1.42 + 0.004, g.ew * 1.05 + 0.006 + (0.006 if sun else 0.0)
     fw = 0.0095 + 0.005 * (p.frame_style > 0.5)
     c, s = circle(28)
@@ -756,7 +797,7 @@ def glasses(pt: Painter, g, p):
                 y = y - 0.012 * np.clip(sd * c, 0.0, 1.0) * (s < 0)
         pts = pt.surface(x, y, 0.012)
         if sun:
-            pt.poly(pts, rgba(LENS_TINTS[int(p.frame_style * 11) % len(LENS_TINTS)], 238))
+            pt.poly(pts, rgba(LENS_TINTS[int(tint * 11) % len(LENS_TINTS)], 238), region=REGION_FEATURE)
             gx = cx + np.array([-0.5, -0.1, 0.05, -0.35]) * rx
             gy = cy + np.array([-0.1, -0.7, -0.45, 0.2]) * ry
             pt.poly(pt.surface(gx, gy, 0.013), rgba((255, 255, 255), 60))

@@ -176,6 +176,12 @@ class FaceParams:
     clothing_shade: float = 0.5
     bg_angle: float = 0.0          # radians, gradient direction
     bg_hue_jitter: float = 0.5
+    # renderer v2 only (None: the v1 drawing, where these follow other parameters)
+    presentation: float | None = None  # 0 feminine .. 1 masculine: jaw, brows, lashes, lips, shoulders
+    greying: float | None = None       # salt and pepper in the hair (v1: follows age)
+    curl_seed: float | None = None     # layout of curls (v1: follows hair_shade)
+    frame_color: float | None = None   # glasses frame / lens colour (v1: follows frame_style)
+    freckles: float = 0.0              # freckle density (v2 draws them from the fine noise map)
 
     def replace(self, **changes) -> "FaceParams":
         return dataclasses.replace(self, **changes)
@@ -375,13 +381,25 @@ FORMAT_VERSION = 1
 _ALIGN = 4096
 
 
-def _render_chunk(args: tuple[int, int, int, int]) -> tuple[int, np.ndarray, np.ndarray]:
+def renderer_of(version: int) -> tuple[Callable[[int, int], tuple[np.ndarray, np.ndarray]], tuple[str, ...]]:
+    """(render(seed, resolution) -> (image, labels), label names) of renderer 1 or 2."""
+    if version == 1:
+        return render_face, LABEL_NAMES
+    if version == 2:
+        from .faces_v2 import LABEL_NAMES_V2, render_seed_v2
+
+        return render_seed_v2, LABEL_NAMES_V2
+    raise ValueError(f"unknown renderer version {version}")
+
+
+def _render_chunk(args: tuple[int, int, int, int, int]) -> tuple[int, np.ndarray, np.ndarray]:
     """Worker: images and labels for seeds [start, start + n) (offsets from the dataset seed)."""
-    offset, n, seed0, resolution = args
+    offset, n, seed0, resolution, version = args
+    render, names = renderer_of(version)
     imgs = np.empty((n, resolution, resolution, 3), dtype=np.uint8)
-    labs = np.empty((n, NUM_LABELS), dtype=np.float32)
+    labs = np.empty((n, len(names)), dtype=np.float32)
     for i in range(n):
-        imgs[i], labs[i] = render_face(seed0 + offset + i, resolution)
+        imgs[i], labs[i] = render(seed0 + offset + i, resolution)
     return offset, imgs, labs
 
 
@@ -399,7 +417,8 @@ def _align(n: int) -> int:
 
 
 def write_dataset(path, count: int, resolution: int = 64, seed: int = 0, workers: int | None = None,
-                  progress: Callable[[int, int], None] | None = None, mp_context=None) -> Path:
+                  progress: Callable[[int, int], None] | None = None, mp_context=None,
+                  renderer: int = RENDERER_VERSION) -> Path:
     """Render seeds [seed, seed + count) into one memory-mappable file at `path`.
 
     Layout: MAGIC (8 bytes), header length (uint64 little-endian), UTF-8 JSON header, then at
@@ -407,6 +426,7 @@ def write_dataset(path, count: int, resolution: int = 64, seed: int = 0, workers
     float32 label block [N, L]. Written to a temporary file beside `path` and moved into place
     with os.replace, so `path` is either the old file or a complete new one, never partial.
     workers: processes (default: all cores); progress(done, total) is called from this process.
+    renderer: 1 (sample_params from the seed) or 2 (faces_v2: z and noise maps from the seed).
     """
     path = Path(path)
     count, resolution = int(count), int(resolution)
@@ -415,13 +435,14 @@ def write_dataset(path, count: int, resolution: int = 64, seed: int = 0, workers
     if not workers:
         workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     workers = max(1, int(workers or 1))
+    _, names = renderer_of(int(renderer))
     img_bytes = count * resolution * resolution * 3
     header = {
-        "magic": "latent-explorer-faces", "version": FORMAT_VERSION, "renderer_version": RENDERER_VERSION,
+        "magic": "latent-explorer-faces", "version": FORMAT_VERSION, "renderer_version": int(renderer),
         "count": count, "resolution": resolution, "seed": int(seed), "seed_end": int(seed) + count,
-        "label_names": list(LABEL_NAMES), "attributes": [a.to_json() for a in ATTRIBUTES],
+        "label_names": list(names), "attributes": [a.to_json() for a in ATTRIBUTES],
         "images_dtype": "uint8", "images_shape": [count, resolution, resolution, 3],
-        "labels_dtype": "<f4", "labels_shape": [count, NUM_LABELS],
+        "labels_dtype": "<f4", "labels_shape": [count, len(names)],
         "images_offset": 0, "labels_offset": 0,
     }
     # offsets depend on the header length, which depends on the offsets' digits: iterate
@@ -431,7 +452,7 @@ def write_dataset(path, count: int, resolution: int = 64, seed: int = 0, workers
         header["labels_offset"] = _align(header["images_offset"] + img_bytes)
     blob = json.dumps(header).encode()
     assert 16 + len(blob) <= header["images_offset"]
-    total = header["labels_offset"] + count * NUM_LABELS * 4
+    total = header["labels_offset"] + count * len(names) * 4
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -440,9 +461,9 @@ def write_dataset(path, count: int, resolution: int = 64, seed: int = 0, workers
             f.write(MAGIC + struct.pack("<Q", len(blob)) + blob)
             f.truncate(total)
         images = np.memmap(tmp, np.uint8, "r+", header["images_offset"], (count, resolution, resolution, 3))
-        labels = np.memmap(tmp, "<f4", "r+", header["labels_offset"], (count, NUM_LABELS))
+        labels = np.memmap(tmp, "<f4", "r+", header["labels_offset"], (count, len(names)))
         chunk = max(1, min(256, -(-count // (workers * 8))))
-        jobs = [(o, min(chunk, count - o), int(seed), resolution) for o in range(0, count, chunk)]
+        jobs = [(o, min(chunk, count - o), int(seed), resolution, int(renderer)) for o in range(0, count, chunk)]
         done = 0
 
         def store(result):
@@ -498,6 +519,7 @@ class FaceDataset:
         self.path = Path(path)
         self.header = h = read_header(self.path)
         self.resolution = int(h["resolution"])
+        self.renderer_version = int(h.get("renderer_version", 1))
         self.seed = int(h["seed"])
         self.label_names = list(h["label_names"])
         self.attributes = h["attributes"]

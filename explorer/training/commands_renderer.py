@@ -1,0 +1,110 @@
+"""CLI: train-renderer / export-renderer (the default model v2 as a neural renderer)."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+CONFIG_NAME = "renderer_config.json"
+
+
+def _config(args):
+    from .neural_renderer import RendererConfig
+
+    run_dir = Path(args.run_dir)
+    saved = run_dir / CONFIG_NAME
+    fields = {f.name for f in dataclasses.fields(RendererConfig)}
+    overrides = {k: v for k, v in vars(args).items() if k in fields and v is not None}
+    base = json.loads(saved.read_text()) if saved.is_file() else {}
+    if "pool_weights" in base:
+        base["pool_weights"] = tuple(base["pool_weights"])
+    return RendererConfig(**{**base, **overrides})
+
+
+def cmd_train_renderer(args) -> int:
+    import torch
+
+    from .commands import _graceful_stop
+    from .faces import FaceDataset
+    from .neural_renderer import RendererTrainer
+
+    torch.set_flush_denormal(True)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    run_dir = Path(args.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        cfg = _config(args)
+        data = FaceDataset(args.data)
+        trainer = RendererTrainer(cfg, data, run_dir, device=args.device,
+                                  log=lambda m: print(m, flush=True))
+        (run_dir / CONFIG_NAME).write_text(json.dumps(dataclasses.asdict(cfg), indent=1))
+        snap = run_dir / "snapshot.pt"
+        if args.resume and snap.is_file():
+            trainer.load_snapshot(snap)
+            print(f"resumed at {trainer.nimg / 1000:.2f} kimg, step {trainer.step}", flush=True)
+        elif args.warm_start:
+            trainer.load_pack(args.warm_start)
+            print(f"warm start from {args.warm_start} at {trainer.nimg / 1000:.2f} kimg", flush=True)
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    trainer.train(kimg=args.kimg, minutes=args.minutes, snapshot_minutes=args.snapshot_minutes,
+                  progress_seconds=args.progress_seconds, should_stop=_graceful_stop(run_dir))
+    return 0
+
+
+def cmd_export_renderer(args) -> int:
+    from .neural_renderer import RendererTrainer
+
+    run_dir = Path(args.run_dir)
+    snap = run_dir / "snapshot.pt"
+    if not snap.is_file():
+        print(f"error: {snap}: no snapshot to export", file=sys.stderr)
+        return 2
+    cfg = _config(args)
+
+    class _NoData:  # export needs the networks only
+        resolution = cfg.resolution
+        renderer_version = 2
+
+        def __len__(self):
+            return 0
+
+    trainer = RendererTrainer(cfg, _NoData(), run_dir)
+    trainer.load_snapshot(snap)
+    card = {"name": args.name, "kimg": round(trainer.nimg / 1000, 1), "trainer": "neural renderer (renderer v2)"}
+    out = trainer.export_generator(args.out, half=not args.float32, card=card)
+    print(f"wrote {out} ({trainer.nimg / 1000:.1f} kimg)")
+    if args.pack:
+        print(f"wrote training pack {trainer.save_pack(args.pack)}")
+    return 0
+
+
+def register(sub) -> None:
+    t = sub.add_parser("train-renderer", help="train the default model v2 as a neural renderer of renderer-2 "
+                                              "faces (supervised; resumable)")
+    t.add_argument("--data", required=True, help="a make-faces --renderer 2 dataset")
+    t.add_argument("--run-dir", required=True)
+    t.add_argument("--kimg", type=float, default=1000)
+    t.add_argument("--minutes", type=float, default=None, help="wall-clock budget; snapshot at the end")
+    t.add_argument("--snapshot-minutes", type=float, default=5.0)
+    t.add_argument("--progress-seconds", type=float, default=60.0)
+    t.add_argument("--resume", action="store_true", help="continue from run-dir/snapshot.pt")
+    t.add_argument("--warm-start", metavar="PACK", default=None, help="start from a renderer pack")
+    t.add_argument("--device", default="cpu")
+    t.add_argument("--threads", type=int, default=None)
+    for name, typ in [("resolution", int), ("batch", int), ("w_dim", int), ("mapping_layers", int),
+                      ("mapping_lr", float), ("channel_base", int), ("channel_max", int), ("lr", float),
+                      ("mix_prob", float), ("ema_kimg", float), ("seed", int)]:
+        t.add_argument("--" + name.replace("_", "-"), dest=name, type=typ, default=None)
+    t.set_defaults(func=cmd_train_renderer)
+
+    e = sub.add_parser("export-renderer", help="write a neural-renderer run's EMA generator in our format")
+    e.add_argument("--run-dir", required=True)
+    e.add_argument("--out", required=True)
+    e.add_argument("--name", default="default")
+    e.add_argument("--float32", action="store_true")
+    e.add_argument("--pack", default=None, metavar="PATH", help="also write a renderer pack (--warm-start)")
+    e.set_defaults(func=cmd_export_renderer)

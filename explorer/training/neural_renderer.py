@@ -1,0 +1,296 @@
+"""Train StyleGAN2 as a neural renderer of renderer v2 (the default model v2's pilot (a)).
+
+G(z) learns to reproduce render_v2(z, noise) for dataset items (pixel L1 at full, 1/2 and 1/4
+size). Because z has slot semantics, supervision reaches what a GAN only hopes will emerge:
+
+* mixing: with probability `mix_prob` the coarse / medium / fine ws come from three different
+  z's that agree with the target's z only on that group's slots (the rest redrawn), so each
+  layer group must take exactly its own parameters from its own w (the paper's style mixing,
+  supervised);
+* noise: targets carry detail drawn from the very noise maps G gets for the item, one map per
+  layer group, so G's noise inputs learn to carry stochastic detail and nothing else;
+* collapse cannot happen: every z has its own target.
+
+Resumable like the GAN trainer: `snapshot.pt` (networks, Adam, RNG) every few minutes and at a
+deadline; a pack (G and G_ema in float16, config, progress) carries the run across machines.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from ..export import atomic_path
+from ..generators import Generator, stylegan2_config, to_uint8
+from . import faces_v2
+
+SNAPSHOT_NAME = "snapshot.pt"
+HELD_OUT_SEED = 10_000_000   # evaluation seeds start here, far beyond any dataset
+HELD_OUT_COUNT = 32
+
+
+@dataclass
+class RendererConfig:
+    resolution: int = 128
+    w_dim: int = 256
+    mapping_layers: int = 4
+    mapping_lr: float = 1.0      # the paper's 0.01 makes z -> w learn 100x slower
+    channel_base: int = 2048
+    channel_max: int = 256
+    batch: int = 32
+    lr: float = 0.002
+    mix_prob: float = 0.5        # share of batches trained with group-wise mixed ws
+    pool_weights: tuple[float, float, float] = (1.0, 1.0, 1.0)   # L1 at full, 1/2, 1/4 size
+    ema_kimg: float = 2.0
+    seed: int = 0
+    channels_last: bool = True
+
+
+def renderer_generator_config(cfg: RendererConfig) -> dict:
+    gcfg = stylegan2_config(cfg.resolution, z_dim=faces_v2.Z_DIM, w_dim=cfg.w_dim,
+                            channel_base=cfg.channel_base, channel_max=cfg.channel_max,
+                            mapping_layers=cfg.mapping_layers, mapping_lr=cfg.mapping_lr)
+    gcfg["mapping"]["normalize_z"] = False   # slots must stay what they are
+    gcfg["mapping"]["w_avg_beta"] = 0.995
+    gcfg["z_semantics"] = {"renderer_version": faces_v2.RENDERER_VERSION,
+                           "slots": [[s.name, s.group] for s in faces_v2.SLOTS]}
+    return gcfg
+
+
+def laplacian_energy(images: np.ndarray) -> float:
+    """Mean squared 4-neighbour Laplacian of the luma of uint8 images [N, H, W, 3] (sharpness)."""
+    y = np.asarray(images, dtype=np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    lap = 4 * y[:, 1:-1, 1:-1] - y[:, :-2, 1:-1] - y[:, 2:, 1:-1] - y[:, 1:-1, :-2] - y[:, 1:-1, 2:]
+    return float(np.mean(lap ** 2))
+
+
+def mixed_z(z: torch.Tensor, gen: torch.Generator) -> dict[str, torch.Tensor]:
+    """Per layer group, a z that keeps the group's slots of `z` and redraws all the others."""
+    out = {}
+    for group in faces_v2.GROUPS:
+        zg = torch.randn(z.shape, generator=gen).to(z.device)
+        idx = torch.from_numpy(faces_v2.slot_indices(group)).to(z.device)
+        zg[:, idx] = z[:, idx]
+        out[group] = zg
+    return out
+
+
+def group_mixed_ws(G: Generator, zs: dict[str, torch.Tensor]) -> torch.Tensor:
+    """ws whose layers of each group come from that group's z."""
+    parts = {g: G.mapping(z) for g, z in zs.items()}
+    ws = parts["coarse"].clone()
+    for group, rng in G.info.groups.items():
+        if len(rng):
+            ws[:, rng.start:rng.stop] = parts[group][:, rng.start:rng.stop]
+    return ws
+
+
+class RendererTrainer:
+    def __init__(self, cfg: RendererConfig, data, run_dir: str | os.PathLike, device: str | torch.device = "cpu",
+                 log: Callable[[str], None] = print):
+        """data: a FaceDataset written with renderer 2 at cfg.resolution."""
+        if data.resolution != cfg.resolution:
+            raise ValueError(f"dataset is {data.resolution}px but the model is {cfg.resolution}px")
+        if getattr(data, "renderer_version", 1) != faces_v2.RENDERER_VERSION:
+            raise ValueError("the neural renderer trains on renderer-2 data (make-faces --renderer 2)")
+        self.cfg, self.data, self.log = cfg, data, log
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.device = torch.device(device)
+        torch.manual_seed(cfg.seed)
+        self.G = Generator(renderer_generator_config(cfg)).to(self.device).train().requires_grad_(True)
+        if cfg.channels_last:
+            self.G.synthesis.set_channels_last(True)
+        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        # supervised, not adversarial: Adam with momentum (GANs use beta1 = 0)
+        self.opt = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=(0.9, 0.99), eps=1e-8)
+        self.step, self.nimg, self.seconds = 0, 0, 0.0
+        self.rng = torch.Generator().manual_seed(cfg.seed)
+        self.last_losses: dict[str, float] = {}
+        self._held_out = None
+
+    # ----- batches ----------------------------------------------------------------------
+    def _batch(self, n: int):
+        idx = np.sort(torch.randint(len(self.data), (n,), generator=self.rng).numpy())
+        imgs, _ = self.data.batch(idx)
+        target = torch.from_numpy(np.ascontiguousarray(imgs)).to(self.device).permute(0, 3, 1, 2).float()
+        seeds = [int(self.data.seed + i) for i in idx]
+        z = torch.from_numpy(np.stack([faces_v2.z_of_seed(s) for s in seeds])).to(self.device)
+        return self._fmt(target / 127.5 - 1.0), z, seeds
+
+    def _fmt(self, x: torch.Tensor) -> torch.Tensor:
+        return x.contiguous(memory_format=torch.channels_last if self.cfg.channels_last else torch.contiguous_format)
+
+    def losses(self, fake: torch.Tensor, real: torch.Tensor) -> dict[str, torch.Tensor]:
+        out = {}
+        for k, w in enumerate(self.cfg.pool_weights):
+            if w:
+                f, r = (fake, real) if k == 0 else (F.avg_pool2d(fake, 2 ** k), F.avg_pool2d(real, 2 ** k))
+                out[f"L1/{2 ** k}"] = w * (f - r).abs().mean()
+        return out
+
+    # ----- one iteration ----------------------------------------------------------------
+    def train_step(self) -> dict[str, float]:
+        cfg = self.cfg
+        real, z, seeds = self._batch(cfg.batch)
+        mixing = float(torch.rand(1, generator=self.rng)) < cfg.mix_prob
+        ws = group_mixed_ws(self.G, mixed_z(z, self.rng)) if mixing else self.G.mapping(z)
+        noise = self.G.make_noise(len(seeds), seeds)
+        fake = self._fmt(self.G.synthesis(ws, noise))
+        parts = self.losses(fake, real)
+        loss = sum(parts.values())
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        with torch.no_grad():
+            self.G.mapping.w_avg.lerp_(self.G.mapping(z)[:, 0].mean(0) if mixing else ws[:, 0].mean(0),
+                                       1 - self.G.mapping.w_avg_beta)
+            beta = 0.5 ** (cfg.batch / max(cfg.ema_kimg * 1000, 1e-8))
+            for p_ema, p in zip(self.G_ema.parameters(), self.G.parameters()):
+                p_ema.copy_(p.detach().lerp(p_ema, beta))
+            for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers()):
+                b_ema.copy_(b)
+        self.step += 1
+        self.nimg += cfg.batch
+        self.last_losses = {"loss": float(loss.detach()), "mixed": float(mixing),
+                            **{k: float(v.detach()) for k, v in parts.items()}}
+        return self.last_losses
+
+    # ----- evaluation -------------------------------------------------------------------
+    def held_out(self):
+        """(seeds, target uint8 images) of the evaluation faces, rendered once."""
+        if self._held_out is None:
+            seeds = list(range(HELD_OUT_SEED, HELD_OUT_SEED + HELD_OUT_COUNT))
+            imgs = np.stack([faces_v2.render_seed_v2(s, self.cfg.resolution)[0] for s in seeds])
+            self._held_out = (seeds, imgs)
+        return self._held_out
+
+    @torch.no_grad()
+    def outputs(self, seeds) -> np.ndarray:
+        z = torch.from_numpy(np.stack([faces_v2.z_of_seed(s) for s in seeds])).to(self.device)
+        return to_uint8(self.G_ema.synthesis(self.G_ema.mapping(z), self.G_ema.make_noise(len(seeds), seeds)))
+
+    def evaluate(self) -> dict[str, float]:
+        """Held-out L1 (0..2 scale, as the loss) and sharpness of G_ema vs the renders."""
+        seeds, target = self.held_out()
+        out = self.outputs(seeds)
+        l1 = float(np.abs(out.astype(np.float32) - target).mean() / 127.5)
+        return {"heldout_L1": l1, "sharpness": laplacian_energy(out) / max(laplacian_energy(target), 1e-9)}
+
+    # ----- the loop ---------------------------------------------------------------------
+    def train(self, kimg: float, minutes: float | None = None, snapshot_minutes: float = 5.0,
+              progress_seconds: float = 30.0, should_stop: Callable[[], bool] | None = None) -> None:
+        start = time.perf_counter()
+        last_snap = last_print = start
+        nimg0, seconds0 = self.nimg, self.seconds
+        while self.nimg < kimg * 1000:
+            self.train_step()
+            now = time.perf_counter()
+            self.seconds = seconds0 + (now - start)
+            if now - last_print >= progress_seconds:
+                rate = (self.nimg - nimg0) / 1000 / max((now - start) / 60, 1e-9)
+                loss = " ".join(f"{k} {v:.4f}" for k, v in self.last_losses.items())
+                self.log(f"kimg {self.nimg / 1000:8.2f}  {rate:6.2f} kimg/min  step {self.step}  {loss}")
+                last_print = now
+            if (minutes is not None and (now - start) / 60 >= minutes) or (should_stop and should_stop()):
+                break
+            if (now - last_snap) / 60 >= snapshot_minutes:
+                self.save_snapshot()
+                last_snap = time.perf_counter()
+        self.save_snapshot()
+
+    # ----- snapshots and packs ----------------------------------------------------------
+    def save_snapshot(self) -> Path:
+        path = self.run_dir / SNAPSHOT_NAME
+        state = {"config": dataclasses.asdict(self.cfg), "step": self.step, "nimg": self.nimg,
+                 "seconds": self.seconds, "G": self.G.state_dict(), "G_ema": self.G_ema.state_dict(),
+                 "opt": self.opt.state_dict(), "rng": self.rng.get_state(), "torch_rng": torch.get_rng_state()}
+        with atomic_path(path) as tmp:
+            torch.save(state, tmp)
+        figures = self.evaluate()
+        self.save_sample_grid(self.run_dir / f"samples-{self.nimg // 1000:06d}kimg.png")
+        with open(self.run_dir / "log.jsonl", "a") as f:
+            f.write(json.dumps({"step": self.step, "kimg": self.nimg / 1000, "minutes": self.seconds / 60,
+                                **self.last_losses, **figures}) + "\n")
+        self.log(f"snapshot at {self.nimg / 1000:.2f} kimg: held-out L1 {figures['heldout_L1']:.4f}, "
+                 f"sharpness {figures['sharpness']:.3f} -> {path}")
+        return path
+
+    def load_snapshot(self, path: str | os.PathLike | None = None) -> None:
+        path = Path(path) if path else self.run_dir / SNAPSHOT_NAME
+        st = torch.load(path, map_location="cpu", weights_only=True)
+        self.G.load_state_dict(st["G"])
+        self.G_ema.load_state_dict(st["G_ema"])
+        self.opt.load_state_dict(st["opt"])
+        self.step, self.nimg, self.seconds = int(st["step"]), int(st["nimg"]), float(st["seconds"])
+        self.rng.set_state(st["rng"])
+        torch.set_rng_state(st["torch_rng"])
+
+    def save_pack(self, path: str | os.PathLike) -> Path:
+        """G and G_ema in float16 with the config and progress (continue with load_pack)."""
+        from safetensors.torch import save_file
+
+        tensors = {}
+        for name in ("G", "G_ema"):
+            for key, t in getattr(self, name).state_dict().items():
+                t = t.detach().to("cpu").contiguous()
+                tensors[f"{name}.{key}"] = (t.to(torch.float16) if t.is_floating_point() else t).clone()
+        meta = {"format": "latent-explorer-renderer-pack", "format_version": "1",
+                "renderer_config": json.dumps(dataclasses.asdict(self.cfg)),
+                "nimg": str(self.nimg), "step": str(self.step), "seconds": f"{self.seconds:.1f}"}
+        path = Path(path)
+        with atomic_path(path) as tmp:
+            save_file(tensors, str(tmp), metadata=meta)
+        return path
+
+    def load_pack(self, path: str | os.PathLike) -> None:
+        """Warm start: networks and progress from a pack; fresh Adam moments and streams."""
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            if meta.get("format") != "latent-explorer-renderer-pack":
+                raise ValueError(f"{path}: not a neural-renderer training pack")
+            saved = json.loads(meta["renderer_config"])
+            shape_keys = ("resolution", "w_dim", "mapping_layers", "channel_base", "channel_max")
+            if any(saved.get(k) != getattr(self.cfg, k) for k in shape_keys):
+                raise ValueError(f"{path}: the pack's networks do not fit this configuration")
+            for name in ("G", "G_ema"):
+                state = {k.split(".", 1)[1]: f.get_tensor(k).float() for k in f.keys() if k.startswith(name + ".")}
+                getattr(self, name).load_state_dict(state)
+            self.nimg, self.step, self.seconds = int(meta["nimg"]), int(meta["step"]), float(meta["seconds"])
+        self.rng.manual_seed(self.cfg.seed + 104729 * self.step)
+
+    @torch.no_grad()
+    def save_sample_grid(self, path: Path) -> None:
+        """Rows of renders (target) above G_ema's outputs for the held-out faces."""
+        from PIL import Image
+
+        seeds, target = self.held_out()
+        out = self.outputs(seeds)
+        r, cols = self.cfg.resolution, min(8, len(seeds))
+        rows = []
+        for k in range(0, len(seeds) - cols + 1, cols):
+            rows += [np.concatenate(list(target[k:k + cols]), 1), np.concatenate(list(out[k:k + cols]), 1)]
+        with atomic_path(path) as tmp:
+            Image.fromarray(np.concatenate(rows, 0)).save(tmp, format="PNG")
+        del r
+
+    def export_generator(self, path: str | os.PathLike, half: bool = True, card: dict | None = None) -> Path:
+        from ..checkpoints import save_native
+
+        gen = Generator(copy.deepcopy(self.G_ema.config))
+        gen.load_state_dict(self.G_ema.state_dict())
+        gen.config["name"] = (card or {}).get("name", "default")
+        gen.config["card"] = card or {}
+        extra = {"kimg": f"{self.nimg / 1000:.1f}", "renderer_config": json.dumps(dataclasses.asdict(self.cfg))}
+        return save_native(gen.cpu(), path, half=half, extra_metadata=extra)
