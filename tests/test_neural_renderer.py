@@ -9,8 +9,8 @@ from explorer import load_generator
 from explorer.cli import main as cli_main
 from explorer.training import faces_v2 as V
 from explorer.training.faces import FaceDataset, write_dataset
-from explorer.training.neural_renderer import (RendererConfig, RendererTrainer, group_mixed_ws,
-                                               laplacian_energy, mixed_z)
+from explorer.training.model_figures import laplacian_energy
+from explorer.training.neural_renderer import RendererConfig, RendererTrainer, group_mixed_ws, mixed_z
 
 TINY = dict(resolution=16, w_dim=32, mapping_layers=2, channel_base=256, channel_max=32, batch=8,
             lr=0.004, ema_kimg=0.05, seed=1)

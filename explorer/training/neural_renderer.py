@@ -32,6 +32,7 @@ from torch.nn import functional as F
 from ..export import atomic_path
 from ..generators import Generator, stylegan2_config, to_uint8
 from . import faces_v2
+from .model_figures import laplacian_energy
 
 SNAPSHOT_NAME = "snapshot.pt"
 HELD_OUT_SEED = 10_000_000   # evaluation seeds start here, far beyond any dataset
@@ -64,13 +65,6 @@ def renderer_generator_config(cfg: RendererConfig) -> dict:
     gcfg["z_semantics"] = {"renderer_version": faces_v2.RENDERER_VERSION,
                            "slots": [[s.name, s.group] for s in faces_v2.SLOTS]}
     return gcfg
-
-
-def laplacian_energy(images: np.ndarray) -> float:
-    """Mean squared 4-neighbour Laplacian of the luma of uint8 images [N, H, W, 3] (sharpness)."""
-    y = np.asarray(images, dtype=np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-    lap = 4 * y[:, 1:-1, 1:-1] - y[:, :-2, 1:-1] - y[:, 2:, 1:-1] - y[:, 1:-1, :-2] - y[:, 1:-1, 2:]
-    return float(np.mean(lap ** 2))
 
 
 def mixed_z(z: torch.Tensor, gen: torch.Generator) -> dict[str, torch.Tensor]:
