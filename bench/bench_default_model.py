@@ -9,6 +9,10 @@
      absolute change of the other attributes' soft scores), raw and conditioned on the others
   5. style-mixing sanity: which attributes follow the source when its coarse / medium / fine
      styles are copied into a destination (pose and face width should follow coarse, colours fine)
+  6. judge-free (no classifier; `--judge-free-only` runs just these and the render time):
+     sharpness (Laplacian energy generated / real renders, same size), per mixed group the share
+     of mixes whose edge structure / colour histogram follows the source, and the mean pixel
+     change when all noise or one group's noise is redrawn
 
     .venv/bin/python bench/bench_default_model.py --model resources/default_model.safetensors \
         --classifier resources/attribute_classifier.safetensors \
@@ -170,6 +174,10 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--tiny", action="store_true", help="random tiny model + untrained classifier (smoke test)")
     ap.add_argument("--json", default=None, help="also write all figures as JSON here")
+    ap.add_argument("--judge-free-only", action="store_true",
+                    help="only the render time and the judge-free figures (e.g. a model whose renderer "
+                         "the classifier was not trained on)")
+    ap.add_argument("--judge-free-samples", type=int, default=200)
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -192,6 +200,10 @@ def main(argv=None) -> int:
     print("\n## CPU render time\n| batch | ms / image |\n|---|---|")
     for k, v in rt.items():
         print(f"| {k.split()[1]} | {v:.2f} |")
+
+    judge_free(gen, args, results)
+    if args.judge_free_only:
+        return _write_json(args, results)
 
     # 2-3. Fréchet distance and distribution match
     n = args.fid_samples
@@ -256,10 +268,52 @@ def main(argv=None) -> int:
                     if not all(np.isnan(v) for v in mix[a].values())}
             ok = [a for a, b in best.items() if b == g]
             print(f"expected to follow {g}: {', '.join(names)} -> follow {g} most: {', '.join(ok) or 'none'}")
+    return _write_json(args, results)
+
+
+def _write_json(args, results) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, default=float))
         print(f"\nwrote {args.json}")
     return 0
+
+
+def real_renders(gen, data: str | None, n: int) -> np.ndarray:
+    """Real faces at the model's resolution: renderer v2 for a model with slot semantics (its
+    own seeds' renders), else the dataset (or renderer v1)."""
+    if gen.config.get("z_semantics"):
+        from explorer.training.faces_v2 import render_seed_v2
+
+        return np.stack([render_seed_v2(BENCH_SEED + 900_000 + i, gen.info.resolution)[0] for i in range(n)])
+    imgs, _ = real_faces(data, n)
+    return imgs
+
+
+def judge_free(gen, args, results) -> None:
+    from explorer.training import model_figures as mf
+
+    n = args.judge_free_samples
+    t0 = time.perf_counter()
+    real = real_renders(gen, args.data, n)
+    ws = seeds_ws(gen, range(BENCH_SEED + 900_000, BENCH_SEED + 900_000 + n))
+    fake = mf.render(gen, torch.from_numpy(ws), args.batch)
+    sharp = mf.laplacian_energy(fake) / max(mf.laplacian_energy(real), 1e-9)
+    seeds_a = range(BENCH_SEED + 700_000, BENCH_SEED + 700_000 + n)
+    seeds_b = range(BENCH_SEED + 800_000, BENCH_SEED + 800_000 + n)
+    mix = mf.mixing_shares(gen, seeds_a, seeds_b, batch=args.batch)
+    noise = {"all": mf.noise_change(gen, seeds_a, batch=args.batch)}
+    for g, r in gen.info.groups.items():
+        if len(r):
+            noise[g] = mf.noise_change(gen, seeds_a, layers=(r.start, r.stop), batch=args.batch)
+    results["judge_free"] = {"sharpness": sharp, "mixing": mix, "noise_change": noise, "n": n}
+    print(f"\n## Judge-free figures ({n} faces / pairs, psi 1; {time.perf_counter() - t0:.0f} s)")
+    print(f"sharpness (Laplacian energy, generated / real renders): {sharp:.3f}")
+    print("| mixed group | structure follows source | colours follow source |\n|---|---|---|")
+    for g, v in mix.items():
+        print(f"| {g} | {v['structure']:.2f} | {v['colour']:.2f} |")
+    print("| noise redrawn | mean pixel change (0-255) |\n|---|---|")
+    for g, v in noise.items():
+        print(f"| {g} | {v:.2f} |")
 
 
 if __name__ == "__main__":

@@ -177,3 +177,20 @@ def test_fit_directions_pipeline_end_to_end(tiny_gen, tiny_trained, tmp_path):
     assert args.func(args) == 0
     doc = json.loads((tmp_path / "cli.json").read_text())
     assert [d["name"] for d in doc["directions"]] == ["smile"]
+
+
+def test_classifier_on_renderer_v2_labels_predicts_the_extra_attributes(tmp_path):
+    from explorer.training.faces import FaceDataset, write_dataset
+    from explorer.training.faces_v2 import LABEL_NAMES_V2
+
+    ds = FaceDataset(write_dataset(tmp_path / "v2.lef", 24, resolution=32, workers=1, renderer=2))
+    path = tmp_path / "v2clf.safetensors"
+    metrics = train_classifier(ds, path, epochs=1, batch=8, val_fraction=0.25, config=TINY_CONFIG, progress=None)
+    clf = AttributeClassifier.load(path)
+    assert clf.config["label_names"] == list(LABEL_NAMES_V2)
+    pred = clf.predict(ds.batch(np.arange(4))[0])
+    assert pred.shape == (4, len(LABEL_NAMES_V2)) and np.isfinite(pred).all()
+    assert {"presentation", "greying", "freckles"} <= set(metrics["attributes"])
+    assert "masculine" in soft_targets(pred) and "masculine" in binary_targets(hard_labels(pred))
+    with pytest.raises(ValueError, match="label layout"):
+        AttributeClassifier({"label_names": ["a", "b"]})

@@ -239,3 +239,12 @@ def test_library_save_list_delete(tmp_path):
     with pytest.raises(ValueError):
         lib.list("../escape")
     assert DirectionLibrary().root.name == "directions"
+
+
+def test_weak_fit_reason_uses_balanced_accuracy_and_efficacy():
+    from explorer.directions import weak_fit_reason
+
+    assert weak_fit_reason({}) is None                                   # PCA / SeFa / imported
+    assert weak_fit_reason({"val_accuracy": 0.94, "val_balanced_accuracy": 0.9}) is None
+    assert "balanced" in weak_fit_reason({"val_accuracy": 0.94, "val_balanced_accuracy": 0.53})
+    assert "turns the attribute on for 40%" in weak_fit_reason({"val_balanced_accuracy": 0.9, "efficacy": 0.4})

@@ -145,6 +145,24 @@ def test_saved_directions_come_back_for_the_same_model_only(qtbot, window, gen, 
     assert window.runner.directions is window.directions and "mine" in window.directions
 
 
+def test_weak_fits_are_hidden_until_asked_for(qtbot, window, gen):
+    panel = window.directions_panel
+    v = np.zeros(gen.info.w_dim, np.float32)
+    v[1] = 1.0
+    weak = Direction(v, name="rare smile", model=gen.fingerprint,
+                     quality={"val_accuracy": 0.94, "val_balanced_accuracy": 0.53})
+    good = Direction(v[::-1].copy(), name="clear glasses", model=gen.fingerprint,
+                     quality={"val_accuracy": 0.93, "val_balanced_accuracy": 0.9, "efficacy": 0.95})
+    panel.add_directions([weak, good])
+    assert panel.rows["rare smile"].isHidden() and not panel.rows["clear glasses"].isHidden()
+    assert not panel.show_weak_box.isHidden() and panel.show_weak_box.text() == "Show weak fits (1)"
+    assert "weak fit: balanced validation accuracy 53%" in panel.rows["rare smile"].toolTip()
+    panel.show_weak_box.click()
+    assert not panel.rows["rare smile"].isHidden()
+    panel.show_weak_box.click()
+    assert panel.rows["rare smile"].isHidden()
+
+
 def test_direction_of_another_model_is_refused(qtbot, window, gen, tmp_path):
     panel = window.directions_panel
     v = np.ones(gen.info.w_dim, np.float32)

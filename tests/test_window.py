@@ -35,6 +35,8 @@ def tiny_generator(seed: int = 0) -> Generator:
     gen = Generator(stylegan2_config(32, z_dim=16, w_dim=16, channel_base=256, channel_max=16, mapping_layers=1))
     with torch.no_grad():  # a non-zero average face, so antiface and truncation are not trivial
         gen.mapping.w_avg.copy_(torch.randn(gen.info.w_dim) * 0.5)
+        for layer in gen.synthesis.noise_layers():   # and noise that does something, as in a trained model
+            layer.noise_strength.fill_(0.2)
     gen.config["name"] = "tiny"
     return gen
 
@@ -405,6 +407,45 @@ def test_noise_strip_and_recipe_tree(qtbot, window):
     insp.noise_mode.set_value("none")
     insp._run_strip()
     assert [lat.noise.mode for lat in insp.strip_latents] == ["none"]
+
+
+def test_psi_follows_the_model_card_then_the_users_choice_per_model(qtbot, window, gen):
+    card_model = tiny_generator(seed=7)
+    card_model.config["card"] = {"default_psi": 1.0}
+    window.load_model(card_model)
+    qtbot.waitUntil(lambda: window.generator is card_model, timeout=WAIT_MS)
+    assert window.psi_box.value() == 1.0 and window.stream.psi == 1.0
+    window.psi_box.setValue(0.55)                    # the user's choice for this model is remembered
+    window.load_model(gen)
+    qtbot.waitUntil(lambda: window.generator is gen, timeout=WAIT_MS)
+    assert window.psi_box.value() == 0.55            # no card, no choice: the last ψ used
+    window.psi_box.setValue(0.8)
+    window.load_model(card_model)
+    qtbot.waitUntil(lambda: window.generator is card_model, timeout=WAIT_MS)
+    assert window.psi_box.value() == 0.55
+    cell = window.grid_model.cell(0)
+    assert cell.latent.recipe["psi"] == 0.55
+
+
+def test_variation_says_so_when_the_model_has_no_active_noise(qtbot, window):
+    insp = window.inspector
+    select_rows(window, [0])
+    assert insp.noise_active and insp.no_noise_note.isHidden() and insp.resample_button.isEnabled()
+    silent = tiny_generator(seed=5)
+    import torch
+
+    with torch.no_grad():
+        for layer in silent.synthesis.noise_layers():
+            layer.noise_strength.zero_()
+    insp.set_model(silent)
+    insp.set_cells([window.grid_model.cell(0)])
+    assert not insp.noise_active and not insp.no_noise_note.isHidden()
+    assert "no active noise" in insp.no_noise_note.text()
+    assert not any(w.isEnabled() for w in insp.variation_controls)
+    insp._run_strip()
+    assert insp.strip_latents == [] or not insp.strip_tiles
+    insp.set_model(window.generator)
+    assert insp.noise_active and insp.no_noise_note.isHidden()
 
 
 def test_more_edits_run_any_plugin_through_its_form(qtbot, window, gen):

@@ -18,12 +18,13 @@ import numpy as np
 import shiboken6
 from PySide6.QtCore import QEvent, QRect, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPixmap
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QMenu,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QMenu,
                                QPushButton, QScrollArea, QToolButton, QVBoxLayout, QWidget)
 from superqt import QCollapsible, QLabeledDoubleSlider
 from superqt.utils import create_worker
 
 from explorer.directions import (Direction, DirectionLibrary, DirectionModelError, fit_svm, load_directions,
+                                 weak_fit_reason,
                                  pca_directions, save_directions, sefa_directions, suggest_to_label)
 from explorer.latents import Latent
 from explorer.render import Priority, Status
@@ -131,6 +132,12 @@ class DirectionRow(QWidget):
         acc = d.quality.get("val_accuracy")
         self.accuracy_label.setText(f"{acc:.0%}" if isinstance(acc, (int, float)) else d.method)
         tip = f"{d.name}: {text}\nscale {d.scale:.3g}" + (f", fitted layers {d.layers}" if d.layers is not None else "")
+        bal = d.quality.get("val_balanced_accuracy")
+        if isinstance(bal, (int, float)):
+            tip += f"\nbalanced validation accuracy {bal:.0%}"
+        self.weak = weak_fit_reason(d.quality)
+        if self.weak:
+            tip += f"\nweak fit: {self.weak}"
         for w in (self, self.name_label, self.accuracy_label):
             w.setToolTip(tip)
 
@@ -248,6 +255,11 @@ class DirectionsPanel(QWidget):
         self.status = QLabel("")
         self.status.setProperty("role", "hint")
         lay.addWidget(self.status)
+        self.show_weak_box = QCheckBox("Show weak fits")
+        self.show_weak_box.setToolTip("Also list directions whose fit does not reliably produce the attribute "
+                                      "on this model (hidden by default)")
+        self.show_weak_box.toggled.connect(lambda _on: self._refresh())
+        lay.addWidget(self.show_weak_box)
 
         self.rows_widget = QWidget()
         self.rows_layout = QVBoxLayout(self.rows_widget)
@@ -495,7 +507,16 @@ class DirectionsPanel(QWidget):
         if self.window.current_cell() is not None:
             self.window.inspector._preview_plugin(PLUGIN, row.params())
 
+    def weak_rows(self) -> list[str]:
+        return [name for name, row in self.rows.items() if row.weak]
+
     def _refresh(self) -> None:
+        weak = self.weak_rows()
+        show_weak = self.show_weak_box.isChecked()
+        for name, row in self.rows.items():
+            row.setVisible(show_weak or not row.weak)
+        self.show_weak_box.setVisible(bool(weak))
+        self.show_weak_box.setText(f"Show weak fits ({len(weak)})")
         self.empty_label.setVisible(not self.rows)
         self.apply_button.setEnabled(self.gen is not None and bool(self.rows))
         self._update_counts()

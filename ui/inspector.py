@@ -77,6 +77,7 @@ class Inspector(QScrollArea):
         self._litter = 0
         self._strip_urgent = False
         self._noise_base = 1
+        self.noise_active = True
         self._form = None
         self._sections: list = []
         self.recipe_node = None
@@ -205,6 +206,12 @@ class Inspector(QScrollArea):
 
     def _build_variation(self) -> None:
         v = self._section("Stochastic variation")
+        self.no_noise_note = QLabel("This model has no active noise inputs (StyleGAN3, or trained without "
+                                    "noise): redrawing the noise changes nothing, so variation is off.")
+        self.no_noise_note.setWordWrap(True)
+        self.no_noise_note.setProperty("role", "hint")
+        self.no_noise_note.hide()
+        v.addWidget(self.no_noise_note)
         self.noise_mode = Segmented(NOISE_MODES, "random")
         v.addWidget(row("Noise", self.noise_mode, "How the per-layer noise (hair strands, pores) is drawn"))
         self.noise_strength = _float_slider(0.0, 2.0, 1.0, 0.05)
@@ -227,6 +234,8 @@ class Inspector(QScrollArea):
         self.resample_button.clicked.connect(self.resample)
         self.strip_add_button = primary("Add strip to grid", "Add every picture of the strip as a new face")
         self.strip_add_button.clicked.connect(self.add_strip)
+        self.variation_controls = [self.noise_mode, self.noise_strength, self.noise_layers, self.noise_count,
+                                   self.resample_button, self.strip_add_button]
         h.addWidget(self.resample_button)
         h.addStretch(1)
         h.addWidget(self.strip_add_button)
@@ -288,6 +297,10 @@ class Inspector(QScrollArea):
         enabled = {g: bool(len(info.groups.get(g, ()))) for g in ("coarse", "medium", "fine")}
         for seg in (self.anti_layers, self.noise_layers):
             seg.set_enabled_keys(enabled)
+        self.noise_active = gen.has_active_noise()
+        self.no_noise_note.setVisible(not self.noise_active)
+        for w in self.variation_controls:
+            w.setEnabled(self.noise_active)
         self.before_tile.set_image(None)
         self.after_tile.set_image(None)
         self._clear_strip()
@@ -299,9 +312,10 @@ class Inspector(QScrollArea):
         self.cells = list(cells)
         n = len(self.cells)
         has = n > 0 and self.model is not None
-        for w in (self.trunc_button, self.anti_button, self.child_button, self.copy_button, self.resample_button,
-                  self.strip_add_button):
+        for w in (self.trunc_button, self.anti_button, self.child_button, self.copy_button):
             w.setEnabled(has)
+        for w in (self.resample_button, self.strip_add_button):
+            w.setEnabled(has and self.noise_active)
         self.cross_button.setEnabled(n >= 2 and self.model is not None)
         if not n:
             self.title.setText("Nothing selected")
@@ -439,7 +453,7 @@ class Inspector(QScrollArea):
         self._run_strip()
 
     def _run_strip(self) -> None:
-        if not self.cells or self.model is None:
+        if not self.cells or self.model is None or not self.noise_active:
             self._clear_strip()
             return
         lat = self.cells[0].latent

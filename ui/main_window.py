@@ -16,6 +16,7 @@ from PySide6.QtGui import QAction, QGuiApplication, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (QAbstractItemView, QApplication, QDockWidget, QDoubleSpinBox, QFileDialog,
                                QInputDialog, QLabel, QMainWindow, QMenu, QProgressBar, QSlider, QStackedWidget,
                                QVBoxLayout, QWidget)
+from superqt.utils import signals_blocked
 
 from explorer.face_files import FaceFileError, is_png, latent_from_png
 from explorer.latents import Latent, latents_from_seeds, parse_seeds
@@ -562,7 +563,9 @@ class MainWindow(QMainWindow):
         self.thumbs.reset(info.resolution)
         self.undo_stack.clear()
         self._growing = False
-        self.stream = SeedStream(0, self.stream.psi)      # seed 0 up, as NVIDIA's tools count them
+        self.stream = SeedStream(0, self.model_psi(gen))  # seed 0 up, as NVIDIA's tools count them
+        with signals_blocked(self.psi_box):
+            self.psi_box.setValue(self.stream.psi)
         self.grid_model.reset_cells(self._seed_cells(self.stream.take(self._initial_count())))
         self.stack.setCurrentIndex(1)
         name = gen.name if gen.name != "generator" else display_name(path)
@@ -1009,8 +1012,21 @@ class MainWindow(QMainWindow):
             self.size_slider.setValue(px)
             self.size_slider.blockSignals(False)
 
+    def model_psi(self, gen) -> float:
+        """ψ for a model's seeds: what the user last chose for this model, else the model card's
+        recommendation (the default model says which suits it), else the last ψ used."""
+        saved = self.settings.value(f"grid/psi_by_model/{gen.fingerprint}", None)
+        if saved is None:
+            saved = (gen.config.get("card") or {}).get("default_psi")
+        try:
+            return min(1.5, max(-1.0, float(saved if saved is not None else self.stream.psi)))
+        except (TypeError, ValueError):
+            return DEFAULT_PSI
+
     def _on_psi(self, value: float) -> None:
         self.stream.psi = float(value)
+        if self.generator is not None:
+            self.settings.setValue(f"grid/psi_by_model/{self.generator.fingerprint}", float(value))
 
     def _context_menu(self, pos) -> None:
         idx = self.grid_view.indexAt(pos)

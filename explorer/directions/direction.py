@@ -20,6 +20,25 @@ METHODS = ("svm", "pca", "sefa", "import", "conditional")
 UNIT_TOLERANCE = 1e-5   # vectors this close to unit length are kept bit-exact (JSON round trips)
 
 
+# A fitted direction "works" when its classifier separates both classes (balanced accuracy: plain
+# accuracy is 94% for a label that is positive in 1% of faces and never predicted) and, where the
+# fit measured it, moving along it turns the attribute on for most faces.
+MIN_BALANCED_ACCURACY = 0.75
+MIN_EFFICACY = 0.8
+
+
+def weak_fit_reason(quality: dict) -> str | None:
+    """Why a fitted direction is not worth a slider (None: it is). Directions with no measured
+    quality (PCA, SeFa, imported) are never called weak."""
+    bal = quality.get("val_balanced_accuracy")
+    if isinstance(bal, (int, float)) and bal < MIN_BALANCED_ACCURACY:
+        return f"balanced validation accuracy {bal:.0%} (below {MIN_BALANCED_ACCURACY:.0%})"
+    eff = quality.get("efficacy")
+    if isinstance(eff, (int, float)) and eff < MIN_EFFICACY:
+        return f"turns the attribute on for {eff:.0%} of faces (below {MIN_EFFICACY:.0%})"
+    return None
+
+
 class DirectionModelError(ValueError):
     """A direction applied to latents of a model other than the one it was fitted on."""
 

@@ -164,6 +164,12 @@ class Generator(nn.Module):
             ws_idx += block.num_conv
         return out
 
+    def has_active_noise(self) -> bool:
+        """Whether redrawing the noise can change a picture: some noise input with a non-zero
+        strength (a model trained without noise, or StyleGAN3, has none)."""
+        return any(layer.use_noise and float(layer.noise_strength) != 0.0
+                   for layer in (self.synthesis.noise_layers() if self.noise_inputs() else []))
+
     def make_noise(self, n: int, seed: int | Sequence[int] | None = None,
                    layers: Sequence[int] | range | None = None) -> list[torch.Tensor | None]:
         """Gaussian noise for every noise input, [n, 1, r, r] each, drawn on CPU (device-independent).

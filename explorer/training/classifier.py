@@ -33,7 +33,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .faces import ATTRIBUTES, LABEL_NAMES, NUM_LABELS, binary_targets, label_slices
+from .faces import ATTRIBUTES, LABEL_NAMES, NUM_LABELS, binary_targets
 
 INPUT_RESOLUTION = 64
 FORMAT = "latent-explorer-attribute-classifier"
@@ -78,15 +78,37 @@ class ClassifierNet(nn.Module):
 
 # ------------------------------------------------------------------------- label-vector maths
 
-def _layout() -> list[tuple[str, str, slice, float, float]]:
-    sl = label_slices()
-    return [(a.name, a.kind, sl[a.name], a.low, a.high) for a in ATTRIBUTES]
+def layout_attributes(width: int = NUM_LABELS) -> tuple:
+    """The attributes of a label vector of this width: renderer v1's, or v2's (v1's plus its
+    extra continuous parameters, appended)."""
+    if width == NUM_LABELS:
+        return ATTRIBUTES
+    from .faces_v2 import ATTRIBUTES_V2, LABEL_NAMES_V2
+
+    if width == len(LABEL_NAMES_V2):
+        return ATTRIBUTES_V2
+    raise ValueError(f"no face label layout has {width} entries")
+
+
+def _layout(width: int = NUM_LABELS) -> list[tuple[str, str, slice, float, float]]:
+    out, i = [], 0
+    for a in layout_attributes(width):
+        out.append((a.name, a.kind, slice(i, i + a.width), a.low, a.high))
+        i += a.width
+    return out
+
+
+def _label_names(width: int) -> list[str]:
+    names = []
+    for a in layout_attributes(width):
+        names.extend(f"{a.name}={c}" for c in a.classes) if a.kind == "categorical" else names.append(a.name)
+    return names
 
 
 def _normalised_targets(labels: torch.Tensor) -> torch.Tensor:
     """Continuous entries mapped to [0, 1]; others unchanged."""
     out = labels.clone()
-    for _, kind, sl, lo, hi in _layout():
+    for _, kind, sl, lo, hi in _layout(labels.shape[1]):
         if kind == "continuous":
             out[:, sl] = (labels[:, sl] - lo) / (hi - lo)
     return out
@@ -97,7 +119,7 @@ def label_loss(raw: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, d
     target = _normalised_targets(labels)
     total = raw.new_zeros(())
     parts = {}
-    for name, kind, sl, _, _ in _layout():
+    for name, kind, sl, _, _ in _layout(raw.shape[1]):
         if kind == "continuous":
             loss = REGRESSION_WEIGHT * F.mse_loss(raw[:, sl], target[:, sl])
         elif kind == "binary":
@@ -112,7 +134,7 @@ def label_loss(raw: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, d
 def decode_outputs(raw: torch.Tensor) -> torch.Tensor:
     """Raw head outputs -> label-vector layout: values in range, probabilities for class blocks."""
     out = torch.empty_like(raw)
-    for _, kind, sl, lo, hi in _layout():
+    for _, kind, sl, lo, hi in _layout(raw.shape[1]):
         if kind == "continuous":
             out[:, sl] = lo + (hi - lo) * raw[:, sl].clamp(0.0, 1.0)
         elif kind == "binary":
@@ -127,7 +149,7 @@ def hard_labels(pred: np.ndarray) -> np.ndarray:
     faces.binary_targets reads them like ground truth (a 0.45/0.40/0.15 block has no entry
     above 0.5, yet its face clearly belongs to the first class)."""
     out = np.array(pred, dtype=np.float32, copy=True)
-    for _, kind, sl, _, _ in _layout():
+    for _, kind, sl, _, _ in _layout(out.shape[-1]):
         if kind == "binary":
             out[:, sl] = out[:, sl] > 0.5
         elif kind == "categorical":
@@ -156,9 +178,10 @@ def soft_targets(pred: np.ndarray) -> dict[str, np.ndarray]:
     for measuring how much an edit changes an attribute, not just whether it flips."""
     p = np.atleast_2d(np.asarray(pred, dtype=np.float32))
     out: dict[str, np.ndarray] = {}
-    for name, kind, sl, lo, hi in _layout():
+    attrs = {a.name: a for a in layout_attributes(p.shape[1])}
+    for name, kind, sl, lo, hi in _layout(p.shape[1]):
         if kind == "categorical":
-            cls = next(a for a in ATTRIBUTES if a.name == name).classes
+            cls = attrs[name].classes
             for j, c in enumerate(cls):
                 out[f"{name}={c}"] = p[:, sl.start + j]
         elif kind == "binary":
@@ -171,6 +194,8 @@ def soft_targets(pred: np.ndarray) -> dict[str, np.ndarray]:
         out[alias] = np.clip(np.sum([out[f"{attr}={c}"] for c in classes], axis=0), 0.0, 1.0)
     for alias, src in _SOFT_NOT.items():
         out[alias] = 1.0 - out[src]
+    if "presentation" in out:
+        out["masculine"] = out["presentation"]
     return out
 
 
@@ -198,10 +223,17 @@ class AttributeClassifier:
     def __init__(self, config: dict | None = None, net: ClassifierNet | None = None):
         self.config = {**DEFAULT_CONFIG, **(config or {})}
         self.config.setdefault("label_names", list(LABEL_NAMES))
-        if list(self.config["label_names"]) != list(LABEL_NAMES):
-            raise ValueError("this classifier was trained on a different face label layout "
-                             f"({len(self.config['label_names'])} labels, renderer has {NUM_LABELS})")
-        self.net = net or ClassifierNet(tuple(self.config["widths"]), int(self.config["feature_dim"]))
+        names = list(self.config["label_names"])
+        try:
+            known = _label_names(len(names))
+        except ValueError:
+            known = None
+        if names != known:
+            raise ValueError("this classifier was trained on a face label layout this version does not know "
+                             f"({len(names)} labels)")
+        self.num_labels = len(names)
+        self.net = net or ClassifierNet(tuple(self.config["widths"]), int(self.config["feature_dim"]),
+                                        num_outputs=self.num_labels)
         self.net = self.net.to(memory_format=torch.channels_last).eval()
         self.resolution = int(self.config["resolution"])
         self.metrics: dict | None = None
@@ -232,7 +264,7 @@ class AttributeClassifier:
                 feats.append(f.float().cpu().numpy())
                 preds.append(decode_outputs(raw.float()).cpu().numpy())
         if not feats:
-            return np.zeros((0, self.feature_dim), np.float32), np.zeros((0, NUM_LABELS), np.float32)
+            return np.zeros((0, self.feature_dim), np.float32), np.zeros((0, self.num_labels), np.float32)
         return np.concatenate(feats), np.concatenate(preds)
 
     def predict(self, images: np.ndarray) -> np.ndarray:
@@ -300,7 +332,7 @@ def evaluate_predictions(pred: np.ndarray, labels: np.ndarray,
     """Per attribute: accuracy (categorical, binary) or MAE and mid-split accuracy (continuous),
     plus the accuracy of the binary targets used for directions."""
     out: dict = {"attributes": {}, "binary_targets": {}}
-    for name, kind, sl, lo, hi in _layout():
+    for name, kind, sl, lo, hi in _layout(np.shape(labels)[1]):
         p, t = pred[:, sl], labels[:, sl]
         if kind == "continuous":
             mid = (lo + hi) / 2
@@ -359,7 +391,8 @@ def train_classifier(dataset, out_path, epochs: float = 10, batch: int = 64, val
     n_val = min(max(1, int(round(n * val_fraction))), max_val, n - 1)
     val_idx, train_idx = np.sort(perm[:n_val]), perm[n_val:]
     torch.manual_seed(seed)
-    clf = AttributeClassifier(config)
+    names = getattr(dataset, "label_names", None)
+    clf = AttributeClassifier({**({"label_names": list(names)} if names else {}), **(config or {})})
     net = clf.net.train()
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
     steps_per_epoch = max(1, len(train_idx) // batch)
@@ -454,7 +487,7 @@ def attribute_distribution_match(labels_real: np.ndarray, labels_fake: np.ndarra
 
     real, fake = np.atleast_2d(labels_real), np.atleast_2d(labels_fake)
     out = {}
-    for name, kind, sl, lo, hi in _layout():
+    for name, kind, sl, lo, hi in _layout(real.shape[1]):
         r, f = real[:, sl], fake[:, sl]
         if kind == "categorical":
             k = r.shape[1]

@@ -325,6 +325,12 @@ def binary_targets(labels: np.ndarray) -> dict[str, np.ndarray]:
         "light_eyes": cls("eye_color", "blue", "green", "grey"),
         "dark_clothes": cls("clothing_color", "black", "grey"),
     })
+    if lab.shape[1] > NUM_LABELS:   # renderer v2's extra continuous labels
+        from .faces_v2 import EXTRA_LABELS
+
+        for j, name in enumerate(EXTRA_LABELS):
+            out[name] = lab[:, NUM_LABELS + j] > 0.5
+        out["masculine"] = out["presentation"]
     if np.ndim(labels) == 1:
         out = {k: v[0] for k, v in out.items()}
     return out

@@ -32,8 +32,8 @@ import numpy as np
 from PIL import Image
 
 from . import face_parts as fp
-from .faces import (BG_COLORS, CLOTHING_COLORS, CLOTHING_STYLES, EYE_COLORS, FACIAL_HAIR, GLASSES,
-                    HAIR_COLORS, HAIR_STYLES, SUPERSAMPLE, FaceParams, encode_labels, LABEL_NAMES)
+from .faces import (ATTRIBUTES, BG_COLORS, CLOTHING_COLORS, CLOTHING_STYLES, EYE_COLORS, FACIAL_HAIR, GLASSES,
+                    HAIR_COLORS, HAIR_STYLES, LABEL_NAMES, SUPERSAMPLE, Attribute, FaceParams, encode_labels)
 
 RENDERER_VERSION = 2
 GROUPS = ("coarse", "medium", "fine")
@@ -280,8 +280,14 @@ def z_of_seed(seed: int) -> np.ndarray:
     return np.random.RandomState(int(seed) % (2 ** 32)).randn(1, Z_DIM).astype(np.float32)[0]
 
 
-# Labels: v1's layout plus the parameters v2 adds.
-EXTRA_LABELS = ("presentation", "greying", "freckles")
+# Labels: v1's layout plus the parameters v2 adds (continuous, appended).
+EXTRA_ATTRIBUTES = (
+    Attribute("presentation", "continuous", doc="0 feminine .. 1 masculine: jaw, brows, lashes, lips, shoulders"),
+    Attribute("greying", "continuous", doc="salt and pepper in the hair"),
+    Attribute("freckles", "continuous", doc="freckle density"),
+)
+EXTRA_LABELS = tuple(a.name for a in EXTRA_ATTRIBUTES)
+ATTRIBUTES_V2 = tuple(ATTRIBUTES) + EXTRA_ATTRIBUTES
 LABEL_NAMES_V2 = tuple(LABEL_NAMES) + EXTRA_LABELS
 
 
