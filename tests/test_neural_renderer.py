@@ -81,6 +81,14 @@ def test_export_pack_and_cli(tmp_path, faces16v2):
     assert cli_main(args[:6] + ["0.096", "--resume"] + args[7:]) == 0
 
 
+def test_edge_loss_penalises_blur_not_offsets(tmp_path, faces16v2):
+    t = RendererTrainer(RendererConfig(**TINY, edge_weight=1.0), FaceDataset(faces16v2), tmp_path / "run")
+    real = torch.rand(2, 3, 16, 16) * 2 - 1
+    blurred = (real + real.roll(1, 2) + real.roll(1, 3)) / 3
+    assert float(t.losses(real + 0.1, real)["edge"]) < 1e-6          # a flat offset has the same edges
+    assert float(t.losses(blurred, real)["edge"]) > 0.05
+
+
 def test_wrong_data_is_refused(tmp_path):
     path = write_dataset(tmp_path / "v1.lef", 4, resolution=16, workers=1)
     with pytest.raises(ValueError, match="renderer-2"):

@@ -6,6 +6,7 @@ grid's viewport (offscreen Qt has no real QDrag; the Xvfb test does a real mouse
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -504,6 +505,23 @@ def test_copy_and_paste_recipe(qtbot, window):
 
 
 # ----- files -------------------------------------------------------------------------------------------
+def test_export_selected_through_its_shortcut_writes_the_files(qtbot, window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(tmp_path)))
+    select_rows(window, [1, 4])
+    written = []
+    window.exporter.finished.connect(written.extend)
+    window.activateWindow()
+    window.grid_view.setFocus()
+    QTest.keyClick(window.windowHandle(), Qt.Key_E, Qt.ControlModifier)   # Ctrl+E, as a user presses it
+    qtbot.waitUntil(lambda: len(written) == 2, timeout=WAIT_MS)
+    assert all(Path(p).parent == tmp_path and Path(p).is_file() for p in written)
+    written.clear()
+    window.act_export.trigger()                                           # the menu / toolbar action
+    qtbot.waitUntil(lambda: len(written) == 2, timeout=WAIT_MS)
+
+
 def test_export_then_reopen_gives_identical_pixels(qtbot, window, gen, tmp_path):
     select_rows(window, [2, 3])
     cells = window.selected_cells()

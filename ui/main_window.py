@@ -174,7 +174,9 @@ class MainWindow(QMainWindow):
             act.setToolTip(f"{tip} ({hint})" if hint else tip)
             act.setStatusTip(tip)
         act.setCheckable(checkable)
-        act.triggered.connect(slot)
+        # triggered(bool) would hand `checked` to the slot's first parameter (export_selected took
+        # it for a folder): only checkable actions pass it on
+        act.triggered.connect(slot if checkable else (lambda _checked=False: slot()))
         self.addAction(act)
         return act
 

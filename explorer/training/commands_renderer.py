@@ -97,7 +97,8 @@ def register(sub) -> None:
     t.add_argument("--threads", type=int, default=None)
     for name, typ in [("resolution", int), ("batch", int), ("w_dim", int), ("mapping_layers", int),
                       ("mapping_lr", float), ("channel_base", int), ("channel_max", int), ("lr", float),
-                      ("mix_prob", float), ("ema_kimg", float), ("seed", int)]:
+                      ("mix_prob", float), ("ema_kimg", float), ("seed", int),
+                      ("edge_weight", float)]:
         t.add_argument("--" + name.replace("_", "-"), dest=name, type=typ, default=None)
     t.set_defaults(func=cmd_train_renderer)
 

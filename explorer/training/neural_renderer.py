@@ -51,6 +51,7 @@ class RendererConfig:
     lr: float = 0.002
     mix_prob: float = 0.5        # share of batches trained with group-wise mixed ws
     pool_weights: tuple[float, float, float] = (1.0, 1.0, 1.0)   # L1 at full, 1/2, 1/4 size
+    edge_weight: float = 0.0     # L1 between the images' finite differences: blur costs directly
     ema_kimg: float = 2.0
     seed: int = 0
     channels_last: bool = True
@@ -130,6 +131,10 @@ class RendererTrainer:
             if w:
                 f, r = (fake, real) if k == 0 else (F.avg_pool2d(fake, 2 ** k), F.avg_pool2d(real, 2 ** k))
                 out[f"L1/{2 ** k}"] = w * (f - r).abs().mean()
+        if self.cfg.edge_weight:
+            d = fake - real
+            out["edge"] = self.cfg.edge_weight * 0.5 * ((d[:, :, :, 1:] - d[:, :, :, :-1]).abs().mean()
+                                                        + (d[:, :, 1:] - d[:, :, :-1]).abs().mean())
         return out
 
     # ----- one iteration ----------------------------------------------------------------
