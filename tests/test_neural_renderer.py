@@ -89,6 +89,27 @@ def test_edge_loss_penalises_blur_not_offsets(tmp_path, faces16v2):
     assert float(t.losses(blurred, real)["edge"]) > 0.05
 
 
+def test_adversarial_finish_trains_both_and_resumes(tmp_path, faces16v2):
+    cfg = RendererConfig(**TINY, adv_weight=0.1, d_channel_base=128, d_channel_max=16, r1_interval=2)
+    t = RendererTrainer(cfg, FaceDataset(faces16v2), tmp_path / "run")
+    d0 = [p.detach().clone() for p in t.D.parameters()]
+    losses = [t.train_step() for _ in range(4)]
+    assert all("adv" in x and "D" in x for x in losses) and any("R1" in x for x in losses)
+    assert any(not torch.equal(a, b) for a, b in zip(d0, t.D.parameters()))
+    t.save_snapshot()
+    again = RendererTrainer(cfg, FaceDataset(faces16v2), tmp_path / "run")
+    again.load_snapshot()
+    for a, b in zip(t.D.state_dict().values(), again.D.state_dict().values()):
+        assert torch.equal(a, b)
+    # an L1-only snapshot warm-starts a run that switches the GAN term on (fresh D)
+    plain = RendererTrainer(RendererConfig(**TINY), FaceDataset(faces16v2), tmp_path / "plain")
+    plain.train_step()
+    plain.save_snapshot()
+    switched = RendererTrainer(cfg, FaceDataset(faces16v2), tmp_path / "plain")
+    switched.load_snapshot()
+    assert switched.step == 1 and "adv" in switched.train_step()
+
+
 def test_wrong_data_is_refused(tmp_path):
     path = write_dataset(tmp_path / "v1.lef", 4, resolution=16, workers=1)
     with pytest.raises(ValueError, match="renderer-2"):

@@ -52,6 +52,11 @@ class RendererConfig:
     mix_prob: float = 0.5        # share of batches trained with group-wise mixed ws
     pool_weights: tuple[float, float, float] = (1.0, 1.0, 1.0)   # L1 at full, 1/2, 1/4 size
     edge_weight: float = 0.0     # L1 between the images' finite differences: blur costs directly
+    adv_weight: float = 0.0      # adversarial finish (L1 + GAN, as image-to-image translation does):
+    d_channel_base: int = 2048   # a discriminator on the renders vs G's outputs, non-saturating
+    d_channel_max: int = 256     # loss, lazy R1 (every r1_interval steps, weight r1_gamma)
+    r1_gamma: float = 0.5
+    r1_interval: int = 16
     ema_kimg: float = 2.0
     seed: int = 0
     channels_last: bool = True
@@ -108,10 +113,40 @@ class RendererTrainer:
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         # supervised, not adversarial: Adam with momentum (GANs use beta1 = 0)
         self.opt = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=(0.9, 0.99), eps=1e-8)
+        self.D = self.opt_d = None
+        if cfg.adv_weight > 0:
+            self._make_discriminator()
         self.step, self.nimg, self.seconds = 0, 0, 0.0
         self.rng = torch.Generator().manual_seed(cfg.seed)
         self.last_losses: dict[str, float] = {}
         self._held_out = None
+
+    def _make_discriminator(self) -> None:
+        from .discriminator import Discriminator
+
+        cfg = self.cfg
+        self.D = Discriminator(cfg.resolution, 3, cfg.d_channel_base, cfg.d_channel_max).to(self.device).train()
+        c = cfg.r1_interval / (cfg.r1_interval + 1)   # lazy regularisation: scale lr and betas
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr * c, betas=(0.0, 0.99 ** c), eps=1e-8)
+
+    def _d_step(self, fake: torch.Tensor, real: torch.Tensor) -> dict[str, float]:
+        cfg = self.cfg
+        self.D.requires_grad_(True)
+        do_r1 = self.step % cfg.r1_interval == 0
+        real = real.detach().requires_grad_(do_r1)
+        real_logits = self.D(real)
+        loss = F.softplus(self.D(fake.detach())).mean() + F.softplus(-real_logits).mean()
+        out = {}
+        if do_r1:
+            (grad,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
+            r1 = grad.square().sum(dim=[1, 2, 3]).mean()
+            loss = loss + r1 * (cfg.r1_gamma / 2) * cfg.r1_interval
+            out["R1"] = float(r1.detach())
+        self.opt_d.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_d.step()
+        out.update({"D": float(loss.detach()), "D_real": float(real_logits.detach().mean())})
+        return out
 
     # ----- batches ----------------------------------------------------------------------
     def _batch(self, n: int):
@@ -146,10 +181,14 @@ class RendererTrainer:
         noise = self.G.make_noise(len(seeds), seeds)
         fake = self._fmt(self.G.synthesis(ws, noise))
         parts = self.losses(fake, real)
+        if self.D is not None:
+            self.D.requires_grad_(False)
+            parts["adv"] = self.cfg.adv_weight * F.softplus(-self.D(fake)).mean()
         loss = sum(parts.values())
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
+        d_losses = self._d_step(fake, real) if self.D is not None else {}
         with torch.no_grad():
             self.G.mapping.w_avg.lerp_(self.G.mapping(z)[:, 0].mean(0) if mixing else ws[:, 0].mean(0),
                                        1 - self.G.mapping.w_avg_beta)
@@ -161,7 +200,7 @@ class RendererTrainer:
         self.step += 1
         self.nimg += cfg.batch
         self.last_losses = {"loss": float(loss.detach()), "mixed": float(mixing),
-                            **{k: float(v.detach()) for k, v in parts.items()}}
+                            **{k: float(v.detach()) for k, v in parts.items()}, **d_losses}
         return self.last_losses
 
     # ----- evaluation -------------------------------------------------------------------
@@ -213,6 +252,8 @@ class RendererTrainer:
         state = {"config": dataclasses.asdict(self.cfg), "step": self.step, "nimg": self.nimg,
                  "seconds": self.seconds, "G": self.G.state_dict(), "G_ema": self.G_ema.state_dict(),
                  "opt": self.opt.state_dict(), "rng": self.rng.get_state(), "torch_rng": torch.get_rng_state()}
+        if self.D is not None:
+            state.update({"D": self.D.state_dict(), "opt_d": self.opt_d.state_dict()})
         with atomic_path(path) as tmp:
             torch.save(state, tmp)
         figures = self.evaluate()
@@ -230,6 +271,9 @@ class RendererTrainer:
         self.G.load_state_dict(st["G"])
         self.G_ema.load_state_dict(st["G_ema"])
         self.opt.load_state_dict(st["opt"])
+        if self.D is not None and "D" in st:     # a run that switches the GAN term on starts a fresh D
+            self.D.load_state_dict(st["D"])
+            self.opt_d.load_state_dict(st["opt_d"])
         self.step, self.nimg, self.seconds = int(st["step"]), int(st["nimg"]), float(st["seconds"])
         self.rng.set_state(st["rng"])
         torch.set_rng_state(st["torch_rng"])
