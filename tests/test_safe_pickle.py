@@ -7,6 +7,7 @@ import os
 import pickle
 import random
 import subprocess
+import sys
 import warnings
 from collections import OrderedDict
 
@@ -470,3 +471,44 @@ def test_random_bytes_and_text(tmp_path):
             assert f"junk{i}.pkl" in str(exc)
         else:  # a few random prefixes are valid tiny pickles; they must be inert data
             assert not callable(result)
+
+
+# ----- structures that are allowed opcodes but hostile shapes (issue: hostile files) ---------------
+def _run_isolated(payload: bytes, tmp_path) -> subprocess.CompletedProcess:
+    """Load in a child process: a crash there fails the test instead of killing the runner."""
+    path = tmp_path / "hostile.pkl"
+    path.write_bytes(payload)
+    code = ("import sys\nfrom explorer.checkpoints.safe_pickle import load_pickle\n"
+            "from explorer.checkpoints.errors import CheckpointError\n"
+            f"try:\n    load_pickle({str(path)!r})\nexcept CheckpointError as e:\n    print('clean:', e)\n")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.mark.parametrize("payload", [
+    b"\x80\x04}" + b")" + b"\x85" * 300_000 + b"Ns.",             # dict key: a tuple 300,000 deep
+    b"\x80\x04\x8f(" + b")" + b"\x85" * 300_000 + b"\x90.",          # set item
+    b"\x80\x04(" + b")" + b"\x85" * 300_000 + b"\x91.",              # frozenset item
+])
+def test_deeply_nested_hash_keys_are_refused_not_a_crash(payload, tmp_path):
+    r = _run_isolated(payload, tmp_path)
+    assert r.returncode == 0, r.stderr[-500:]
+    assert "clean:" in r.stdout and "deep" in r.stdout
+
+
+def test_deeply_nested_lists_are_refused():
+    payload = b"\x80\x04" + b"]" * 5000 + b"a" * 4999 + b"."      # [[[[...]]]] 5,000 deep via APPEND
+    with pytest.raises(CheckpointError, match="nests containers"):
+        load_pickle(payload)
+
+
+def test_container_opcodes_on_non_containers_are_refused():
+    """ADDITEMS / APPEND(S) / SETITEM(S) call methods on whatever is on the stack (a tensor's
+    .add broadcasts: a 240 KB file grew to 3.7 GB). Only real lists, dicts and sets take them."""
+    base = _call("torch_utils.persistence", "_reconstruct_persistent_obj",
+                 {"type": "class", "state": {}, "module_src": "", "class_name": "X"})
+    for op in (b"(K\x01\x90", b"(K\x01e", b"K\x01a", b"(K\x01K\x02u", b"K\x01K\x02s"):
+        with pytest.raises(UnsafePickleError, match="refused"):
+            load_pickle(base[:-1] + op + b".")
+    assert load_pickle(b"\x80\x04\x8f(K\x01K\x02\x90.") == {1, 2}          # on a real set: fine
+    assert load_pickle(b"\x80\x04](K\x01K\x02e.") == [1, 2]

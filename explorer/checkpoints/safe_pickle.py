@@ -339,10 +339,142 @@ def _tensor_from_le_bytes(raw: bytes, dtype: torch.dtype) -> torch.Tensor:
 # The unpicklers
 
 
+MAX_HASHED_DEPTH = 64      # tuples / frozensets nested deeper than this are refused: hashing one
+                           # recurses in C and a 300,000-deep key overflows the interpreter's stack
+MAX_NESTING = 256          # containers of any kind nested deeper than this (deepcopy, repr, ==)
+_PLAIN_LISTS = (list,)
+_PLAIN_DICTS = (dict, OrderedDict, EasyDict)
+_HASH_ROOTS = (set, OrderedDict, EasyDict, dict)     # allowed callables that hash their arguments
+
+
+def _nesting_depth(obj: object, limit: int) -> int:
+    """Depth of nested containers (iterative, each object once); stops counting past `limit`."""
+    deepest, seen = 0, set()
+    stack = [(obj, 1)]
+    while stack:
+        o, d = stack.pop()
+        if not isinstance(o, (list, tuple, dict, set, frozenset, PersistentObject)) or id(o) in seen:
+            continue
+        seen.add(id(o))
+        deepest = max(deepest, d)
+        if deepest > limit:
+            return deepest
+        if isinstance(o, dict):
+            items = [*o.keys(), *o.values()]
+        elif isinstance(o, PersistentObject):
+            items = [o.state]
+        else:
+            items = list(o)
+        stack.extend((x, d + 1) for x in items)
+    return deepest
+
+
 class _RestrictedUnpickler(pickle._Unpickler):
-    """Base: globals only from ``allowed``, no persistent ids, BUILD only on numpy objects."""
+    """Base: globals only from ``allowed``, no persistent ids, BUILD only on numpy objects,
+    container opcodes only on real containers, nothing hashed that is nested too deep."""
 
     allowed: dict[tuple[str, str], Any] = {}
+
+    def __init__(self, file):
+        super().__init__(file)
+        self._tuple_depth: dict[int, tuple[object, int]] = {}   # id -> (tuple kept alive, depth)
+
+    # ----- hashing: immutable containers get their depth when built ---------------------------
+    def _depth_of(self, obj: object) -> int:
+        """Nesting depth of a tuple / frozenset (1 when it holds none), 0 for anything else."""
+        hit = self._tuple_depth.get(id(obj))
+        if hit is not None and hit[0] is obj:
+            return hit[1]
+        return 1 if isinstance(obj, (tuple, frozenset)) else 0
+
+    def _note(self, obj) -> None:
+        if isinstance(obj, (tuple, frozenset)) and obj:
+            depth = 1 + max(self._depth_of(x) for x in obj)
+            if depth > MAX_HASHED_DEPTH:
+                raise CheckpointError(f"the pickle nests tuples more than {MAX_HASHED_DEPTH} deep")
+            if depth > 1:    # tuples holding tuples; a flat one's depth (1) needs no entry
+                self._tuple_depth[id(obj)] = (obj, depth)
+
+    def _check_hashable(self, *keys) -> None:
+        for k in keys:
+            if self._depth_of(k) > MAX_HASHED_DEPTH // 2 and isinstance(k, (tuple, frozenset)):
+                raise CheckpointError("the pickle uses a deeply nested key")
+
+    def _tuple_op(op):
+        def run(self):
+            op(self)
+            self._note(self.stack[-1])
+        return run
+
+    load_tuple = _tuple_op(pickle._Unpickler.load_tuple)
+    load_tuple1 = _tuple_op(pickle._Unpickler.load_tuple1)
+    load_tuple2 = _tuple_op(pickle._Unpickler.load_tuple2)
+    load_tuple3 = _tuple_op(pickle._Unpickler.load_tuple3)
+    del _tuple_op
+
+    def load_frozenset(self):
+        items = self.pop_mark()
+        self._check_hashable(*items)
+        self.append(frozenset(items))
+        self._note(self.stack[-1])
+
+    def load_dict(self):
+        items = self.pop_mark()
+        self._check_hashable(*items[0::2])
+        self.append({items[i]: items[i + 1] for i in range(0, len(items), 2)})
+
+    # ----- container opcodes only on containers ----------------------------------------------
+    def load_append(self):
+        value = self.stack.pop()
+        target = self.stack[-1]
+        if type(target) not in _PLAIN_LISTS:
+            raise UnsafePickleError(f"refused APPEND to a {type(target).__name__}")
+        target.append(value)
+
+    def load_appends(self):
+        items = self.pop_mark()
+        target = self.stack[-1]
+        if type(target) not in _PLAIN_LISTS:
+            raise UnsafePickleError(f"refused APPENDS to a {type(target).__name__}")
+        target.extend(items)
+
+    def load_setitem(self):
+        value = self.stack.pop()
+        key = self.stack.pop()
+        target = self.stack[-1]
+        if type(target) not in _PLAIN_DICTS:
+            raise UnsafePickleError(f"refused SETITEM on a {type(target).__name__}")
+        self._check_hashable(key)
+        target[key] = value
+
+    def load_setitems(self):
+        items = self.pop_mark()
+        target = self.stack[-1]
+        if type(target) not in _PLAIN_DICTS:
+            raise UnsafePickleError(f"refused SETITEMS on a {type(target).__name__}")
+        self._check_hashable(*items[0::2])
+        for i in range(0, len(items), 2):
+            target[items[i]] = items[i + 1]
+
+    def load_additems(self):
+        items = self.pop_mark()
+        target = self.stack[-1]
+        if type(target) is not set:
+            raise UnsafePickleError(f"refused ADDITEMS on a {type(target).__name__}")
+        self._check_hashable(*items)
+        target.update(items)
+
+    def load_reduce(self):
+        args = self.stack[-1]
+        func = self.stack[-2]
+        if func in _HASH_ROOTS and isinstance(args, tuple):    # set(items), OrderedDict(pairs) ...
+            for a in args:
+                if isinstance(a, (list, tuple)):
+                    for item in a:
+                        self._check_hashable(item)
+                        if isinstance(item, (list, tuple)) and item:
+                            self._check_hashable(item[0])
+        super().load_reduce()
 
     def find_class(self, module: str, name: str) -> Any:
         try:
@@ -380,6 +512,13 @@ class _RestrictedUnpickler(pickle._Unpickler):
 
     dispatch = dict(pickle._Unpickler.dispatch)
     dispatch[pickle.BUILD[0]] = _load_build
+    for _op, _name in ((pickle.TUPLE, "load_tuple"), (pickle.TUPLE1, "load_tuple1"), (pickle.TUPLE2, "load_tuple2"),
+                       (pickle.TUPLE3, "load_tuple3"), (pickle.FROZENSET, "load_frozenset"),
+                       (pickle.DICT, "load_dict"), (pickle.APPEND, "load_append"), (pickle.APPENDS, "load_appends"),
+                       (pickle.SETITEM, "load_setitem"), (pickle.SETITEMS, "load_setitems"),
+                       (pickle.ADDITEMS, "load_additems"), (pickle.REDUCE, "load_reduce")):
+        dispatch[_op[0]] = locals()[_name]
+    del _op, _name
 
 
 class _SnapshotUnpickler(_RestrictedUnpickler):
@@ -453,7 +592,10 @@ def load_pickle(path_or_bytes: str | os.PathLike | bytes | bytearray | memoryvie
     if not data:
         raise CheckpointError(path, "file is empty")
     try:
-        return _SnapshotUnpickler(io.BytesIO(data)).load()
+        obj = _SnapshotUnpickler(io.BytesIO(data)).load()
+        if _nesting_depth(obj, MAX_NESTING) > MAX_NESTING:
+            raise CheckpointError(f"the pickle nests containers more than {MAX_NESTING} deep")
+        return obj
     except CheckpointError as exc:
         if path is None or exc.path is not None:
             raise
