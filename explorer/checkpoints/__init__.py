@@ -42,15 +42,30 @@ def detect_format(path: str | os.PathLike) -> str:
         return "torch"
     if looks_like_safetensors(head):
         return "native"
-    if head[0] == 0x80 and 2 <= head[1] <= 5:
+    if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
         return "pickle"
     raise CheckpointError(path, "is not a checkpoint format we know (expected an NVIDIA .pkl, "
                                 "a rosinality .pt or a Latent Explorer .safetensors file)")
 
 
 def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu") -> Generator:
-    """Load any supported checkpoint (or "default") as a Generator on `device`."""
+    """Load any supported checkpoint (or "default") as a Generator on `device`.
+
+    Every failure is a CheckpointError naming the file: the loaders raise their own, and whatever
+    else a crafted file manages to trigger in them is turned into one here (never a traceback)."""
     path = resolve_model_path(path)
+    try:
+        return _load(path, device)
+    except CheckpointError:
+        raise
+    except MemoryError:
+        raise CheckpointError(path, "needs more memory than this machine has") from None
+    except (Exception, RecursionError) as exc:  # noqa: BLE001 - the one place that names the file
+        text = f"{type(exc).__name__}: {exc}"
+        raise CheckpointError(path, f"is damaged or not a generator checkpoint ({text[:160]})") from exc
+
+
+def _load(path: Path, device) -> Generator:
     kind = detect_format(path)
     if kind == "native":
         gen = load_native(path)

@@ -6,6 +6,7 @@ import os
 import torch
 
 from ..generators import Generator
+from ..generators.config_check import ConfigError, check_config
 from .errors import CheckpointError
 
 W_AVG_SAMPLES = 10_000
@@ -14,7 +15,17 @@ W_AVG_SEED = 0x5EED
 
 def build_generator(path: str | os.PathLike, config: dict, state: dict[str, torch.Tensor],
                     *, estimate_w_avg: bool = False) -> Generator:
-    """Construct the network and load every tensor; a missing or misshapen tensor is an error."""
+    """Construct the network and load every tensor; a missing or misshapen tensor is an error.
+
+    The config is checked first (config_check), and the parameters it declares must not outnumber
+    the values the file holds: a small file cannot make us allocate a huge network."""
+    try:
+        declared = check_config(config)
+    except ConfigError as exc:
+        raise CheckpointError(path, f"declares a generator we will not build ({exc})") from exc
+    held = sum(int(t.numel()) for t in state.values() if isinstance(t, torch.Tensor))
+    if declared > 2 * held + 1_000_000:
+        raise CheckpointError(path, f"declares {declared:,} parameters but holds only {held:,} values")
     try:
         gen = Generator(config)
     except (KeyError, ValueError, TypeError) as exc:

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .config_check import check_config
 from .mapping import MappingNetwork, truncate
 from .stylegan2 import SynthesisNetworkSG2
 from .stylegan3 import SynthesisNetworkSG3, design_sg3_layers
@@ -79,6 +80,7 @@ class Generator(nn.Module):
 
     def __init__(self, config: dict):
         super().__init__()
+        check_config(config)   # sizes, counts, depth and types, before anything is allocated
         cfg = copy.deepcopy(config)
         arch = cfg["arch"]
         z_dim, w_dim, c_dim = int(cfg["z_dim"]), int(cfg["w_dim"]), int(cfg.get("c_dim", 0))
