@@ -194,3 +194,15 @@ def test_classifier_on_renderer_v2_labels_predicts_the_extra_attributes(tmp_path
     assert "masculine" in soft_targets(pred) and "masculine" in binary_targets(hard_labels(pred))
     with pytest.raises(ValueError, match="label layout"):
         AttributeClassifier({"label_names": ["a", "b"]})
+
+
+def test_v2_classifiers_can_fit_the_presentation_direction():
+    from explorer.training.default_directions import resolve_attributes
+    from explorer.training.faces_v2 import LABEL_NAMES_V2
+
+    assert "masculine" not in resolve_attributes(None)
+    v2 = resolve_attributes(None, len(LABEL_NAMES_V2))
+    assert v2[-1] == "masculine" and set(resolve_attributes(None)) < set(v2)
+    assert resolve_attributes("gender,age", len(LABEL_NAMES_V2)) == ["masculine", "old"]
+    with pytest.raises(ValueError, match="unknown attribute"):
+        resolve_attributes("gender")            # a v1 classifier cannot judge it

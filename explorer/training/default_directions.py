@@ -25,19 +25,21 @@ from .faces import NUM_LABELS, binary_targets
 
 DEFAULT_ATTRIBUTES = ("smile", "old", "glasses", "sunglasses", "beard", "bald", "long_hair", "blonde",
                       "dark_skin", "yaw_right", "tilt_right", "light_from_right", "makeup", "grey_hair")
+V2_ATTRIBUTES = ("masculine",)      # what a renderer-v2 classifier can also judge
 ALIASES = {"age": "old", "light_right": "light_from_right", "yaw": "yaw_right", "tilt": "tilt_right",
-           "light": "light_from_right", "skin": "dark_skin"}
+           "light": "light_from_right", "skin": "dark_skin", "gender": "masculine", "presentation": "masculine"}
 MIN_PER_CLASS = 20          # below this many on either side, fall back to top/bottom scores
 RENDER_BATCH = 32
 
 
-def resolve_attributes(names: str | Sequence[str] | None) -> list[str]:
-    """'smile,age,glasses' or a list -> binary-target names (aliases resolved, checked)."""
+def resolve_attributes(names: str | Sequence[str] | None, num_labels: int = NUM_LABELS) -> list[str]:
+    """'smile,age,glasses' or a list -> binary-target names (aliases resolved, checked against
+    what a classifier with `num_labels` outputs can judge)."""
     if names is None:
-        return list(DEFAULT_ATTRIBUTES)
+        return list(DEFAULT_ATTRIBUTES) + (list(V2_ATTRIBUTES) if num_labels > NUM_LABELS else [])
     if isinstance(names, str):
         names = [n.strip() for n in names.split(",") if n.strip()]
-    known = set(binary_targets(np.zeros(NUM_LABELS, np.float32)))
+    known = set(binary_targets(np.zeros(num_labels, np.float32)))
     out = []
     for n in names:
         n = ALIASES.get(n, n)
@@ -66,7 +68,7 @@ def label_ws(gen, classifier: AttributeClassifier, ws: np.ndarray, batch: int = 
         p, f = classifier.predict_with_features(imgs)
         preds.append(p)
         feats.append(f)
-    p = np.concatenate(preds) if preds else np.zeros((0, NUM_LABELS), np.float32)
+    p = np.concatenate(preds) if preds else np.zeros((0, classifier.num_labels), np.float32)
     if with_features:
         return p, (np.concatenate(feats) if feats else np.zeros((0, classifier.feature_dim), np.float32))
     return p
@@ -132,7 +134,7 @@ def fit_default_directions(gen, classifier: AttributeClassifier, samples: int = 
                            progress: Callable[[str], None] | None = print) -> list[Direction]:
     """The whole pipeline: sample -> render -> label -> fit; optionally write `out_path`."""
     progress = progress or (lambda s: None)
-    attrs = resolve_attributes(attributes)
+    attrs = resolve_attributes(attributes, classifier.num_labels)
     progress(f"sampling {samples} faces (seeds {seed0}-{seed0 + samples - 1}, psi 1) from "
              f"{gen.name} [{gen.fingerprint}]")
     w, preds = sample_labelled(gen, classifier, samples, seed0=seed0, batch=batch, progress=progress)
