@@ -10,6 +10,7 @@ import os
 import re
 from pathlib import Path
 
+from .errors import FileProblem
 from .export import read_png_recipe
 from .latents import Latent, describe, latent_from_seed
 from .recipe_text import short_label
@@ -18,7 +19,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 APP = "latent-explorer"
 
 
-class FaceFileError(ValueError):
+class FaceFileError(FileProblem, ValueError):
     """A file that holds no face we can bring back; str() is one sentence for the window."""
 
 

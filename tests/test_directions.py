@@ -248,3 +248,55 @@ def test_weak_fit_reason_uses_balanced_accuracy_and_efficacy():
     assert weak_fit_reason({"val_accuracy": 0.94, "val_balanced_accuracy": 0.9}) is None
     assert "balanced" in weak_fit_reason({"val_accuracy": 0.94, "val_balanced_accuracy": 0.53})
     assert "turns the attribute on for 40%" in weak_fit_reason({"val_balanced_accuracy": 0.9, "efficacy": 0.4})
+
+
+# ----- hostile and broken direction files ------------------------------------------------------
+def test_npy_header_claiming_billions_of_values_is_refused_without_allocating(tmp_path):
+    import tracemalloc
+
+    from explorer.directions import DirectionFileError, load_interfacegan
+
+    path = tmp_path / "bomb.npy"
+    header = "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 10000000000), }"
+    header += " " * (63 - len(header) % 64) + "\n"
+    path.write_bytes(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode() + b"\0" * 64)
+    tracemalloc.start()
+    try:
+        with pytest.raises(DirectionFileError, match="bomb.npy: .*declares shape"):
+            load_interfacegan(path, model="abc", w_dim=512)
+        assert tracemalloc.get_traced_memory()[1] < 5_000_000
+    finally:
+        tracemalloc.stop()
+    path.write_bytes(b"\x93NUMPY\x01\x00" + b"\x10\x00" + b"{'descr': '|O',}" + b"\0" * 8)
+    with pytest.raises(DirectionFileError):
+        load_interfacegan(path, model="abc", w_dim=512)
+
+
+@pytest.mark.parametrize("content", [
+    '{"directions": [1]}', '{"directions": [{"vector": [1, "x"]}]}', '[' * 3000 + ']' * 3000,
+    '{"directions": [{"vector": [1, 2], "w_dim": "2"}]}', '{"directions": [{"vector": [NaN, 1]}]}',
+    '{"directions": "many"}', '{"format": "latent-explorer-directions", "version": "1", "directions": []}',
+    '{"directions": [{"vector": [1, 0], "scale": "big"}]}', b'\xff\xfe\x00garbage',
+])
+def test_broken_direction_files_give_one_error_type(tmp_path, content):
+    from explorer.directions import DirectionFileError
+    from explorer.errors import FileProblem
+
+    path = tmp_path / "bad.json"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(DirectionFileError, match="bad.json") as info:
+        load_directions(path)
+    assert isinstance(info.value, FileProblem)
+
+
+def test_one_bad_library_file_does_not_lose_the_good_ones(tmp_path):
+    lib = DirectionLibrary(tmp_path)
+    v = np.zeros(8, np.float32)
+    v[0] = 1
+    lib.save(Direction(v, name="good one", model="cafe1234"))
+    lib.save(Direction(v[::-1].copy(), name="another", model="cafe1234"))
+    (lib.folder("cafe1234") / "broken.json").write_text("[" * 5000)
+    problems = []
+    names = [d.name for d in lib.load_all("cafe1234", problems)]
+    assert names == ["another", "good one"]
+    assert len(problems) == 1 and "broken.json" in problems[0]

@@ -71,7 +71,7 @@ def directions_for_model(gen, path, library: DirectionLibrary | None,
             problems.append(f"The built-in directions could not be read: {e}")
     if library is not None:
         try:
-            for d in library.load_all(fp):
+            for d in library.load_all(fp, problems):
                 if d.w_dim == gen.info.w_dim:
                     out[d.name] = d
         except (OSError, ValueError) as e:

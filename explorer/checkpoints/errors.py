@@ -4,8 +4,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..errors import FileProblem
 
-class CheckpointError(Exception):
+
+class CheckpointError(FileProblem):
     """A checkpoint could not be loaded. str() is a complete, user-facing sentence.
 
     CheckpointError(path, problem) -> "<file name>: <problem>"; CheckpointError(message) also works.

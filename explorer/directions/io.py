@@ -22,11 +22,19 @@ from typing import Iterable
 
 import numpy as np
 
+from ..errors import FileProblem
 from ..export import atomic_path
-from .direction import Direction
+from .direction import Direction, DirectionModelError
 
 FORMAT = "latent-explorer-directions"
 VERSION = 1
+MAX_FILE_BYTES = 64 * 2 ** 20      # a direction file holds a few vectors of <= MAX_W_DIM floats
+MAX_W_DIM = 16384
+MAX_ENTRIES = 10_000
+
+
+class DirectionFileError(FileProblem, ValueError):
+    """A direction file (ours or an InterFaceGAN .npy) that cannot be used; names the file."""
 
 
 def _jsonable(obj):
@@ -51,18 +59,38 @@ def direction_to_json(d: Direction) -> dict:
 
 
 def direction_from_json(obj: dict) -> Direction:
+    """One entry of a direction file; anything malformed is a ValueError saying what."""
+    if not isinstance(obj, dict):
+        raise ValueError(f"a direction entry is a {type(obj).__name__}, not a table")
+    raw = obj.get("vector")
+    if not isinstance(raw, list) or not 0 < len(raw) <= MAX_W_DIM:
+        raise ValueError("direction entry has no usable 'vector' (a list of 1 to "
+                         f"{MAX_W_DIM} numbers)")
     try:
-        vector = np.asarray(obj["vector"], dtype=np.float32)
-    except (KeyError, TypeError, ValueError) as exc:
+        vector = np.asarray(raw, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
         raise ValueError(f"direction entry has no usable 'vector': {exc}") from None
-    if "w_dim" in obj and int(obj["w_dim"]) != vector.size:
-        raise ValueError(f"direction {obj.get('name')!r}: vector has {vector.size} values, w_dim says {obj['w_dim']}")
+    if vector.ndim != 1 or not np.isfinite(vector).all():
+        raise ValueError("direction vector must be a flat list of finite numbers")
+    w_dim = obj.get("w_dim", vector.size)
+    if not isinstance(w_dim, int) or isinstance(w_dim, bool) or w_dim != vector.size:
+        raise ValueError(f"direction {str(obj.get('name'))[:40]!r}: vector has {vector.size} values, "
+                         f"w_dim says {str(w_dim)[:20]}")
     layers = obj.get("layers")
-    return Direction(vector=vector, name=str(obj.get("name", "direction")),
-                     layers=tuple(layers) if isinstance(layers, list) else layers,
-                     model=obj.get("model"), method=obj.get("method", "import"),
-                     quality=obj.get("quality") or {}, scale=float(obj.get("scale") or 1.0),
-                     bias=obj.get("bias"))
+    scale, bias, quality = obj.get("scale") or 1.0, obj.get("bias"), obj.get("quality") or {}
+    for what, v in (("scale", scale), ("bias", bias)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v)):
+            raise ValueError(f"direction {what} must be a finite number")
+    if not isinstance(quality, dict) or not isinstance(obj.get("name", ""), str) \
+            or not isinstance(obj.get("model") or "", str):
+        raise ValueError("direction name, model and quality have the wrong types")
+    try:
+        return Direction(vector=vector, name=str(obj.get("name", "direction"))[:200],
+                         layers=tuple(layers) if isinstance(layers, list) else layers,
+                         model=obj.get("model"), method=obj.get("method", "import"),
+                         quality=quality, scale=float(scale), bias=bias)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _write_text(path: Path, text: str) -> Path:
@@ -86,29 +114,40 @@ def load_directions(path, model: str | None = None) -> list[Direction]:
     belong to another model (DirectionModelError)."""
     path = Path(path)
     try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise DirectionFileError(f"{path.name}: is {path.stat().st_size:,} bytes, too big for a direction file")
         doc = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise FileNotFoundError(f"direction file {path} does not exist") from None
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path} is not a direction file (invalid JSON: {exc})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise DirectionFileError(f"{path.name}: is not a direction file (invalid JSON: {str(exc)[:120]})") from None
+    except OSError as exc:
+        raise DirectionFileError(f"{path.name}: cannot be read ({exc.strerror or exc})") from None
     if isinstance(doc, dict) and "directions" in doc:
         if doc.get("format", FORMAT) != FORMAT:
-            raise ValueError(f"{path} is a {doc.get('format')!r} file, not a direction file")
-        if int(doc.get("version", VERSION)) > VERSION:
-            raise ValueError(f"{path} was written by a newer version (format {doc['version']} > {VERSION})")
+            raise DirectionFileError(f"{path.name}: is a {str(doc.get('format'))[:40]!r} file, not a direction file")
+        version = doc.get("version", VERSION)
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise DirectionFileError(f"{path.name}: has no valid format version")
+        if version > VERSION:
+            raise DirectionFileError(f"{path.name}: was written by a newer version (format {version} > {VERSION})")
         entries = doc["directions"]
     elif isinstance(doc, dict):
         entries = [doc]
     elif isinstance(doc, list):
         entries = doc
     else:
-        raise ValueError(f"{path} is not a direction file")
+        raise DirectionFileError(f"{path.name}: is not a direction file")
+    if not isinstance(entries, list) or len(entries) > MAX_ENTRIES:
+        raise DirectionFileError(f"{path.name}: 'directions' must be a list of at most {MAX_ENTRIES} entries")
     out = []
     for e in entries:
         try:
             d = direction_from_json(e)
+        except DirectionModelError:
+            raise
         except ValueError as exc:
-            raise ValueError(f"{path}: {exc}") from None
+            raise DirectionFileError(f"{path.name}: {exc}") from None
         if model is not None:
             d.check_model(model)
         out.append(d)
@@ -124,6 +163,35 @@ def load_direction(path, model: str | None = None) -> Direction:
 
 
 # ----- InterFaceGAN -------------------------------------------------------------------------
+
+def _read_small_npy(path: Path, max_values: int) -> np.ndarray:
+    """A .npy array whose header is checked before any data is read: at most `max_values`
+    numbers, and no more than the file holds (a header can claim 10^10 floats)."""
+    from numpy.lib import format as npy
+
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            version = npy.read_magic(f)
+            if version == (1, 0):
+                shape, fortran, dtype = npy.read_array_header_1_0(f, max_header_size=10_000)
+            elif version in ((2, 0), (3, 0)):
+                shape, fortran, dtype = npy.read_array_header_2_0(f, max_header_size=10_000)
+            else:
+                raise ValueError(f"unknown .npy version {version}")
+            if dtype.hasobject or dtype.kind not in "fiu":
+                raise ValueError(f"holds {dtype} values, not numbers")
+            count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+            if count > max_values or count * dtype.itemsize > size - f.tell():
+                raise ValueError(f"declares shape {shape} of {dtype} (at most {max_values:,} values expected, "
+                                 f"and the file has room for {max(size - f.tell(), 0) // dtype.itemsize:,})")
+            data = np.frombuffer(f.read(count * dtype.itemsize), dtype=dtype, count=count)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"boundary file {path} does not exist") from None
+    except (ValueError, OSError, SyntaxError, TypeError) as exc:
+        raise DirectionFileError(f"{path.name}: is not a usable numpy boundary file ({str(exc)[:160]})") from None
+    return data.reshape(shape, order="F" if fortran else "C")
+
 
 def save_interfacegan(direction: Direction, path) -> Path:
     """The unit vector as InterFaceGAN's boundary file: float32 array of shape (1, w_dim)."""
@@ -144,12 +212,7 @@ def load_interfacegan(path, *, model: str, w_dim: int, name: str | None = None, 
     path = Path(path)
     if not model:
         raise ValueError("loading an InterFaceGAN boundary needs the target model's fingerprint")
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"boundary file {path} does not exist") from None
-    except ValueError as exc:
-        raise ValueError(f"{path} is not a numpy boundary file ({exc})") from None
+    arr = _read_small_npy(path, max_values=MAX_W_DIM)
     if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "fiu":
         raise ValueError(f"{path} does not hold a numeric array")
     if arr.ndim == 2 and arr.shape[0] == 1:

@@ -48,15 +48,17 @@ class DirectionLibrary:
             raise ValueError(f"direction {direction.name!r} names no model; set its fingerprint before saving")
         return save_directions(direction, self.path(direction.model, direction.name))
 
-    def load_all(self, model: str) -> list[Direction]:
-        """Every stored direction of `model`, sorted by name. Unreadable files are skipped."""
+    def load_all(self, model: str, problems: list[str] | None = None) -> list[Direction]:
+        """Every stored direction of `model`, sorted by name. A file that cannot be read is
+        skipped (the others still load) and, with `problems`, reported there in one sentence."""
         folder = self.folder(model)
         out = []
         for f in sorted(folder.glob("*.json")) if folder.is_dir() else []:
             try:
                 out.extend(d for d in load_directions(f) if d.model == model)
-            except (OSError, ValueError):
-                continue
+            except Exception as exc:  # noqa: BLE001 - one bad file must not lose the good ones
+                if problems is not None:
+                    problems.append(f"Skipped the saved direction file {f.name}: {exc}")
         return sorted(out, key=lambda d: d.name.lower())
 
     def list(self, model: str) -> list[str]:

@@ -19,6 +19,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from ..errors import FileProblem
 from ..export import atomic_path
 
 PACK_FORMAT = "latent-explorer-training-pack"
@@ -29,7 +30,7 @@ ARCHITECTURE = ("resolution", "z_dim", "w_dim", "mapping_layers", "g_channel_bas
                 "d_channel_base", "d_channel_max")
 
 
-class PackError(ValueError):
+class PackError(FileProblem, ValueError):
     pass
 
 
