@@ -6,9 +6,12 @@ generate` (seed recipes only) are understood too: their seed is mapped again on 
 """
 from __future__ import annotations
 
+import math
 import os
 import re
 from pathlib import Path
+
+import numpy as np
 
 from .errors import FileProblem
 from .export import read_png_recipe
@@ -40,33 +43,63 @@ def png_payload(latent: Latent, model_name: str = "", extra: dict | None = None)
 
 
 def latent_from_png(path: str | os.PathLike, model) -> tuple[Latent, str | None]:
-    """(the face stored in a PNG, a warning or None). Raises FaceFileError."""
+    """(the face stored in a PNG, a warning or None). Raises FaceFileError (one sentence), never
+    anything else, whatever the file holds: a damaged, hostile or foreign recipe is refused, and
+    so is a face that would not render (NaN / infinite styles)."""
     path = Path(path)
     try:
         meta = read_png_recipe(path)
-    except (OSError, ValueError) as e:
-        raise FaceFileError(f"{path.name} could not be read as a PNG ({e}).") from None
+    except (OSError, ValueError, RecursionError, SyntaxError) as e:
+        raise FaceFileError(f"{path.name} could not be read as a PNG with a recipe ({str(e)[:120]}).") from None
+    except Exception as e:  # noqa: BLE001 - Pillow raises many types on crafted PNGs
+        raise FaceFileError(f"{path.name} could not be read as a PNG ({type(e).__name__}).") from None
     if not meta:
         raise FaceFileError(f"{path.name} carries no face recipe (only PNGs exported by Latent Explorer do).")
+    if not isinstance(meta, dict):
+        raise FaceFileError(f"{path.name} carries a recipe this version cannot read.")
+    try:
+        return _latent_from_meta(path, meta, model)
+    except FaceFileError:
+        raise
+    except Exception as e:  # noqa: BLE001 - any malformed value in the recipe: one clear sentence
+        raise FaceFileError(f"{path.name} has a damaged face recipe ({type(e).__name__}: {str(e)[:120]}).") from None
+
+
+def _finite(value, what: str, lo: float, hi: float) -> float:
+    v = float(value)
+    if not math.isfinite(v) or not lo <= v <= hi:
+        raise ValueError(f"{what} {value!r} is out of range")
+    return v
+
+
+def _latent_from_meta(path: Path, meta: dict, model) -> tuple[Latent, str | None]:
     info = model.info
     if "latent" in meta:
-        try:
-            lat = Latent.from_json(meta["latent"])
-        except (KeyError, TypeError, ValueError) as e:
-            raise FaceFileError(f"{path.name} has a damaged face recipe ({e}).") from None
+        lat = Latent.from_json(meta["latent"])
         if lat.ws.shape != (info.num_ws, info.w_dim):
             raise FaceFileError(f"{path.name} was made with a model of another shape "
                                 f"({lat.ws.shape[0]}×{lat.ws.shape[1]} styles; this one has "
                                 f"{info.num_ws}×{info.w_dim}); open that model first.")
+        if not np.isfinite(lat.ws).all() or not math.isfinite(lat.noise.strength):
+            raise FaceFileError(f"{path.name} holds styles that are not finite numbers (it would render "
+                                "as a black square); the file is damaged.")
         warning = None
         if lat.model != model.fingerprint:
-            name = (meta.get("model") or {}).get("name") or "another model"
-            warning = f"{path.name} was made with {name}; it is shown with the current model and may look different."
+            name = (meta.get("model") or {}).get("name") if isinstance(meta.get("model"), dict) else None
+            warning = (f"{path.name} was made with {name or 'another model'}; it is shown with the current "
+                       "model and may look different.")
         return lat, warning
     if meta.get("kind") == "seed" and "seed" in meta:   # `latent-explorer generate` output
-        lat = latent_from_seed(model, int(meta["seed"]), float(meta.get("psi", 1.0)), meta.get("cutoff"),
-                               meta.get("class_index"))
-        fp = (meta.get("model") or {}).get("fingerprint")
+        seed = meta["seed"]
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 63:
+            raise FaceFileError(f"{path.name} names seed {str(seed)[:30]}, which is not a seed.")
+        psi = _finite(meta.get("psi", 1.0), "psi", -10.0, 10.0)
+        cutoff = meta.get("cutoff")
+        if cutoff is not None and (isinstance(cutoff, bool) or not isinstance(cutoff, int)
+                                   or not 0 < cutoff <= info.num_ws):
+            raise FaceFileError(f"{path.name} has a truncation cutoff this model does not have.")
+        lat = latent_from_seed(model, seed, psi, cutoff, meta.get("class_index"))
+        fp = (meta.get("model") or {}).get("fingerprint") if isinstance(meta.get("model"), dict) else None
         warning = None if fp in (None, model.fingerprint) else \
             f"{path.name} was generated with another model; its seed is shown with the current one."
         return lat, warning

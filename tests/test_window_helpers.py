@@ -79,3 +79,39 @@ def test_cli_generated_png_comes_back_from_its_seed(gen, tmp_path):
     lat, warning = latent_from_png(p, gen)
     assert warning is None
     assert np.array_equal(lat.ws, latent_from_seed(gen, 3, 0.5).ws)
+
+
+def _png_with_text(path, text: str):
+    from PIL import Image, PngImagePlugin
+
+    from explorer.export import RECIPE_KEY
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text(RECIPE_KEY, text)
+    Image.new("RGB", (8, 8)).save(path, pnginfo=info)
+
+
+@pytest.mark.parametrize("recipe", [
+    "[1]", "[" * 2000 + "]" * 2000, '{"kind": "seed", "seed": Infinity}', '{"kind": "seed", "seed": 3, "psi": "abc"}',
+    '{"kind": "seed", "seed": -4}', '{"kind": "seed", "seed": 3, "cutoff": 999}', '{"latent": [1, 2]}',
+    '{"latent": {"ws": "abc"}}', '{"latent": {"ws": [[1, 2]], "post": "abc"}}', "not json at all", '"text"',
+])
+def test_broken_recipe_pngs_give_one_clear_error(gen, tmp_path, recipe):
+    from explorer.errors import FileProblem
+
+    p = tmp_path / "bad.png"
+    _png_with_text(p, recipe)
+    with pytest.raises(FaceFileError, match="bad.png") as info:
+        latent_from_png(p, gen)
+    assert isinstance(info.value, FileProblem)
+
+
+def test_recipe_with_non_finite_styles_is_refused_not_rendered_black(gen, tmp_path):
+    lat = latent_from_seed(gen, 5, 0.6)
+    ws = lat.ws.copy()
+    ws[0, 0] = np.nan
+    bad = Latent(ws=ws, recipe=lat.recipe, model=lat.model)
+    p = tmp_path / "nan.png"
+    save_png(p, np.zeros((8, 8, 3), np.uint8), png_payload(bad))
+    with pytest.raises(FaceFileError, match="not finite"):
+        latent_from_png(p, gen)
