@@ -814,13 +814,38 @@ def sidecar_document(clips: Sequence[Timeline], settings: dict) -> dict:
 
 def read_sidecar(path: str | os.PathLike) -> tuple[list[Timeline], dict]:
     """(timelines of the clip, main first, and its export settings) from a sidecar file."""
-    import json
+    from .timeline import TimelineError, read_json_document
 
-    doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    if doc.get("format") != CLIP_FORMAT:
-        raise ValueError(f"{path} is not a clip sidecar")
-    clips = [Timeline.from_json(doc["timeline"])] + [Timeline.from_json(d) for d in doc.get("grid") or []]
-    return clips, dict(doc.get("export") or {})
+    path = Path(path)
+    doc = read_json_document(path, "clip sidecar")
+    if not isinstance(doc, dict) or doc.get("format") != CLIP_FORMAT:
+        raise TimelineError(f"{path.name}: is not a clip sidecar")
+    grid, settings = doc.get("grid") or [], doc.get("export") or {}
+    if not isinstance(grid, list) or len(grid) > 64 or not isinstance(settings, dict):
+        raise TimelineError(f"{path.name}: has a malformed grid or export section")
+    try:
+        clips = [Timeline.from_json(doc["timeline"])] + [Timeline.from_json(d) for d in grid]
+        settings = _checked_export_settings(settings)
+    except (KeyError, ValueError) as e:
+        raise TimelineError(f"{path.name}: {str(e)[:200]}") from None
+    return clips, settings
+
+
+MAX_FRAMES = 1_000_000
+MAX_SIZE = 8192
+
+
+def _checked_export_settings(settings: dict) -> dict:
+    """Export settings from a file: frame count, size and fps bounded before anything is allocated."""
+    out = dict(settings)
+    for key, lo, hi in (("frames", 1, MAX_FRAMES), ("size", 1, MAX_SIZE), ("fps", 0.01, 240.0),
+                        ("grid_cols", 1, 64)):
+        v = out.get(key)
+        if v is None:
+            continue
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not lo <= v <= hi:
+            raise ValueError(f"export {key} {str(v)[:20]!r} is outside {lo}..{hi}")
+    return out
 
 
 def export_clip(model_or_service, timeline: Timeline | Sequence[Timeline], out_path: str | os.PathLike,

@@ -42,6 +42,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from .errors import FileProblem
 from .latents import GROUP_NAMES, Latent, label_vector, latent_from_seed, resolve_layers, z_from_seed
 from .noise import NoiseSpec
 
@@ -358,6 +359,16 @@ def even_positions(n: int, loop: bool) -> list[float]:
 
 
 # ----- timeline ----------------------------------------------------------------------------------
+MAX_FPS = 240.0
+MAX_DURATION = 3600.0            # seconds: an hour-long clip is already far beyond what anyone renders
+MAX_KEYFRAMES = 10_000
+MAX_TIMELINE_BYTES = 64 * 2 ** 20
+
+
+class TimelineError(FileProblem, ValueError):
+    """A timeline or clip sidecar file that cannot be used; names the file."""
+
+
 @dataclass(eq=False)
 class Timeline:
     """Keyframes (kept sorted by position), clip settings, and the noise lock.
@@ -376,10 +387,11 @@ class Timeline:
     def __post_init__(self):
         self.duration = float(self.duration)
         self.fps = float(self.fps)
-        if not (math.isfinite(self.duration) and self.duration > 0):
-            raise ValueError(f"duration must be a positive number of seconds, got {self.duration!r}")
-        if not (math.isfinite(self.fps) and self.fps > 0):
-            raise ValueError(f"fps must be positive, got {self.fps!r}")
+        if not (math.isfinite(self.duration) and 0 < self.duration <= MAX_DURATION):
+            raise ValueError(f"duration must be a positive number of seconds up to {MAX_DURATION:g}, "
+                             f"got {self.duration!r}")
+        if not (math.isfinite(self.fps) and 0 < self.fps <= MAX_FPS):
+            raise ValueError(f"fps must be in (0, {MAX_FPS:g}], got {self.fps!r}")
         self.loop = bool(self.loop)
         for kf in self.keyframes:
             if not isinstance(kf, Keyframe):
@@ -523,18 +535,34 @@ class Timeline:
             raise ValueError("not a timeline document")
         if doc.get("format") == CLIP_FORMAT:
             doc = doc["timeline"]
+            if not isinstance(doc, Mapping):
+                raise ValueError("the sidecar holds no timeline")
         if doc.get("format", TIMELINE_FORMAT) != TIMELINE_FORMAT:
-            raise ValueError(f"a {doc.get('format')!r} document is not a timeline")
-        if int(doc.get("version", TIMELINE_VERSION)) > TIMELINE_VERSION:
-            raise ValueError(f"timeline written by a newer version (format {doc['version']} > {TIMELINE_VERSION})")
+            raise ValueError(f"a {str(doc.get('format'))[:40]!r} document is not a timeline")
+        version = doc.get("version", TIMELINE_VERSION)
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise ValueError("the timeline has no valid format version")
+        if version > TIMELINE_VERSION:
+            raise ValueError(f"timeline written by a newer version (format {version} > {TIMELINE_VERSION})")
+        loop = doc.get("loop", False)
+        if not isinstance(loop, bool):      # "loop": "no" must not mean True
+            raise ValueError(f"loop must be true or false, not {str(loop)[:20]!r}")
+        for key, default in (("duration", DEFAULT_DURATION), ("fps", DEFAULT_FPS)):
+            v = doc.get(key, default)
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise ValueError(f"{key} must be a number, not {str(v)[:20]!r}")
+        keyframes = doc.get("keyframes", [])
+        if not isinstance(keyframes, list) or len(keyframes) > MAX_KEYFRAMES:
+            raise ValueError(f"keyframes must be a list of at most {MAX_KEYFRAMES}")
         try:
-            return cls([Keyframe.from_json(k) for k in doc.get("keyframes", [])],
+            return cls([Keyframe.from_json(k) for k in keyframes],
                        duration=doc.get("duration", DEFAULT_DURATION), fps=doc.get("fps", DEFAULT_FPS),
-                       loop=doc.get("loop", False),
-                       noise=None if doc.get("noise") is None else NoiseSpec.from_json(doc["noise"]),
-                       name=doc.get("name", ""))
-        except (KeyError, TypeError) as e:
-            raise ValueError(f"malformed timeline: {type(e).__name__}: {e}") from None
+                       loop=loop, noise=None if doc.get("noise") is None else NoiseSpec.from_json(doc["noise"]),
+                       name=str(doc.get("name", ""))[:200])
+        except ValueError:
+            raise
+        except Exception as e:  # noqa: BLE001 - KeyError, TypeError, AttributeError ... from crafted values
+            raise ValueError(f"malformed timeline: {type(e).__name__}: {str(e)[:120]}") from None
 
     def save(self, path: str | os.PathLike) -> Path:
         from .export import save_json
@@ -545,16 +573,25 @@ class Timeline:
     def open(cls, path: str | os.PathLike) -> "Timeline":
         """A saved timeline, or the sidecar an export wrote (`clip.mp4.timeline.json`)."""
         path = Path(path)
-        try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise FileNotFoundError(f"timeline file {path} does not exist") from None
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path} is not a timeline file (invalid JSON: {e})") from None
+        doc = read_json_document(path, "timeline")
         try:
             return cls.from_json(doc)
         except ValueError as e:
-            raise ValueError(f"{path}: {e}") from None
+            raise TimelineError(f"{path.name}: {e}") from None
+
+
+def read_json_document(path: Path, what: str):
+    """A timeline / sidecar file's JSON, size-checked first; TimelineError names the file."""
+    try:
+        if path.stat().st_size > MAX_TIMELINE_BYTES:
+            raise TimelineError(f"{path.name}: is {path.stat().st_size:,} bytes, too big for a {what} file")
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{what} file {path} does not exist") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+        raise TimelineError(f"{path.name}: is not a {what} file (invalid JSON: {str(e)[:120]})") from None
+    except OSError as e:
+        raise TimelineError(f"{path.name}: cannot be read ({e.strerror or e})") from None
 
 
 def frame_positions(n: int, loop: bool) -> np.ndarray:

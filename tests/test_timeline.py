@@ -2,6 +2,8 @@
 keyframe edits, noise lock, JSON. Tiny random generators only (no rendering here)."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -332,3 +334,37 @@ def test_cubic_eases_layers_into_a_hold(gen):
     assert np.all(rows[k:] == rows[k])                   # held exactly afterwards
     lo, hi = np.minimum(a.ws, b.ws)[coarse.start:coarse.stop], np.maximum(a.ws, b.ws)[coarse.start:coarse.stop]
     assert np.all(rows[:k] >= lo - 1e-5) and np.all(rows[:k] <= hi + 1e-5)
+
+
+# ----- hostile and broken timeline files ----------------------------------------------------------
+@pytest.mark.parametrize("doc", [
+    '{"fps": 1e9, "duration": 4}', '{"fps": 30, "duration": 1e12}', '{"loop": "no"}', '{"fps": "fast"}',
+    '{"keyframes": {"a": 1}}', '{"keyframes": [1]}', '{"version": "1"}', '[' * 5000 + ']' * 5000,
+    '{"format": "latent-explorer/clip", "timeline": 5}', '{"keyframes": [{"position": 0.5}]}',
+])
+def test_broken_timeline_files_are_one_clear_error(tmp_path, doc):
+    from explorer.errors import FileProblem
+    from explorer.timeline import TimelineError
+
+    path = tmp_path / "bad.timeline.json"
+    path.write_text(doc)
+    with pytest.raises(TimelineError, match="bad.timeline.json") as info:
+        Timeline.open(path)
+    assert isinstance(info.value, FileProblem)
+
+
+def test_sidecar_export_settings_are_bounded(tmp_path):
+    from explorer.animation import read_sidecar
+    from explorer.timeline import TimelineError
+
+    tl = Timeline([], duration=2.0, fps=10.0)
+    for settings in ({"frames": 10 ** 12}, {"size": 10 ** 6}, {"fps": float("nan")}, {"frames": "all"}):
+        path = tmp_path / "clip.mp4.timeline.json"
+        path.write_text(json.dumps({"format": "latent-explorer/clip", "version": 1, "timeline": tl.to_json(),
+                                    "export": settings}).replace("NaN", "1e999"))
+        with pytest.raises(TimelineError, match="clip.mp4.timeline.json"):
+            read_sidecar(path)
+    path.write_text(json.dumps({"format": "latent-explorer/clip", "version": 1, "timeline": tl.to_json(),
+                                "export": {"frames": 20, "size": 64}}))
+    clips, settings = read_sidecar(path)
+    assert settings == {"frames": 20, "size": 64} and clips[0].fps == 10.0
