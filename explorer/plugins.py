@@ -60,6 +60,40 @@ class ParamError(ValueError):
         super().__init__(f"parameter '{field_name}': {message}")
 
 
+IMPORT_SECONDS = 10.0   # a plugin whose import takes longer (e.g. loops at import) is skipped
+
+
+class PluginTimeout(Exception):
+    pass
+
+
+def call_with_time_limit(fn: Callable[[], Any], seconds: float, what: str) -> Any:
+    """fn() on a daemon thread; its result, its exception, or PluginTimeout after `seconds`.
+
+    Plugins are trusted code (docs/plugins.md): this guards against mistakes (an import that
+    loops or waits on the network forever), not malice. A timed-out import keeps running in the
+    background; the app goes on without that plugin."""
+    box: dict[str, Any] = {}
+
+    def run():
+        try:
+            box["value"] = fn()
+        except BaseException as e:  # noqa: BLE001 - handed to the caller's thread
+            box["error"] = e
+
+    t = threading.Thread(target=run, name=f"plugin-import:{what}", daemon=True)
+    t.start()
+    t.join(seconds)
+    if t.is_alive():
+        raise PluginTimeout(f"{what} did not finish within {seconds:g} s; skipped")
+    err = box.get("error")
+    if err is not None:
+        if not isinstance(err, Exception):   # SystemExit / KeyboardInterrupt from a plugin's import
+            raise RuntimeError(f"{what} raised {type(err).__name__}") from err
+        raise err
+    return box.get("value")
+
+
 class PluginError(Exception):
     """A plugin could not be loaded or run. `disabled` says whether the registry switched it off."""
 
@@ -668,7 +702,8 @@ class PluginRegistry:
                 continue
             if not declared:  # ids computed at run time: import now to learn them
                 try:
-                    plugins = self._folder_plugins(path)
+                    plugins = call_with_time_limit(lambda p=path: self._folder_plugins(p), IMPORT_SECONDS,
+                                                   f"importing {path.name}")
                 except Exception as e:
                     self._add(path.name, source, None, error=f"import failed: {type(e).__name__}: {e}",
                               details=traceback.format_exc())
@@ -763,7 +798,7 @@ class PluginRegistry:
         try:
             if loader is None:
                 raise LookupError("nothing to load")
-            obj = loader()
+            obj = call_with_time_limit(loader, IMPORT_SECONDS, f"importing plugin {plugin_id}")
             if isinstance(obj, type) and issubclass(obj, Plugin):
                 obj = obj()
             if not isinstance(obj, Plugin):

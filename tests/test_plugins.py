@@ -258,6 +258,39 @@ def test_folder_discovery(tmp_path, gen, faces):
     assert reg.apply("user.same", [faces[0]], model=gen)[0].recipe["plugin"] == "user.same"
 
 
+def test_a_plugin_that_hangs_or_exits_at_import_is_skipped_not_waited_for(tmp_path, monkeypatch, gen, faces):
+    import time
+
+    import explorer.plugins as plugins_mod
+
+    monkeypatch.setattr(plugins_mod, "IMPORT_SECONDS", 0.5)
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    (folder / "loops.py").write_text("import time\nwhile True:\n    time.sleep(0.05)\n")
+    (folder / "exits.py").write_text("raise SystemExit(3)\n")
+    (folder / "slow_literal.py").write_text(textwrap.dedent("""
+        import time
+        from explorer.plugins import Plugin
+        time.sleep(30)
+
+        class Slow(Plugin):
+            id = "user.slow"
+
+            def apply(self, inputs, params, context):
+                return inputs[0].ws
+    """))
+    reg = PluginRegistry()
+    t0 = time.perf_counter()
+    reg.discover(entry_points=False, include_builtin=False, folder=folder)
+    recs = {r.id: r for r in reg.records()}
+    assert "did not finish within 0.5 s" in recs["loops.py"].error
+    assert "SystemExit" in recs["exits.py"].error
+    with pytest.raises(PluginError, match="did not finish"):          # declared statically: fails on first use
+        reg.apply("user.slow", [faces[0]], model=gen)
+    assert not reg.record("user.slow").enabled
+    assert time.perf_counter() - t0 < 10
+
+
 def test_default_folder_honours_env(tmp_path, monkeypatch, faces, gen):
     monkeypatch.setenv(PLUGIN_DIR_ENV, str(tmp_path))
     assert default_plugin_folder() == tmp_path
