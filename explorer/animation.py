@@ -39,7 +39,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .export import AtomicFile, AtomicFolder, temp_path_beside
+from .export import AtomicFile, AtomicFolder, clean_stale_temps, temp_path_beside
 from .noise import NoiseSpec
 from .timeline import CLIP_FORMAT, ResolvedTimeline, Timeline
 
@@ -906,6 +906,7 @@ def export_clip(model_or_service, timeline: Timeline | Sequence[Timeline], out_p
 
     writer = make_writer(fmt, **(writer_options or {}))
     out_path = Path(out_path)
+    clean_stale_temps(out_path.parent)   # what an interrupted earlier export left there
     side = sidecar_path(out_path, fmt) if sidecar else None
     source: _Source | None = None
     side_tmp: AtomicFile | None = None

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,15 +21,49 @@ def atomic_path(path: str | os.PathLike):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix + ".tmp", dir=path.parent)
     os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a saved file gets the usual permissions
+    os.chmod(tmp, user_mode(0o666))  # mkstemp makes 0600; a saved file gets the usual permissions
     try:
         yield Path(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def user_mode(base: int) -> int:
+    """`base` (0o666 for files, 0o777 for folders) less the user's umask: what open() would give."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return base & ~umask
+
+
+# Every temp name our atomic writes use: `.<stem>.<8 random>[.ext].tmp[.ext]`.
+_TEMP_NAME = re.compile(r"^\..+\.[A-Za-z0-9_]{8}(\.[A-Za-z0-9]+)?\.tmp(\.[A-Za-z0-9]+)?$")
+STALE_TEMP_SECONDS = 3600.0
+
+
+def clean_stale_temps(folder: str | os.PathLike, max_age: float = STALE_TEMP_SECONDS) -> list[Path]:
+    """Delete what interrupted atomic writes (a crash, kill -9, a full disk) left in `folder`:
+    our temp files and folders older than `max_age` seconds (younger ones may belong to a write
+    still running in another window). Returns what was removed; never raises."""
+    import shutil
+    import time
+
+    removed = []
+    try:
+        entries = list(Path(folder).iterdir())
+    except OSError:
+        return removed
+    now = time.time()
+    for p in entries:
+        try:
+            if not _TEMP_NAME.match(p.name) or now - p.lstat().st_mtime < max_age or p.is_symlink():
+                continue
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+            removed.append(p)
+        except OSError:
+            continue
+    return removed
 
 
 def save_png(path: str | os.PathLike, image: np.ndarray, recipe: dict | None = None) -> Path:
@@ -61,9 +96,12 @@ def temp_path_beside(path: str | os.PathLike, *, directory: bool = False) -> Pat
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if directory:
-        return Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+        tmp = tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.chmod(tmp, user_mode(0o777))      # mkdtemp makes 0700
+        return Path(tmp)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp" + path.suffix, dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, user_mode(0o666))          # mkstemp makes 0600: clips and sidecars got it
     return Path(tmp)
 
 

@@ -332,3 +332,43 @@ def test_eta_counts_the_waits_between_render_batches(monkeypatch):
     # ~2.1 s per 10 frames: 60 frames left ~ 12.6 s (a burst-only pace would say 0.6 s)
     assert got[-1] == pytest.approx(60 * 2.1 / 10, rel=0.1)
     assert all(g is not None for g in got)
+
+
+def test_exports_follow_the_umask_and_stale_temps_are_cleaned(gen, tmp_path):
+    import os
+    import time
+
+    from explorer.export import clean_stale_temps, save_png
+
+    old = os.umask(0o022)
+    try:
+        res = export_clip(gen, clip(gen), tmp_path / "clip.mp4", size=16, frames=3)
+        save_png(tmp_path / "face.png", np.zeros((4, 4, 3), np.uint8), {"a": 1})
+        frames = export_clip(gen, clip(gen), tmp_path / "frames", fmt="png", size=16, frames=2)
+    finally:
+        os.umask(old)
+    for p in (res.path, tmp_path / "clip.mp4.timeline.json", tmp_path / "face.png"):
+        assert p.stat().st_mode & 0o777 == 0o644, p        # mkstemp's 0600 used to leak into clips
+    assert frames.path.stat().st_mode & 0o777 == 0o755
+
+    # what kill -9 mid-write leaves: our temp names, old enough not to belong to a live write
+    stale = [tmp_path / ".clip.abcd1234.tmp.mp4", tmp_path / ".seed0001.a1b2c3d4.png.tmp",
+             tmp_path / ".frames.zz_9yy8x.tmp"]
+    stale[0].write_bytes(b"x")
+    stale[1].write_bytes(b"x")
+    stale[2].mkdir()
+    (stale[2] / "frame_0001.png").write_bytes(b"x")
+    fresh = tmp_path / ".clip.qwertyui.tmp.mp4"
+    fresh.write_bytes(b"x")
+    mine = tmp_path / ".hidden-notes.txt"
+    mine.write_text("not ours")
+    past = time.time() - 7200
+    for p in stale + [mine]:
+        os.utime(p, (past, past))
+    removed = clean_stale_temps(tmp_path)
+    assert sorted(removed) == sorted(stale)
+    assert fresh.exists() and mine.exists() and res.path.exists()
+    # the next export into that folder does it by itself
+    os.utime(fresh, (past, past))
+    export_clip(gen, clip(gen), tmp_path / "again.gif", size=16, frames=2)
+    assert not fresh.exists()

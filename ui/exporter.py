@@ -12,7 +12,7 @@ from PySide6.QtCore import QObject, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from superqt.utils import create_worker
 
-from explorer.export import save_png
+from explorer.export import clean_stale_temps, save_png
 from explorer.face_files import file_stem, png_payload, unique_path
 from explorer.latents import Latent
 from explorer.render import Priority, Status
@@ -38,6 +38,7 @@ class Exporter(QObject):
             return
         self._busy(+1)
         folder = Path(folder)
+        clean_stale_temps(folder)        # what an interrupted earlier export left there
 
         def rendered(result):
             if result.status is not Status.OK:

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QApplication, QDockWidget, QDo
                                QVBoxLayout, QWidget)
 from superqt.utils import signals_blocked
 
+from explorer.export import clean_stale_temps
 from explorer.face_files import FaceFileError, is_png, latent_from_png
 from explorer.latents import Latent, latents_from_seeds, parse_seeds
 from explorer.plugins import PluginRegistry
@@ -112,6 +113,9 @@ class MainWindow(QMainWindow):
         self.registry = registry
         self.undo_stack = QUndoStack(self)
         self.stream = SeedStream(psi=float(self.settings.value("grid/psi", DEFAULT_PSI)))
+        export_dir = self.settings.value("files/export_dir", None)
+        if export_dir:
+            clean_stale_temps(export_dir)   # what a crash or kill mid-export left behind
         self.last_group = normalise_spec(self.settings.value("mix/last_group", "coarse"))
         custom = self.settings.value("mix/last_custom", None)
         self.last_custom = normalise_spec(custom) if isinstance(custom, (list, tuple)) else None
