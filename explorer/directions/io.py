@@ -188,8 +188,9 @@ def _read_small_npy(path: Path, max_values: int) -> np.ndarray:
             data = np.frombuffer(f.read(count * dtype.itemsize), dtype=dtype, count=count)
     except FileNotFoundError:
         raise FileNotFoundError(f"boundary file {path} does not exist") from None
-    except (ValueError, OSError, SyntaxError, TypeError) as exc:
-        raise DirectionFileError(f"{path.name}: is not a usable numpy boundary file ({str(exc)[:160]})") from None
+    except Exception as exc:  # noqa: BLE001 - numpy's header parser raises ValueError, SyntaxError, TokenError ...
+        raise DirectionFileError(f"{path.name}: is not a usable numpy boundary file "
+                                 f"({type(exc).__name__}: {str(exc)[:140]})") from None
     return data.reshape(shape, order="F" if fortran else "C")
 
 
@@ -213,16 +214,17 @@ def load_interfacegan(path, *, model: str, w_dim: int, name: str | None = None, 
     if not model:
         raise ValueError("loading an InterFaceGAN boundary needs the target model's fingerprint")
     arr = _read_small_npy(path, max_values=MAX_W_DIM)
-    if not isinstance(arr, np.ndarray) or arr.dtype.kind not in "fiu":
-        raise ValueError(f"{path} does not hold a numeric array")
     if arr.ndim == 2 and arr.shape[0] == 1:
         arr = arr[0]
     if arr.ndim != 1:
-        raise ValueError(f"{path}: expected a boundary of shape (1, {w_dim}), got {arr.shape}")
+        raise DirectionFileError(f"{path.name}: expected a boundary of shape (1, {w_dim}), got {arr.shape}")
     if arr.size != int(w_dim):
-        raise ValueError(f"{path}: boundary is {arr.size}-dimensional but the model's w_dim is {w_dim}")
-    d = Direction(vector=arr.astype(np.float32), name=name or path.stem, layers=layers, model=model,
-                  method="import", quality={"source": path.name})
+        raise DirectionFileError(f"{path.name}: boundary is {arr.size}-dimensional but the model's w_dim is {w_dim}")
+    try:
+        d = Direction(vector=arr.astype(np.float32), name=name or path.stem, layers=layers, model=model,
+                      method="import", quality={"source": path.name})
+    except ValueError as exc:   # all zeros, NaN ...
+        raise DirectionFileError(f"{path.name}: {exc}") from None
     if scale is None and w_samples is not None:
         spread = float(np.std(np.asarray(w_samples, dtype=np.float64) @ d.vector))
         scale = spread if spread > 0 else None
