@@ -152,3 +152,45 @@ def test_nvidia_pickle_of_discriminator_only(tmp_path, fixtures_dir):
     with pytest.raises(CheckpointError, match="no EMA generator"):
         pick_generator({"G": snap["G"], "D": snap["D"]}, tmp_path / "g.pkl")
     assert pick_generator(snap, tmp_path / "ok.pkl") is snap["G_ema"]
+
+
+def _unframed(data: bytes) -> bytes:
+    """The same pickle without its FRAME opcodes (optional in protocol 4), so it can be edited."""
+    import pickletools
+
+    out, last = [], 0
+    for op, _arg, pos in pickletools.genops(data):
+        if op.name == "FRAME":
+            out.append(data[last:pos])
+            last = pos + 9
+    out.append(data[last:])
+    return b"".join(out)
+
+
+def test_huge_attribute_lists_are_refused_before_looping(fixtures_dir, tmp_path):
+    """block_resolutions = [4] * 1,000,000 took 40 s; SG3 layer_names x 20,000 likewise."""
+    import time
+
+    data = _unframed((fixtures_dir / "P1_sg2_res32.pkl").read_bytes())
+    path = tmp_path / "plain.pkl"
+    path.write_bytes(data)
+    assert load_generator(path).info.resolution == 32      # unframing keeps it valid
+    old = b"(K\x04K\x08K\x10K e"                    # the list [4, 8, 16, 32] in G's and G_ema's state
+    assert data.count(old) >= 2
+    bomb = data.replace(old, b"(" + b"K\x04" * 1_000_000 + b"e")
+    path = tmp_path / "bomb.pkl"
+    path.write_bytes(bomb)
+    t0 = time.perf_counter()
+    with pytest.raises(CheckpointError, match="block_resolutions must be a list of 1..11"):
+        load_generator(path)
+    assert time.perf_counter() - t0 < 20        # a hang guard, not a speed figure
+    from explorer.checkpoints import nvidia
+    from explorer.checkpoints.safe_pickle import PersistentObject
+
+    inp = PersistentObject("SynthesisInput", {"_parameters": {"weight": torch.zeros(4, 4)}, "size": [36, 36],
+                                              "sampling_rate": 16, "bandwidth": 2})
+    syn = PersistentObject("SynthesisNetwork", {"layer_names": ["L0_36_512"] * 20_000, "_modules": {"input": inp}})
+    t0 = time.perf_counter()
+    with pytest.raises(CheckpointError, match="layer_names must be a list of 1..64"):
+        nvidia._sg3_synthesis_config(syn, tmp_path / "sg3.pkl")
+    assert time.perf_counter() - t0 < 5

@@ -54,6 +54,17 @@ def pick_generator(obj: object, path) -> PersistentObject:
     raise CheckpointError(path, f"is a pickle but not a StyleGAN network snapshot (keys: {keys})")
 
 
+MAX_LAYERS = 64
+
+
+def _bounded_list(value, what: str, limit: int, path) -> list:
+    """A list attribute from the pickle, refused before any loop when it is not a short list."""
+    if not isinstance(value, (list, tuple)) or not 1 <= len(value) <= limit:
+        n = len(value) if isinstance(value, (list, tuple)) else type(value).__name__
+        raise CheckpointError(path, f"{what} must be a list of 1..{limit} entries, not {n}")
+    return list(value)
+
+
 def _child(obj: PersistentObject, name: str, path) -> PersistentObject:
     c = obj.children().get(name)
     if not isinstance(c, PersistentObject):
@@ -64,6 +75,8 @@ def _child(obj: PersistentObject, name: str, path) -> PersistentObject:
 def _mapping_config(mapping: PersistentObject, path) -> dict:
     kids = mapping.children()
     n = _num(mapping.attr("num_layers"), int)
+    if n is None or not 1 <= n <= MAX_LAYERS:
+        raise CheckpointError(path, f"mapping network declares {n} layers (1..{MAX_LAYERS} expected)")
     fcs = [kids.get(f"fc{i}") for i in range(n)]
     if any(not isinstance(fc, PersistentObject) for fc in fcs):
         raise CheckpointError(path, "mapping network is missing fully connected layers")
@@ -80,7 +93,9 @@ def _mapping_config(mapping: PersistentObject, path) -> dict:
 
 def _sg2_synthesis_config(syn: PersistentObject, path) -> dict:
     kids = syn.children()
-    res_list = [int(r) for r in syn.attr("block_resolutions")]
+    res_list = _bounded_list(syn.attr("block_resolutions"), "block_resolutions", 11, path)
+    if any(type(r) is not int or r < 4 or r > 4096 or r & (r - 1) for r in res_list) or len(set(res_list)) != len(res_list):
+        raise CheckpointError(path, "block_resolutions must be distinct powers of two from 4 to 4096")
     channels, clamps, archs, use_noise = {}, set(), set(), set()
     for r in res_list:
         block = kids.get(f"b{r}")
@@ -109,7 +124,11 @@ def _sg3_synthesis_config(syn: PersistentObject, path) -> dict:
     input_spec = {"channels": int(inp.params()["weight"].shape[0]), "size": _pair(inp.attr("size")),
                   "sampling_rate": _num(inp.attr("sampling_rate")), "bandwidth": _num(inp.attr("bandwidth"))}
     layers = []
-    for name in syn.attr("layer_names"):
+    names = _bounded_list(syn.attr("layer_names"), "layer_names", MAX_LAYERS, path)
+    if any(not isinstance(n, str) or not n.isidentifier() or n.startswith("_") for n in names) \
+            or len(set(names)) != len(names):
+        raise CheckpointError(path, "layer_names must be distinct plain layer names")
+    for name in names:
         layer = kids.get(name)
         if not isinstance(layer, PersistentObject):
             raise CheckpointError(path, f"synthesis network is missing layer {name}")
