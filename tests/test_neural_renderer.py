@@ -121,3 +121,24 @@ def test_laplacian_energy_orders_sharpness():
     sharp = (rng.random((2, 16, 16, 3)) > 0.5).astype(np.uint8) * 255
     blurred = ((sharp.astype(np.float32) + np.roll(sharp, 1, 1) + np.roll(sharp, 1, 2)) / 3).astype(np.uint8)
     assert laplacian_energy(sharp) > 2 * laplacian_energy(blurred) > 0
+
+
+def test_train_renderer_with_two_processes(tmp_path, faces16v2):
+    """Two gloo processes each on half the batch: one set of weights, a snapshot that resumes
+    in one process."""
+    import os
+    import subprocess
+    import sys
+
+    run = tmp_path / "run"
+    args = [sys.executable, "-m", "explorer.cli", "train-renderer", "--data", str(faces16v2), "--run-dir",
+            str(run), "--kimg", "0.024", "--processes", "2", "--threads", "1"]
+    args += sum([[f"--{k.replace('_', '-')}", str(v)] for k, v in TINY.items()], [])
+    res = subprocess.run(args, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "2 processes x 1 threads" in res.stdout
+    snap = torch.load(run / "snapshot.pt", map_location="cpu", weights_only=True)
+    assert snap["step"] == 3 and snap["nimg"] == 24 and len(snap["rng_ranks"]) == 2
+    t = RendererTrainer(RendererConfig(**TINY), FaceDataset(faces16v2), run)
+    t.load_snapshot()
+    assert t.step == 3 and t.train_step()["loss"] > 0

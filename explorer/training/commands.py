@@ -147,15 +147,16 @@ def _worker(rank: int, world: int, args, cfg, port: int) -> None:
     _train(rank, world, args, cfg, port)
 
 
-def _train_parallel(world: int, args, cfg) -> int:
-    """`world` single-threaded data-parallel processes; signals to this one are passed on."""
+def _train_parallel(world: int, args, cfg, worker=None) -> int:
+    """`world` single-threaded data-parallel processes running worker(rank, world, args, cfg,
+    port) (default: the GAN trainer's); signals to this one are passed on."""
     import signal
 
     import torch.multiprocessing as mp
 
     from .parallel import free_port
 
-    ctx = mp.start_processes(_worker, args=(world, args, cfg, free_port()), nprocs=world, join=False,
+    ctx = mp.start_processes(worker or _worker, args=(world, args, cfg, free_port()), nprocs=world, join=False,
                              start_method="spawn")
 
     def forward(signum, _frame):

@@ -23,6 +23,28 @@ def _config(args):
 
 
 def cmd_train_renderer(args) -> int:
+    run_dir = Path(args.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        cfg = _config(args)
+    except (TypeError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    (run_dir / CONFIG_NAME).write_text(json.dumps(dataclasses.asdict(cfg), indent=1))
+    world = int(args.processes or 1)
+    if world <= 1:
+        return _train(0, 1, args, cfg, None)
+    from .commands import _train_parallel
+
+    return _train_parallel(world, args, cfg, worker=_worker)
+
+
+def _worker(rank: int, world: int, args, cfg, port: int) -> None:
+    _train(rank, world, args, cfg, port)
+
+
+def _train(rank: int, world: int, args, cfg, port: int | None) -> int:
+    """One training process (rank 0 of 1 when not parallel)."""
     import torch
 
     from .commands import _graceful_stop
@@ -30,28 +52,40 @@ def cmd_train_renderer(args) -> int:
     from .neural_renderer import RendererTrainer
 
     torch.set_flush_denormal(True)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    par = None
+    if world > 1:
+        from .parallel import init_group
+
+        par = init_group(rank, world, port)
+    if args.threads or world > 1:
+        torch.set_num_threads(args.threads or 1)
+    say = (lambda m: print(m, flush=True)) if rank == 0 else (lambda m: None)
     run_dir = Path(args.run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
     try:
-        cfg = _config(args)
-        data = FaceDataset(args.data)
-        trainer = RendererTrainer(cfg, data, run_dir, device=args.device,
-                                  log=lambda m: print(m, flush=True))
-        (run_dir / CONFIG_NAME).write_text(json.dumps(dataclasses.asdict(cfg), indent=1))
+        trainer = RendererTrainer(cfg, FaceDataset(args.data), run_dir, device=args.device if world == 1 else "cpu",
+                                  log=say, par=par)
         snap = run_dir / "snapshot.pt"
         if args.resume and snap.is_file():
             trainer.load_snapshot(snap)
-            print(f"resumed at {trainer.nimg / 1000:.2f} kimg, step {trainer.step}", flush=True)
+            say(f"resumed at {trainer.nimg / 1000:.2f} kimg, step {trainer.step}")
         elif args.warm_start:
             trainer.load_pack(args.warm_start)
-            print(f"warm start from {args.warm_start} at {trainer.nimg / 1000:.2f} kimg", flush=True)
+            say(f"warm start from {args.warm_start} at {trainer.nimg / 1000:.2f} kimg")
     except (ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        if rank == 0:
+            print(f"error: {exc}", file=sys.stderr)
         return 2
+    say(f"training the neural renderer {cfg.resolution}px, G "
+        f"{sum(p.numel() for p in trainer.G.parameters()) / 1e6:.2f}M params, batch {cfg.batch}"
+        + (f", {world} processes x {torch.get_num_threads()} threads" if world > 1 else
+           f", {torch.get_num_threads()} threads"))
     trainer.train(kimg=args.kimg, minutes=args.minutes, snapshot_minutes=args.snapshot_minutes,
-                  progress_seconds=args.progress_seconds, should_stop=_graceful_stop(run_dir))
+                  progress_seconds=args.progress_seconds,
+                  should_stop=_graceful_stop(run_dir, announce=rank == 0))
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.destroy_process_group()
     return 0
 
 
@@ -95,6 +129,8 @@ def register(sub) -> None:
     t.add_argument("--warm-start", metavar="PACK", default=None, help="start from a renderer pack")
     t.add_argument("--device", default="cpu")
     t.add_argument("--threads", type=int, default=None)
+    t.add_argument("--processes", type=int, default=1,
+                   help="data-parallel CPU processes (e.g. one per core, each with --threads 1)")
     for name, typ in [("resolution", int), ("batch", int), ("w_dim", int), ("mapping_layers", int),
                       ("mapping_lr", float), ("channel_base", int), ("channel_max", int), ("lr", float),
                       ("mix_prob", float), ("ema_kimg", float), ("seed", int),

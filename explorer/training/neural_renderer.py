@@ -96,8 +96,16 @@ def group_mixed_ws(G: Generator, zs: dict[str, torch.Tensor]) -> torch.Tensor:
 
 class RendererTrainer:
     def __init__(self, cfg: RendererConfig, data, run_dir: str | os.PathLike, device: str | torch.device = "cpu",
-                 log: Callable[[str], None] = print):
-        """data: a FaceDataset written with renderer 2 at cfg.resolution."""
+                 log: Callable[[str], None] = print, par=None):
+        """data: a FaceDataset written with renderer 2 at cfg.resolution. par: a parallel.Gloo when
+        this is one of several data-parallel processes (each takes batch / world images per step,
+        gradients are averaged, process 0 writes snapshots), else single-process."""
+        from .parallel import Solo
+
+        self.par = par if par is not None else Solo()
+        if cfg.batch % self.par.world:
+            raise ValueError(f"batch {cfg.batch} does not split over {self.par.world} processes")
+        self.local_batch = cfg.batch // self.par.world
         if data.resolution != cfg.resolution:
             raise ValueError(f"dataset is {data.resolution}px but the model is {cfg.resolution}px")
         if getattr(data, "renderer_version", 1) != faces_v2.RENDERER_VERSION:
@@ -116,8 +124,10 @@ class RendererTrainer:
         self.D = self.opt_d = None
         if cfg.adv_weight > 0:
             self._make_discriminator()
+        for net in (self.G, self.G_ema) + ((self.D,) if self.D is not None else ()):
+            self.par.broadcast_module(net)
         self.step, self.nimg, self.seconds = 0, 0, 0.0
-        self.rng = torch.Generator().manual_seed(cfg.seed)
+        self.rng = torch.Generator().manual_seed(cfg.seed + 7919 * self.par.rank)
         self.last_losses: dict[str, float] = {}
         self._held_out = None
 
@@ -144,6 +154,7 @@ class RendererTrainer:
             out["R1"] = float(r1.detach())
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
+        self.par.average_grads(self.D.parameters())
         self.opt_d.step()
         out.update({"D": float(loss.detach()), "D_real": float(real_logits.detach().mean())})
         return out
@@ -175,7 +186,7 @@ class RendererTrainer:
     # ----- one iteration ----------------------------------------------------------------
     def train_step(self) -> dict[str, float]:
         cfg = self.cfg
-        real, z, seeds = self._batch(cfg.batch)
+        real, z, seeds = self._batch(self.local_batch)
         mixing = float(torch.rand(1, generator=self.rng)) < cfg.mix_prob
         ws = group_mixed_ws(self.G, mixed_z(z, self.rng)) if mixing else self.G.mapping(z)
         noise = self.G.make_noise(len(seeds), seeds)
@@ -187,11 +198,12 @@ class RendererTrainer:
         loss = sum(parts.values())
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
+        self.par.average_grads(self.G.parameters())
         self.opt.step()
         d_losses = self._d_step(fake, real) if self.D is not None else {}
         with torch.no_grad():
-            self.G.mapping.w_avg.lerp_(self.G.mapping(z)[:, 0].mean(0) if mixing else ws[:, 0].mean(0),
-                                       1 - self.G.mapping.w_avg_beta)
+            w_mean = self.par.mean(self.G.mapping(z)[:, 0].mean(0) if mixing else ws[:, 0].mean(0))
+            self.G.mapping.w_avg.lerp_(w_mean, 1 - self.G.mapping.w_avg_beta)
             beta = 0.5 ** (cfg.batch / max(cfg.ema_kimg * 1000, 1e-8))
             for p_ema, p in zip(self.G_ema.parameters(), self.G.parameters()):
                 p_ema.copy_(p.detach().lerp(p_ema, beta))
@@ -239,17 +251,24 @@ class RendererTrainer:
                 loss = " ".join(f"{k} {v:.4f}" for k, v in self.last_losses.items())
                 self.log(f"kimg {self.nimg / 1000:8.2f}  {rate:6.2f} kimg/min  step {self.step}  {loss}")
                 last_print = now
-            if (minutes is not None and (now - start) / 60 >= minutes) or (should_stop and should_stop()):
+            out_of_time = minutes is not None and (now - start) / 60 >= minutes
+            stop, snap = self.par.any(out_of_time or bool(should_stop and should_stop()),
+                                      (now - last_snap) / 60 >= snapshot_minutes)
+            if stop:    # every process agrees on stopping and snapshotting, in the same step
                 break
-            if (now - last_snap) / 60 >= snapshot_minutes:
+            if snap:
                 self.save_snapshot()
                 last_snap = time.perf_counter()
         self.save_snapshot()
 
     # ----- snapshots and packs ----------------------------------------------------------
     def save_snapshot(self) -> Path:
+        """Every process calls this; process 0 writes (with every process's RNG state)."""
         path = self.run_dir / SNAPSHOT_NAME
-        state = {"config": dataclasses.asdict(self.cfg), "step": self.step, "nimg": self.nimg,
+        rngs = self.par.gather(self.rng.get_state())
+        if self.par.rank != 0:
+            return path
+        state = {"rng_ranks": rngs, "config": dataclasses.asdict(self.cfg), "step": self.step, "nimg": self.nimg,
                  "seconds": self.seconds, "G": self.G.state_dict(), "G_ema": self.G_ema.state_dict(),
                  "opt": self.opt.state_dict(), "rng": self.rng.get_state(), "torch_rng": torch.get_rng_state()}
         if self.D is not None:
@@ -275,8 +294,15 @@ class RendererTrainer:
             self.D.load_state_dict(st["D"])
             self.opt_d.load_state_dict(st["opt_d"])
         self.step, self.nimg, self.seconds = int(st["step"]), int(st["nimg"]), float(st["seconds"])
-        self.rng.set_state(st["rng"])
-        torch.set_rng_state(st["torch_rng"])
+        ranks = st.get("rng_ranks")
+        if ranks is not None and len(ranks) == self.par.world:
+            self.rng.set_state(ranks[self.par.rank])
+        elif self.par.world == 1:
+            self.rng.set_state(st["rng"])
+        else:   # another number of processes than the snapshot's: fresh, distinct streams
+            self.rng.manual_seed(self.cfg.seed + 7919 * self.par.rank + 104729 * self.step)
+        if self.par.world == 1:
+            torch.set_rng_state(st["torch_rng"])
 
     def save_pack(self, path: str | os.PathLike) -> Path:
         """G and G_ema in float16 with the config and progress (continue with load_pack)."""
