@@ -428,6 +428,42 @@ def test_psi_follows_the_model_card_then_the_users_choice_per_model(qtbot, windo
     assert cell.latent.recipe["psi"] == 0.55
 
 
+def test_return_in_the_psi_box_sets_psi_and_opens_nothing(qtbot, window):
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=WAIT_MS)
+    for v in list(window.large_views):
+        v.close()
+    box = window.psi_box
+    box.setFocus()
+    box.selectAll()
+    qtbot.keyClicks(box, "0.45")
+    QTest.keyClick(window.windowHandle(), Qt.Key_Return)
+    assert not any(v.isVisible() for v in window.large_views)
+    assert window.stream.psi == 0.45
+    select_rows(window, [0])
+    window.grid_view.setFocus()
+    QTest.keyClick(window.windowHandle(), Qt.Key_Return)                 # in the grid it still opens
+    assert any(v.isVisible() for v in window.large_views)
+    for v in list(window.large_views):
+        v.close()
+
+
+def test_panel_shortcuts_bring_their_panel_to_the_front(qtbot, window):
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=WAIT_MS)
+    press = lambda key: QTest.keyClick(window.windowHandle(), key, Qt.ControlModifier)  # noqa: E731
+    front = lambda dock: dock.isVisible() and not dock.visibleRegion().isEmpty()  # noqa: E731
+    for _ in range(2):                       # pressing twice keeps it in front (it used to toggle)
+        press(Qt.Key_3)
+        assert front(window.directions_dock) and not front(window.inspector_dock)
+    for _ in range(2):
+        press(Qt.Key_1)
+        assert front(window.inspector_dock) and not front(window.directions_dock)
+    window.timeline_dock.hide()
+    press(Qt.Key_4)
+    assert window.timeline_dock.isVisible()
+
+
 def test_variation_says_so_when_the_model_has_no_active_noise(qtbot, window):
     insp = window.inspector
     select_rows(window, [0])

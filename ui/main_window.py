@@ -232,6 +232,11 @@ class MainWindow(QMainWindow):
                           "Show a seed (or a range like 100-120) in the grid")
         self.act_large = A("Open &Large", self.open_large, ["Space", "Return"],
                            "Show the selected face at the model's full resolution")
+        # Space / Return belong to whatever has focus: in the grid they open the large view, in
+        # the toolbar's psi box Return confirms the value (it used to open the large view)
+        self.act_large.setShortcutContext(Qt.WidgetWithChildrenShortcut)
+        self.removeAction(self.act_large)
+        self.grid_view.addAction(self.act_large)
         self.act_compare = A("&Compare Two", self.compare, "Ctrl+D",
                              "Show the two selected faces side by side at full resolution")
         self.act_mix = A("&Mix Selected…", self.mix_selected, "M",
@@ -384,10 +389,12 @@ class MainWindow(QMainWindow):
             if dock is not None:
                 act = dock.toggleViewAction()
                 self.view_menu.addAction(act)
-        self.inspector_dock.toggleViewAction().setShortcut(QKeySequence("Ctrl+1"))
-        self.matrix_dock.toggleViewAction().setShortcut(QKeySequence("Ctrl+2"))
-        self.timeline_dock.toggleViewAction().setShortcut(QKeySequence("Ctrl+4"))
         self.view_menu.addSeparator()
+        self.act_show_panels = {}
+        for key, (dock, title) in (("Ctrl+1", (self.inspector_dock, "Inspector")),
+                                   ("Ctrl+2", (self.matrix_dock, "Mixing Matrix")),
+                                   ("Ctrl+4", (self.timeline_dock, "Timeline"))):
+            self.act_show_panels[key] = self._show_panel_action(dock, title, key)
         self.view_menu.addAction(self.act_reset_layout)
         self._default_state = None
 
@@ -405,9 +412,20 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.inspector_dock, self.directions_dock)
         self.inspector_dock.raise_()
         self.resizeDocks([self.inspector_dock], [SIDE_DOCK_WIDTH], Qt.Horizontal)
-        act = self.directions_dock.toggleViewAction()
-        act.setShortcut(QKeySequence("Ctrl+3"))
+        self.view_menu.insertAction(self.act_reset_layout, self.directions_dock.toggleViewAction())
+        self.act_show_panels["Ctrl+3"] = self._show_panel_action(self.directions_dock, "Directions", "Ctrl+3")
+
+    def _show_panel_action(self, dock: QDockWidget, title: str, key: str) -> QAction:
+        """A shortcut that brings a panel to the front (shown, its tab raised, focused); pressing
+        it again keeps it there. The View menu's check items still hide and show panels."""
+        def show():
+            dock.show()
+            dock.raise_()
+            dock.widget().setFocus()
+
+        act = self._action(f"Show {title}", show, key, f"Bring the {title.lower()} panel to the front")
         self.view_menu.insertAction(self.act_reset_layout, act)
+        return act
 
     def _load_directions(self, gen, path) -> None:
         from .directions_dock import directions_for_model
