@@ -833,6 +833,12 @@ def read_sidecar(path: str | os.PathLike) -> tuple[list[Timeline], dict]:
 
 MAX_FRAMES = 1_000_000
 MAX_SIZE = 8192
+MAX_UPSCALE = 8
+
+
+def max_export_size(resolution: int) -> int:
+    """The largest frame side an export offers: MAX_UPSCALE x the model's, at most 4096 px."""
+    return max(int(resolution), min(4096, MAX_UPSCALE * int(resolution)))
 
 
 def _checked_export_settings(settings: dict) -> dict:
@@ -881,8 +887,9 @@ def export_clip(model_or_service, timeline: Timeline | Sequence[Timeline], out_p
     fmt = format_for(out_path, fmt)
     res = int(info.resolution)
     size = res if size is None else int(size)
-    if not 1 <= size <= res:
-        raise ValueError(f"output size must be 1..{res} (the model's resolution), got {size}")
+    if not 1 <= size <= max_export_size(res):
+        raise ValueError(f"output size must be 1..{max_export_size(res)} ({MAX_UPSCALE}x the model's "
+                         f"{res} px at most), got {size}")
     fps = float(clips[0].fps if fps is None else fps)
     if not (math.isfinite(fps) and fps > 0):
         raise ValueError(f"fps must be positive, got {fps}")
@@ -893,6 +900,8 @@ def export_clip(model_or_service, timeline: Timeline | Sequence[Timeline], out_p
 
     resolved = [c.resolve(model, registry, directions) for c in clips]
     notes = [f"clip {i + 1}: {note}" if len(clips) > 1 else note for i, r in enumerate(resolved) for note in r.notes]
+    if size > res:
+        notes.append(f"frames upscaled from the model's {res} px to {size} px (Lanczos)")
     needs_post = any(lat.post for r in resolved for lat in r.latents)
     if needs_post and registry is None:
         registry = resolved[0].registry

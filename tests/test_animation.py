@@ -246,7 +246,7 @@ def test_export_job_reports_progress_and_cancels(gen, service, tmp_path):
 
 def test_bad_export_settings(gen, tmp_path):
     with pytest.raises(ValueError, match="size"):
-        export_clip(gen, clip(gen), tmp_path / "a.gif", size=64)
+        export_clip(gen, clip(gen), tmp_path / "a.gif", size=9 * gen.info.resolution)
     with pytest.raises(ValueError, match="frame count"):
         export_clip(gen, clip(gen), tmp_path / "a.gif", frames=0)
     assert leftovers(tmp_path) == []
@@ -372,3 +372,18 @@ def test_exports_follow_the_umask_and_stale_temps_are_cleaned(gen, tmp_path):
     os.utime(fresh, (past, past))
     export_clip(gen, clip(gen), tmp_path / "again.gif", size=16, frames=2)
     assert not fresh.exists()
+
+
+def test_export_above_the_models_size_is_lanczos_upscaled_and_says_so(gen, tmp_path):
+    from PIL import Image
+
+    res = gen.info.resolution
+    native = export_clip(gen, clip(gen), tmp_path / "native", fmt="png", frames=2)
+    big = export_clip(gen, clip(gen), tmp_path / "big", fmt="png", size=4 * res, frames=2)
+    assert any("upscaled" in n and "Lanczos" in n for n in big.notes)
+    assert not any("upscaled" in n for n in native.notes)
+    a = np.asarray(Image.open(sorted(native.path.glob("*.png"))[0]))
+    b = np.asarray(Image.open(sorted(big.path.glob("*.png"))[0]))
+    assert b.shape == (4 * res, 4 * res, 3)
+    ref = np.asarray(Image.fromarray(a).resize((4 * res, 4 * res), Image.LANCZOS))
+    assert np.abs(ref.astype(int) - b.astype(int)).max() <= 1

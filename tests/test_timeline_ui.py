@@ -164,6 +164,17 @@ def test_play_steps_the_scrubber(window, panel, qtbot):
     assert not panel.playing and panel.play_button.text() == "Play"
 
 
+def test_export_size_above_the_model_can_be_typed_and_says_so(window, panel, qtbot, tmp_path):
+    dlg = window.export_animation(path_chooser=lambda suggested: str(tmp_path / "c.gif"))
+    res = window.generator.info.resolution
+    assert dlg.size_note.isHidden()
+    dlg.size_box.selectAll()
+    qtbot.keyClicks(dlg.size_box.lineEdit(), str(4 * res))       # typing 128 for a 32 px model: was cut to 12
+    assert dlg.size_box.value() == 4 * res
+    assert not dlg.size_note.isHidden() and f"{res} px" in dlg.size_note.text()
+    dlg.close()
+
+
 def test_export_gif_through_the_dialog(window, panel, qtbot, tmp_path):
     from PIL import Image
 

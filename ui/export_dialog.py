@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QComboBox, QDialog, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel,
                                QLineEdit, QProgressBar, QPushButton, QSpinBox, QVBoxLayout)
 
-from explorer.animation import start_export
+from explorer.animation import max_export_size, start_export
 from explorer.timeline import Timeline
 
 FORMATS = [("gif", "GIF", ".gif"), ("mp4", "MP4 (H.264)", ".mp4"), ("webm", "WebM (VP9)", ".webm"),
@@ -53,10 +53,14 @@ class ExportDialog(QDialog):
             self.format_combo.addItem(text, key)
         self.format_combo.currentIndexChanged.connect(self._format_changed)
         self.size_box = QSpinBox()
-        self.size_box.setRange(8 if self.resolution >= 8 else 1, self.resolution)
+        self.size_box.setRange(8 if self.resolution >= 8 else 1, max_export_size(self.resolution))
         self.size_box.setValue(self.resolution)
         self.size_box.setSuffix(" px")
-        self.size_box.setToolTip(f"Frame side, at most the model's resolution ({self.resolution} px)")
+        self.size_box.setToolTip(f"Frame side. The model draws {self.resolution} px; larger frames are "
+                                 "upscaled with Lanczos resampling")
+        self.size_note = QLabel()
+        self.size_note.setProperty("role", "hint")
+        self.size_box.valueChanged.connect(self._update_size_note)
         self.fps_box = QDoubleSpinBox()
         self.fps_box.setRange(1.0, 120.0)
         self.fps_box.setDecimals(0)
@@ -76,6 +80,8 @@ class ExportDialog(QDialog):
         path_row.addWidget(self.browse_button)
         form.addRow("Format", self.format_combo)
         form.addRow("Size", self.size_box)
+        form.addRow("", self.size_note)
+        self._update_size_note()
         form.addRow("Frame rate", self.fps_box)
         form.addRow("Frames", self.frames_box)
         form.addRow("", self.duration_label)
@@ -108,6 +114,12 @@ class ExportDialog(QDialog):
         if path:
             self.set_path(path)
         self._update_duration()
+
+    def _update_size_note(self, *_args) -> None:
+        size = self.size_box.value()
+        self.size_note.setText("" if size <= self.resolution else
+                               f"Upscaled from the model's {self.resolution} px (Lanczos)")
+        self.size_note.setVisible(size > self.resolution)
 
     # ----- settings ---------------------------------------------------------------------
     def fmt(self) -> str:
