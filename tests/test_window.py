@@ -377,7 +377,11 @@ def test_children_and_crossbreed(qtbot, window):
     kids = [model.cell(r) for r in (1, 2, 3)]
     assert all(k.latent.recipe["plugin"] == "builtin.children" for k in kids)
     assert len({k.latent.digest() for k in kids}) == 3
+    select_rows(window, [0, 5, 7])                  # three faces: "crossbreed two" does not guess which
+    assert not insp.cross_button.isEnabled() and not window.act_crossbreed.isEnabled()
+    assert not window.act_compare.isEnabled() and not window.act_mix.isEnabled()
     select_rows(window, [0, 5])
+    assert insp.cross_button.isEnabled() and window.act_crossbreed.isEnabled()
     insp.child_count.setValue(2)
     window.act_crossbreed.trigger()
     qtbot.waitUntil(lambda: model.rowCount() == n + 5, timeout=WAIT_MS)

@@ -316,7 +316,7 @@ class Inspector(QScrollArea):
             w.setEnabled(has)
         for w in (self.resample_button, self.strip_add_button):
             w.setEnabled(has and self.noise_active)
-        self.cross_button.setEnabled(n >= 2 and self.model is not None)
+        self.cross_button.setEnabled(n == 2 and self.model is not None)   # a pair, not "the first two of"
         if not n:
             self.title.setText("Nothing selected")
             self.subtitle.setText("Select a face in the grid to see its recipe and edit it. Drag one face onto "
@@ -555,7 +555,7 @@ class Inspector(QScrollArea):
         self._apply_each("builtin.children", self.children_params(), f"Children of {self._what()}", self.cells[:1])
 
     def crossbreed(self) -> None:
-        if len(self.cells) < 2 or self.model is None:
+        if len(self.cells) != 2 or self.model is None:
             return
         self._litter += 1
         a, b = self.cells[0], self.cells[1]

@@ -786,8 +786,8 @@ class MainWindow(QMainWindow):
         for act in (self.act_export, self.act_copy, self.act_delete, self.act_large, self.act_children,
                     self.act_antiface, self.act_to_matrix_src, self.act_to_matrix_dst):
             act.setEnabled(has_model and k >= 1)
-        for act in (self.act_compare, self.act_crossbreed, self.act_mix):
-            act.setEnabled(has_model and k >= 2)
+        for act in (self.act_compare, self.act_crossbreed, self.act_mix):   # each takes a pair
+            act.setEnabled(has_model and k == 2)
 
     # ================================================================== mixing
     def _drop_hint(self, modifiers) -> str:
