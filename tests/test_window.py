@@ -525,6 +525,22 @@ def test_more_edits_run_any_plugin_through_its_form(qtbot, window, gen):
     assert insp.more_combo.findData("builtin.exaggerate") < 0
 
 
+def test_opened_faces_land_on_screen_selected(qtbot, window, tmp_path):
+    select_rows(window, [1])
+    written = []
+    window.exporter.finished.connect(written.extend)
+    window.export_selected(folder=str(tmp_path))
+    qtbot.waitUntil(lambda: len(written) == 1, timeout=WAIT_MS)
+    window.grid_view.clearSelection()
+    bar = window.grid_view.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.maximum() > 0, timeout=WAIT_MS)
+    bar.setValue(bar.maximum() // 2)                    # scrolled into the middle, nothing selected
+    window.open_files(written)
+    opened = window.selected_cells()
+    assert len(opened) == 1 and opened[0].origin == "import"
+    assert window.grid_model.row_of(opened[0]) in window.grid_view.visible_rows()
+
+
 def test_copy_and_paste_recipe(qtbot, window):
     select_rows(window, [3])
     cell = window.grid_model.cell(3)
@@ -572,7 +588,9 @@ def test_export_then_reopen_gives_identical_pixels(qtbot, window, gen, tmp_path)
     n = window.grid_model.rowCount()
     window.open_files(sorted(written))
     assert window.grid_model.rowCount() == n + 2
-    back = window.grid_model.cells[-2:]
+    back = window.selected_cells()                     # the opened faces, selected where the user looks
+    assert len(back) == 2 and all(c.origin == "import" for c in back)
+    assert window.grid_model.row_of(back[0]) == window.grid_model.row_of(cells[-1]) + 1
     by_seed = {c.latent.recipe["seed"]: c for c in cells}
     fresh = RenderService(gen, device="cpu", cache_bytes=0)
     try:

@@ -703,12 +703,15 @@ class MainWindow(QMainWindow):
         self.select_cells(cells)
         return cells
 
-    def add_latents(self, latents: list[Latent], anchor: Cell | None, text: str, origin: str = "made") -> list[Cell]:
-        """New cells from latents, right after `anchor` (or at the end), as one undoable step."""
+    def add_latents(self, latents: list[Latent], anchor: Cell | None, text: str, origin: str = "made",
+                    row: int | None = None) -> list[Cell]:
+        """New cells from latents, right after `anchor` (or at `row`, default the end), as one undoable
+        step; they end selected and scrolled into view."""
         if not latents:
             return []
         cells = [Cell(lat, origin=origin) for lat in latents]
-        row = None if anchor is not None else self.grid_model.rowCount()
+        if anchor is None and row is None:
+            row = self.grid_model.rowCount()
         self.undo_stack.push(InsertCellsCommand(self.grid_model, cells, text, anchor, row=row,
                                                 on_done=self.select_cells))
         return cells
@@ -947,7 +950,13 @@ class MainWindow(QMainWindow):
         if not lats:
             return []
         text = f"Open {Path(paths[0]).name}" if len(lats) == 1 else f"Open {len(lats)} faces"
-        return self.add_latents(lats, None, text, origin="import")
+        # where the user looks: after the selected face, else at the top of the screen (the end
+        # of the grid keeps moving as seeds stream in, so "append" put them out of sight)
+        selected = self.selected_cells()
+        if selected:
+            return self.add_latents(lats, selected[-1], text, origin="import")
+        visible = self.grid_view.visible_rows()
+        return self.add_latents(lats, None, text, origin="import", row=visible.start if len(visible) else 0)
 
     def export_selected(self, folder: str | None = None) -> None:
         cells = self.selected_cells()
