@@ -535,9 +535,13 @@ def test_opened_faces_land_on_screen_selected(qtbot, window, tmp_path):
     bar = window.grid_view.verticalScrollBar()
     qtbot.waitUntil(lambda: bar.maximum() > 0, timeout=WAIT_MS)
     bar.setValue(bar.maximum() // 2)                    # scrolled into the middle, nothing selected
+    first_on_screen = window.grid_view.visible_rows().start
+    n = window.grid_model.rowCount()
     window.open_files(written)
     opened = window.selected_cells()
     assert len(opened) == 1 and opened[0].origin == "import"
+    # at the top of what the user was looking at, not after the last of the streamed-in seeds
+    assert window.grid_model.row_of(opened[0]) == first_on_screen < n
     assert window.grid_model.row_of(opened[0]) in window.grid_view.visible_rows()
 
 
