@@ -45,7 +45,18 @@ def png_payload(latent: Latent, model_name: str = "", extra: dict | None = None)
 def latent_from_png(path: str | os.PathLike, model) -> tuple[Latent, str | None]:
     """(the face stored in a PNG, a warning or None). Raises FaceFileError (one sentence), never
     anything else, whatever the file holds: a damaged, hostile or foreign recipe is refused, and
-    so is a face that would not render (NaN / infinite styles)."""
+    so is a face that would not render (NaN / infinite styles). A multi-face PNG (a mixing
+    matrix) gives its first face; latents_from_png gives them all."""
+    lats, warning = latents_from_png(path, model)
+    return lats[0], warning
+
+
+MAX_FACES_PER_FILE = 256
+
+
+def latents_from_png(path: str | os.PathLike, model) -> tuple[list[Latent], str | None]:
+    """Every face a PNG carries: one for an exported face, the sources then the destinations for
+    an exported mixing matrix. (faces, a warning or None); raises FaceFileError."""
     path = Path(path)
     try:
         meta = read_png_recipe(path)
@@ -58,11 +69,27 @@ def latent_from_png(path: str | os.PathLike, model) -> tuple[Latent, str | None]
     if not isinstance(meta, dict):
         raise FaceFileError(f"{path.name} carries a recipe this version cannot read.")
     try:
-        return _latent_from_meta(path, meta, model)
+        if meta.get("kind") == "mixing-matrix":
+            return _matrix_faces(path, meta, model)
+        lat, warning = _latent_from_meta(path, meta, model)
+        return [lat], warning
     except FaceFileError:
         raise
     except Exception as e:  # noqa: BLE001 - any malformed value in the recipe: one clear sentence
         raise FaceFileError(f"{path.name} has a damaged face recipe ({type(e).__name__}: {str(e)[:120]}).") from None
+
+
+def _matrix_faces(path: Path, meta: dict, model) -> tuple[list[Latent], str | None]:
+    faces = list(meta.get("sources") or []) + list(meta.get("destinations") or [])
+    if not faces or len(faces) > MAX_FACES_PER_FILE:
+        raise FaceFileError(f"{path.name} is a mixing matrix without usable faces.")
+    out, warnings = [], []
+    for doc in faces:
+        lat, warning = _latent_from_meta(path, {"latent": doc, "model": meta.get("model")}, model)
+        out.append(lat)
+        if warning:
+            warnings.append(warning)
+    return out, (warnings[0] if warnings else None)
 
 
 def _finite(value, what: str, lo: float, hi: float) -> float:

@@ -287,6 +287,13 @@ def test_mixing_matrix(qtbot, window, gen, tmp_path):
     assert img.shape == (3 * 32, 3 * 32, 3)
     meta = read_png_recipe(out)
     assert meta["kind"] == "mixing-matrix" and len(meta["sources"]) == 2
+    # the app opens its own matrix PNG: its sources and destinations come back as faces
+    n = model.rowCount()
+    window.open_files([str(out)])
+    assert model.rowCount() == n + 4
+    back = window.selected_cells()
+    assert [c.latent.digest() for c in back] == [x.digest() for x in list(m.sources) + list(m.destinations)]
+    assert not any("cannot read" in t for t in window.messages.texts())
 
 
 def test_mixing_matrix_changes_undo(qtbot, window):
@@ -615,6 +622,7 @@ def test_dropping_an_exported_png_on_the_grid_brings_the_face_back(qtbot, window
     from PySide6.QtCore import QMimeData, QUrl
 
     select_rows(window, [4])
+    orig = window.grid_model.cell(4)
     written = []
     window.exporter.finished.connect(written.extend)
     window.export_selected(folder=str(tmp_path))
@@ -629,9 +637,10 @@ def test_dropping_an_exported_png_on_the_grid_brings_the_face_back(qtbot, window
     n = window.grid_model.rowCount()
     QApplication.sendEvent(vp, QDropEvent(QPointF(pos), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier))
     assert window.grid_model.rowCount() == n + 1
-    back = window.grid_model.cells[-1]
-    assert back.latent.recipe == window.grid_model.cell(4).latent.recipe and back.origin == "import"
-    assert np.array_equal(back.latent.ws, window.grid_model.cell(4).latent.ws)
+    back = window.grid_model.cell(5)                 # right after the selected face it came from
+    assert window.selected_cells() == [back]
+    assert back.latent.recipe == orig.latent.recipe and back.origin == "import"
+    assert np.array_equal(back.latent.ws, orig.latent.ws)
 
 
 def test_png_without_recipe_is_a_clear_error(window, tmp_path):

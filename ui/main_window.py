@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QApplication, QDockWidget, QDo
 from superqt.utils import signals_blocked
 
 from explorer.export import clean_stale_temps
-from explorer.face_files import FaceFileError, is_png, latent_from_png
+from explorer.face_files import FaceFileError, is_png, latents_from_png
 from explorer.latents import Latent, latents_from_seeds, parse_seeds
 from explorer.plugins import PluginRegistry
 from explorer.recipe_text import recipe_tree
@@ -940,13 +940,13 @@ class MainWindow(QMainWindow):
         lats = []
         for p in paths:
             try:
-                lat, warning = latent_from_png(p, self.generator)
+                found, warning = latents_from_png(p, self.generator)
             except FaceFileError as e:
                 self.show_error(str(e))
                 continue
             if warning:
                 self.show_message(warning)
-            lats.append(lat)
+            lats.extend(found)
         if not lats:
             return []
         text = f"Open {Path(paths[0]).name}" if len(lats) == 1 else f"Open {len(lats)} faces"
