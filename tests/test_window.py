@@ -421,6 +421,25 @@ def test_noise_strip_and_recipe_tree(qtbot, window):
     assert [lat.noise.mode for lat in insp.strip_latents] == ["none"]
 
 
+def test_inspector_follows_the_selection_after_new_batch_and_drops_old_previews(qtbot, window):
+    insp, model = window.inspector, window.grid_model
+    select_rows(window, [2])
+    insp.psi.setValue(-0.5)                                  # tuning truncation previews "after"
+    qtbot.waitUntil(lambda: insp.preview_latent is not None, timeout=WAIT_MS)
+    assert insp.after_tile.caption
+    select_rows(window, [3])                                 # another face: no stale "after" from face 2
+    assert insp.preview_latent is None and insp.after_tile.caption == "" and insp.after_tile.image is None
+    qtbot.wait(300)                                          # a late result for face 2 must not land either
+    assert insp.preview_latent is None
+    gone = model.cell(3)
+    window.act_new_batch.trigger()
+    qtbot.waitUntil(lambda: model.row_of(gone) < 0, timeout=WAIT_MS)
+    assert insp.cells == [] and insp.title.text() == "Nothing selected"
+    assert insp.before_tile.caption == "" and insp.after_tile.caption == ""
+    window.undo_stack.undo()                                 # the old grid comes back, nothing selected
+    assert insp.cells == [] and insp.title.text() == "Nothing selected"
+
+
 def test_psi_follows_the_model_card_then_the_users_choice_per_model(qtbot, window, gen):
     card_model = tiny_generator(seed=7)
     card_model.config["card"] = {"default_psi": 1.0}

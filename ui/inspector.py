@@ -74,6 +74,7 @@ class Inspector(QScrollArea):
         self.preview_latent: Latent | None = None
         self.strip_latents: list[Latent] = []
         self._preview_spec = None
+        self._preview_generation = 0
         self._litter = 0
         self._strip_urgent = False
         self._noise_base = 1
@@ -309,6 +310,15 @@ class Inspector(QScrollArea):
     def set_cells(self, cells: list) -> None:
         if self.model is None:
             return
+        if [id(c) for c in cells] != [id(c) for c in self.cells]:
+            # another face: the "after" preview belonged to the old one (it showed, e.g., the last
+            # direction move on every face selected afterwards); results still on their way are dropped
+            self._preview_spec = None
+            self._preview_generation += 1
+            self.preview_latent = None
+            self.after_tile.set_image(None)
+            self.after_tile.set_caption("")
+            self.previewChanged.emit(None)
         self.cells = list(cells)
         n = len(self.cells)
         has = n > 0 and self.model is not None
@@ -323,6 +333,7 @@ class Inspector(QScrollArea):
                                   "another to mix them.")
             self.recipe_label.setText("")
             self.recipe_node = None
+            self.before_tile.set_caption("")
             self.before_tile.set_image(None)
             self.after_tile.set_image(None)
             self._clear_strip()
@@ -408,7 +419,13 @@ class Inspector(QScrollArea):
             return
         plugin_id, params_fn = self._preview_spec
         cell = self.cells[0]
-        self.runner.apply(plugin_id, [cell.latent], self._params_for(plugin_id, params_fn()), self._show_preview,
+        generation = self._preview_generation
+
+        def show(latents, generation=generation):
+            if generation == self._preview_generation:
+                self._show_preview(latents)
+
+        self.runner.apply(plugin_id, [cell.latent], self._params_for(plugin_id, params_fn()), show,
                           channel=f"preview-{id(self)}", quiet=True,
                           on_error=lambda msg: self.after_tile.set_caption(msg))
 

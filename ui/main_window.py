@@ -452,6 +452,10 @@ class MainWindow(QMainWindow):
         self.grid_model.rowsInserted.connect(self._update_counts)
         self.grid_model.rowsRemoved.connect(self._update_counts)
         self.grid_model.modelReset.connect(self._update_counts)
+        # a reset (New Batch, undo of it) clears the selection without selectionChanged: tell the
+        # inspector, or it keeps showing a face that is gone
+        self.grid_model.modelReset.connect(self._on_selection)
+        self.grid_model.rowsRemoved.connect(self._on_selection)
         self.bridge.rendered.connect(lambda ms: self.status_render.setText(f"last render {ms:.0f} ms/face"))
         self.bridge.failed.connect(lambda msg: self.show_error(f"Rendering failed: {msg}"))
         self.runner.failed.connect(self.show_error)
