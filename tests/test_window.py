@@ -371,7 +371,10 @@ def test_antiface_on_one_group_and_truncation_with_cutoff(qtbot, window, gen):
     insp.apply_truncation()
     qtbot.waitUntil(lambda: model.rowCount() == n + 1, timeout=WAIT_MS)
     assert np.allclose(model.cell(2).latent.ws, truncate(a.latent.ws, w_avg, -0.5, range(0, 4)), atol=1e-6)
-    qtbot.waitUntil(lambda: insp.preview_latent is not None, timeout=WAIT_MS)   # the live preview followed
+    # the new face is selected: its "after" starts empty (no stale preview of the edit just applied) ...
+    assert window.selected_cells() == [model.cell(2)] and insp.preview_latent is None
+    insp.psi.setValue(-0.4)                                   # ... and previews as soon as a control moves
+    qtbot.waitUntil(lambda: insp.preview_latent is not None, timeout=WAIT_MS)
 
 
 def test_children_and_crossbreed(qtbot, window):
