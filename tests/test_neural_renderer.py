@@ -110,6 +110,22 @@ def test_adversarial_finish_trains_both_and_resumes(tmp_path, faces16v2):
     assert switched.step == 1 and "adv" in switched.train_step()
 
 
+def test_feature_loss_from_a_classifier_sees_structure(tmp_path, faces16v2):
+    from explorer.training.classifier import AttributeClassifier
+
+    clf_path = AttributeClassifier({"widths": [8, 8, 8, 8], "feature_dim": 8}).save(tmp_path / "judge.safetensors")
+    cfg = RendererConfig(**TINY, feature_weight=1.0, feature_classifier=str(clf_path))
+    t = RendererTrainer(cfg, FaceDataset(faces16v2), tmp_path / "run")
+    real = torch.rand(2, 3, 16, 16) * 2 - 1
+    assert float(t.losses(real, real)["feat"]) < 1e-6
+    assert float(t.losses(real.flip(-1), real)["feat"]) > 0
+    before = [p.detach().clone() for p in t.judge[0].parameters()]
+    assert "feat" in t.train_step()
+    assert all(torch.equal(a, b) for a, b in zip(before, t.judge[0].parameters()))   # the judge stays frozen
+    with pytest.raises(ValueError, match="feature_classifier"):
+        RendererTrainer(RendererConfig(**TINY, feature_weight=1.0), FaceDataset(faces16v2), tmp_path / "x")
+
+
 def test_wrong_data_is_refused(tmp_path):
     path = write_dataset(tmp_path / "v1.lef", 4, resolution=16, workers=1)
     with pytest.raises(ValueError, match="renderer-2"):

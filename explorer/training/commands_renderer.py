@@ -135,7 +135,8 @@ def register(sub) -> None:
                       ("mapping_lr", float), ("channel_base", int), ("channel_max", int), ("lr", float),
                       ("mix_prob", float), ("ema_kimg", float), ("seed", int),
                       ("edge_weight", float), ("adv_weight", float), ("d_channel_base", int),
-                      ("d_channel_max", int), ("r1_gamma", float)]:
+                      ("d_channel_max", int), ("r1_gamma", float), ("feature_weight", float),
+                      ("feature_classifier", str)]:
         t.add_argument("--" + name.replace("_", "-"), dest=name, type=typ, default=None)
     t.set_defaults(func=cmd_train_renderer)
 

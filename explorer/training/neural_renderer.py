@@ -52,6 +52,8 @@ class RendererConfig:
     mix_prob: float = 0.5        # share of batches trained with group-wise mixed ws
     pool_weights: tuple[float, float, float] = (1.0, 1.0, 1.0)   # L1 at full, 1/2, 1/4 size
     edge_weight: float = 0.0     # L1 between the images' finite differences: blur costs directly
+    feature_weight: float = 0.0  # L1 between the attribute classifier's activations (every stage of its
+    feature_classifier: str = ""  # trunk, channel-normalised, LPIPS-like): shapes it was trained to see
     adv_weight: float = 0.0      # adversarial finish (L1 + GAN, as image-to-image translation does):
     d_channel_base: int = 2048   # a discriminator on the renders vs G's outputs, non-saturating
     d_channel_max: int = 256     # loss, lazy R1 (every r1_interval steps, weight r1_gamma)
@@ -124,12 +126,37 @@ class RendererTrainer:
         self.D = self.opt_d = None
         if cfg.adv_weight > 0:
             self._make_discriminator()
+        self.judge = self._load_judge() if cfg.feature_weight > 0 else None
         for net in (self.G, self.G_ema) + ((self.D,) if self.D is not None else ()):
             self.par.broadcast_module(net)
         self.step, self.nimg, self.seconds = 0, 0, 0.0
         self.rng = torch.Generator().manual_seed(cfg.seed + 7919 * self.par.rank)
         self.last_losses: dict[str, float] = {}
         self._held_out = None
+
+    def _load_judge(self):
+        """The frozen classifier trunk whose activations the feature loss compares."""
+        from .classifier import AttributeClassifier
+
+        if not self.cfg.feature_classifier:
+            raise ValueError("feature_weight needs feature_classifier (an attribute classifier file)")
+        clf = AttributeClassifier.load(self.cfg.feature_classifier, device=self.device)
+        net = clf.net.eval().requires_grad_(False)
+        return net, clf.resolution
+
+    def feature_loss(self, fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+        """Mean L1 between unit-normalised activations after every stride-2 stage of the judge."""
+        net, res = self.judge
+        x = torch.cat([fake, real]).contiguous()
+        if x.shape[-1] != res:
+            x = F.interpolate(x, size=(res, res), mode="bilinear", antialias=True, align_corners=False)
+        total, n = x.new_zeros(()), len(fake)
+        for layer in net.trunk:
+            x = layer(x)
+            if isinstance(layer, torch.nn.ReLU):
+                f = x / (x.square().sum(1, keepdim=True).sqrt() + 1e-6)
+                total = total + (f[:n] - f[n:]).abs().mean()
+        return total
 
     def _make_discriminator(self) -> None:
         from .discriminator import Discriminator
@@ -177,6 +204,8 @@ class RendererTrainer:
             if w:
                 f, r = (fake, real) if k == 0 else (F.avg_pool2d(fake, 2 ** k), F.avg_pool2d(real, 2 ** k))
                 out[f"L1/{2 ** k}"] = w * (f - r).abs().mean()
+        if self.judge is not None:
+            out["feat"] = self.cfg.feature_weight * self.feature_loss(fake, real)
         if self.cfg.edge_weight:
             d = fake - real
             out["edge"] = self.cfg.edge_weight * 0.5 * ((d[:, :, :, 1:] - d[:, :, :, :-1]).abs().mean()
