@@ -145,6 +145,38 @@ def test_saved_directions_come_back_for_the_same_model_only(qtbot, window, gen, 
     assert window.runner.directions is window.directions and "mine" in window.directions
 
 
+def test_all_set_sliders_combine_in_preview_and_apply(qtbot, window, gen):
+    """blonde +3, dark skin +1.6, bald +3: the preview and the new cell move along all three
+    (they used only the last slider touched)."""
+    panel = window.directions_panel
+    rng = np.random.default_rng(3)
+    dirs = [Direction(rng.standard_normal(gen.info.w_dim).astype(np.float32), name=n, model=gen.fingerprint,
+                      scale=0.5) for n in ("blonde", "dark_skin", "bald")]
+    panel.add_directions(dirs)
+    src = window.grid_model.cell(2)
+    window.select_cells([src])
+    for name, amount in (("blonde", 3.0), ("dark_skin", 1.6), ("bald", 3.0)):
+        panel.rows[name].slider.setValue(amount)
+    expected = src.latent.ws
+    for d, amount in zip(dirs, (3.0, 1.6, 3.0)):
+        expected = d.apply(expected, amount, gen.info.groups, gen.fingerprint)
+    insp = window.inspector
+    qtbot.waitUntil(lambda: insp.preview_latent is not None and np.allclose(insp.preview_latent.ws, expected,
+                                                                               atol=1e-5), timeout=WAIT_MS)
+    n = window.grid_model.rowCount()
+    panel.apply_button.click()
+    qtbot.waitUntil(lambda: window.grid_model.rowCount() == n + 1, timeout=WAIT_MS)
+    new = window.grid_model.cell(window.grid_model.row_of(src) + 1)
+    assert np.allclose(new.latent.ws, expected, atol=1e-5)
+    assert "blonde +3.00, dark_skin +1.60, bald +3.00" in window.undo_stack.undoText()
+    from explorer.recipes import replay
+    assert np.allclose(replay(new.latent.recipe, gen, window.registry, directions=window.directions).ws,
+                       expected, atol=1e-5)
+    for name in ("blonde", "dark_skin", "bald"):
+        panel.rows[name].reset()
+    assert panel.moves() == []
+
+
 def test_weak_fits_are_hidden_until_asked_for(qtbot, window, gen):
     panel = window.directions_panel
     v = np.zeros(gen.info.w_dim, np.float32)

@@ -277,7 +277,7 @@ class DirectionsPanel(QWidget):
         self.rows_layout.insertWidget(0, self.empty_label)
 
         self.apply_button = QPushButton("Apply as new cell")
-        self.apply_button.setToolTip("Add the selected face moved along the last direction you touched")
+        self.apply_button.setToolTip("Add the selected face moved along every direction whose slider is not at 0")
         lay.addWidget(self.apply_button)
 
         self.label_box = QGroupBox("Label mode")
@@ -505,7 +505,15 @@ class DirectionsPanel(QWidget):
         self.active_row = row
         self._update_plots()
         if self.window.current_cell() is not None:
-            self.window.inspector._preview_plugin(PLUGIN, row.params())
+            self.window.inspector.preview_chain(self.moves())
+
+    def set_rows(self) -> list[DirectionRow]:
+        """The rows whose slider is not at 0, in the panel's order: the moves that combine."""
+        return [row for row in self.rows.values() if row.amount() != 0.0]
+
+    def moves(self) -> list[tuple[str, dict]]:
+        """Every set slider as one edit step; applied in a row they add up (w + sum of the moves)."""
+        return [(PLUGIN, row.params()) for row in self.set_rows()]
 
     def weak_rows(self) -> list[str]:
         return [name for name, row in self.rows.items() if row.weak]
@@ -543,15 +551,16 @@ class DirectionsPanel(QWidget):
 
     # ================================================================== apply
     def apply_active(self) -> None:
-        row = self.active_row or (next(iter(self.rows.values())) if self.rows else None)
+        """Apply every set slider (not just the last one touched) to the selected face, as one new cell."""
+        rows = self.set_rows()
         cell = self.window.current_cell()
-        if row is None or cell is None or self.gen is None:
+        if not rows or cell is None or self.gen is None:
             self.window.show_message("Select a face and move a direction's slider first.")
             return
-        params = row.params()
-        text = f"Move {cell.label} along {row.name} {params['amount']:+.2f}"
-        self.window.runner.apply(PLUGIN, [cell.latent], params,
-                                 lambda lats: self.window.add_latents(lats, cell, text))
+        moves = ", ".join(f"{row.name} {row.amount():+.2f}" for row in rows)
+        text = f"Move {cell.label} along {moves}"
+        self.window.runner.apply_chain(self.moves(), [cell.latent],
+                                       lambda lats: self.window.add_latents(lats, cell, text))
 
     # ================================================================== background work
     def _run(self, fn, on_done, what: str, *args, **kwargs) -> None:

@@ -46,17 +46,31 @@ class EditRunner(QObject):
               on_done: Callable[[list[Latent]], None], channel: str | None = None,
               on_error: Callable[[str], None] | None = None, quiet: bool = False) -> None:
         """registry.apply on a worker thread; on_done(latents) on the GUI thread."""
-        if self.model is None:
+        self.apply_chain([(plugin_id, params)], inputs, on_done, channel, on_error, quiet)
+
+    def apply_chain(self, steps: Sequence[tuple[str, dict | None]], inputs: Sequence[Latent],
+                    on_done: Callable[[list[Latent]], None], channel: str | None = None,
+                    on_error: Callable[[str], None] | None = None, quiet: bool = False) -> None:
+        """Several edits in a row on one worker thread (each takes the previous one's result, so the
+        final recipe nests them: replay gives the same latent); on_done(latents) on the GUI thread."""
+        steps = [(pid, dict(p or {})) for pid, p in steps]
+        if self.model is None or not steps:
             return
+        plugin_id = steps[0][0]
         self._serial += 1
         serial = self._serial
         if channel is not None:
             self._channels[channel] = serial
         model, directions, registry = self.model, self.directions, self.registry
-        inputs, params = list(inputs), dict(params or {})
+        inputs = list(inputs)
+        failing = [plugin_id]
 
         def work():
-            return registry.apply(plugin_id, inputs, params, model=model, directions=directions)
+            lats = inputs
+            for pid, params in steps:
+                failing[0] = pid
+                lats = registry.apply(pid, lats, params, model=model, directions=directions)
+            return lats
 
         def current() -> bool:
             if not shiboken6.isValid(self) or self.model is None or model is not self.model:
@@ -76,7 +90,7 @@ class EditRunner(QObject):
             self._running -= 1
             if not current():
                 return
-            msg = edit_error_sentence(plugin_id, exc)
+            msg = edit_error_sentence(failing[0], exc)
             if on_error is not None:
                 on_error(msg)
             if not quiet:

@@ -417,7 +417,7 @@ class Inspector(QScrollArea):
     def _run_preview(self) -> None:
         if not self.cells or self._preview_spec is None or self.model is None:
             return
-        plugin_id, params_fn = self._preview_spec
+        steps = self._preview_steps()
         cell = self.cells[0]
         generation = self._preview_generation
 
@@ -425,7 +425,7 @@ class Inspector(QScrollArea):
             if generation == self._preview_generation:
                 self._show_preview(latents)
 
-        self.runner.apply(plugin_id, [cell.latent], self._params_for(plugin_id, params_fn()), show,
+        self.runner.apply_chain(steps, [cell.latent], show,
                           channel=f"preview-{id(self)}", quiet=True,
                           on_error=lambda msg: self.after_tile.set_caption(msg))
 
@@ -632,8 +632,27 @@ class Inspector(QScrollArea):
                           lambda lats: self.addGroups.emit([(cells[-1], lats)], f"{plugin.name} of {self._what()}"))
 
     def _preview_plugin(self, plugin_id: str, params: dict) -> None:
-        plugin = self.runner.plugin(plugin_id)
-        if plugin is None or plugin.input_bounds() != (1, 1) or plugin.kind.value != "latent":
+        self.preview_chain([(plugin_id, params)])
+
+    def preview_chain(self, steps: list[tuple[str, dict]]) -> None:
+        """Preview several one-face edits applied in a row (all the direction sliders set at once);
+        an empty chain clears the preview."""
+        for plugin_id, _params in steps:
+            plugin = self.runner.plugin(plugin_id)
+            if plugin is None or plugin.input_bounds() != (1, 1) or plugin.kind.value != "latent":
+                return
+        if not steps:
+            self._preview_spec = None
+            self._preview_generation += 1
+            self.preview_latent = None
+            self.after_tile.set_image(None)
+            self.after_tile.set_caption("")
+            self.previewChanged.emit(None)
             return
-        self._preview_spec = (plugin_id, lambda p=dict(params): p)
+        self._preview_spec = ("chain", lambda s=[(pid, dict(p)) for pid, p in steps]: s)
         self._preview_timer.start()
+
+    def _preview_steps(self) -> list[tuple[str, dict]]:
+        kind, params_fn = self._preview_spec
+        steps = params_fn() if kind == "chain" else [(kind, params_fn())]
+        return [(pid, self._params_for(pid, p)) for pid, p in steps]
