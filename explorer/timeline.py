@@ -465,7 +465,8 @@ class Timeline:
 
     def set_loop(self, loop: bool, respace: bool = True) -> None:
         """Turn looping on/off; with respace, evenly spaced keyframes are re-spread for the new mode."""
-        was_even = [k.position for k in self.keyframes] == even_positions(len(self.keyframes), self.loop)
+        pos = [k.position for k in self.keyframes]
+        was_even = bool(pos) and np.allclose(pos, even_positions(len(pos), self.loop), atol=0.02)
         self.loop = bool(loop)
         if respace and was_even:
             self.spread()

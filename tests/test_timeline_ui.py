@@ -288,3 +288,24 @@ def test_timeline_edits_undo_and_redo_with_the_keyboard(window, panel, qtbot):
         stack.redo()
     assert panel.timeline.duration == 3.0 and panel.duration_box.value() == 3.0
     assert panel.timeline.keyframes[0].segment.interp == "slerp"
+
+
+def test_loop_drops_at_the_track_ends_make_a_seamless_loop(window, qtbot):
+    """Faces dropped at the very ends of a looping track landed at 0.007 and 0.993: frame 0 was a
+    blend and the way back to the first face took two frames."""
+    window.timeline_dock.show()
+    window.timeline_dock.raise_()
+    p = window.timeline_panel
+    qtbot.waitUntil(lambda: p.track.width() > 100, timeout=WAIT_MS)
+    p.timeline.duration, p.timeline.fps = 2.0, 10.0
+    p.loop_box.setChecked(True)
+    near = 1.5 / max(1, p.track.width() - 2 * p.track._margin())   # a pixel and a half from each end
+    drop_on_track(window, [0], near)
+    drop_on_track(window, [1], 1.0 - near)
+    tl = p.timeline
+    assert tl.loop and [k.position for k in tl.keyframes] == [0.0, 0.5]
+    r = p.resolved()
+    np.testing.assert_array_equal(r.ws_at(0.0), tl.keyframes[0].latent.ws)    # frame 0 is the first face
+    frames = list(tl.frame_latents(model=window.generator))
+    step = [float(np.abs(a - b).mean()) for a, b in zip(frames, frames[1:] + frames[:1])]
+    assert max(step) < 3 * float(np.median(step))      # the return to the first face is no jump

@@ -35,6 +35,9 @@ MERGE_DURATION, MERGE_FPS = 7101, 7102   # undo merge ids: spin-box steps in a r
 TIMELINE_FILTER = "Timelines (*.timeline.json *.json);;All files (*)"
 
 
+END_SNAP = 0.03   # drops this close to an end of the track (as a share of it) snap to the end
+
+
 class TimelineTrack(QWidget):
     """The horizontal track: keyframe chips at their positions; accepts grid drops; drag to move."""
 
@@ -405,11 +408,20 @@ class TimelinePanel(QWidget):
                 return []
         n = len(latents)
         p0 = float(min(1.0, max(0.0, position)))
+        if p0 <= END_SNAP:          # a drop at an end of the track means that end, exactly (a chip
+            p0 = 0.0                # dropped there landed at 0.007: frame 0 was a blend)
+        elif p0 >= 1.0 - END_SNAP:
+            p0 = 1.0
         step = 0.0 if n <= 1 else (1.0 - p0) / (n - 1) if p0 < 1.0 else 0.0
         seg = self.timeline.keyframes[-1].segment if self.timeline.keyframes else Segment()
         made = []
         with self.undoable("Add keyframe" if n == 1 else f"Add {n} keyframes"):
             self._insert(latents, images, labels, p0, step, seg, made)
+            if self.timeline.loop and len(self.timeline.keyframes) > 1 and \
+                    self.timeline.keyframes[-1].position >= 1.0 - END_SNAP:
+                # looping, the end of the track is the start again: a face put there would make the
+                # way back to the first face a jump of a frame or two; space them evenly instead
+                self.timeline.spread()
         if made:
             self.track.select(made[-1])
             self._on_changed()
