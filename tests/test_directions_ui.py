@@ -97,7 +97,8 @@ def test_label_fit_move_and_apply(qtbot, window, gen, library_root):
     assert acc >= 0.8
     assert f"{acc:.0%}" in panel.fit_label.text()
     row = panel.rows["probe"]
-    assert row.accuracy_label.text() == f"{acc:.0%}"
+    assert row.accuracy_label.text() == f"{d.quality['val_balanced_accuracy']:.0%}"   # balanced: honest
+    assert not row.weak and not row.isHidden()          # a fit the user made is always listed
     assert "validation accuracy" in row.toolTip()
     assert float(np.dot(d.vector, probe / np.linalg.norm(probe))) > 0.3     # it points toward the probe
     assert ("probe" in DirectionLibrary(library_root).list(gen.fingerprint))   # saved for this model
@@ -181,10 +182,11 @@ def test_weak_fits_are_hidden_until_asked_for(qtbot, window, gen):
     panel = window.directions_panel
     v = np.zeros(gen.info.w_dim, np.float32)
     v[1] = 1.0
+    shipped = {"classifier": "attribute_classifier.safetensors"}     # fitted by the default-directions pipeline
     weak = Direction(v, name="rare smile", model=gen.fingerprint,
-                     quality={"val_accuracy": 0.94, "val_balanced_accuracy": 0.53})
+                     quality={"val_accuracy": 0.94, "val_balanced_accuracy": 0.53, **shipped})
     good = Direction(v[::-1].copy(), name="clear glasses", model=gen.fingerprint,
-                     quality={"val_accuracy": 0.93, "val_balanced_accuracy": 0.9, "efficacy": 0.95})
+                     quality={"val_accuracy": 0.93, "val_balanced_accuracy": 0.9, "efficacy": 0.95, **shipped})
     panel.add_directions([weak, good])
     assert panel.rows["rare smile"].isHidden() and not panel.rows["clear glasses"].isHidden()
     assert not panel.show_weak_box.isHidden() and panel.show_weak_box.text() == "Show weak fits (1)"

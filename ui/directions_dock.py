@@ -129,13 +129,15 @@ class DirectionRow(QWidget):
     def set_direction(self, d: Direction) -> None:
         self.direction = d
         text = _accuracy_text(d)
-        acc = d.quality.get("val_accuracy")
+        acc = d.quality.get("val_balanced_accuracy", d.quality.get("val_accuracy"))
         self.accuracy_label.setText(f"{acc:.0%}" if isinstance(acc, (int, float)) else d.method)
         tip = f"{d.name}: {text}\nscale {d.scale:.3g}" + (f", fitted layers {d.layers}" if d.layers is not None else "")
         bal = d.quality.get("val_balanced_accuracy")
         if isinstance(bal, (int, float)):
             tip += f"\nbalanced validation accuracy {bal:.0%}"
-        self.weak = weak_fit_reason(d.quality)
+        # only fits made automatically from a classifier's labels (the shipped ones) hide when weak;
+        # a direction the user fitted, imported or computed is always listed
+        self.weak = weak_fit_reason(d.quality) if d.quality.get("classifier") else None
         if self.weak:
             tip += f"\nweak fit: {self.weak}"
         for w in (self, self.name_label, self.accuracy_label):
