@@ -172,6 +172,9 @@ def test_export_size_above_the_model_can_be_typed_and_says_so(window, panel, qtb
     qtbot.keyClicks(dlg.size_box.lineEdit(), str(4 * res))       # typing 128 for a 32 px model: was cut to 12
     assert dlg.size_box.value() == 4 * res
     assert not dlg.size_note.isHidden() and f"{res} px" in dlg.size_note.text()
+    assert not dlg.progress.isTextVisible()          # the slim bar clipped "42%"; the label says it
+    dlg._on_progress(3, 12, 4.0)
+    assert dlg.eta_label.text().startswith("25% · frame 3/12")
     dlg.close()
 
 

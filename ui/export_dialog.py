@@ -90,6 +90,7 @@ class ExportDialog(QDialog):
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
+        self.progress.setTextVisible(False)    # the slim bar clipped its own "42%": the label says it
         self.eta_label = QLabel("")
         self.status_label = QLabel("")
         self.status_label.setWordWrap(True)
@@ -233,7 +234,8 @@ class ExportDialog(QDialog):
         if self.progress.maximum() != total:
             self.progress.setRange(0, total)
         self.progress.setValue(done)
-        self.eta_label.setText(f"frame {done}/{total} · {format_time(eta)}")
+        pct = 100 * done // max(total, 1)
+        self.eta_label.setText(f"{pct}% · frame {done}/{total} · {format_time(eta)}")
 
     def _fail(self, text: str) -> None:
         self.status_label.setText(text)
