@@ -229,6 +229,9 @@ def test_pca_and_sefa_buttons_add_rows(qtbot, window, monkeypatch):
     assert len(panel.rows) == 10 and not panel.empty_label.isVisibleTo(panel)
     assert panel.plots.matrix.shape == (10, 10)
     assert np.allclose(np.diag(panel.plots.matrix), 1.0, atol=1e-5)
+    # ten names would overlap along the bottom: numbers there, numbered names down the side
+    assert [t for _, t in panel.plots.bottom_ticks] == [str(i) for i in range(1, 11)]
+    assert panel.plots.left_ticks[0][1] == f"1 {panel.plots.names[0]}"
     row = panel.rows["PC1"]
     row.slider.setValue(-2.0)
     assert panel.active_row is row and row.params() == {"direction": "PC1", "amount": -2.0, "layers": "all"}

@@ -78,9 +78,12 @@ class DirectionPlots(QWidget):
             self.cos_image.setImage(self.matrix.T, levels=(-1.0, 1.0))
         else:
             self.cos_image.clear()
-        ticks = [[(i + 0.5, n[:12]) for i, n in enumerate(self.names)]]
-        self.cos.getAxis("bottom").setTicks(ticks)
-        self.cos.getAxis("left").setTicks(ticks)
+        # names down the side (numbered), numbers only along the bottom: 14 names side by side
+        # in a 400 px panel overlapped into one smear
+        self.bottom_ticks = [(i + 0.5, str(i + 1)) for i in range(len(self.names))]
+        self.left_ticks = [(i + 0.5, f"{i + 1} {n[:12]}") for i, n in enumerate(self.names)]
+        self.cos.getAxis("bottom").setTicks([self.bottom_ticks])
+        self.cos.getAxis("left").setTicks([self.left_ticks])
         self.cos.setToolTip("\n".join(
             f"{a} · {b}: {self.matrix[i, j]:+.2f}" for i, a in enumerate(self.names)
             for j, b in enumerate(self.names) if j > i)[:2000])

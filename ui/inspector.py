@@ -272,6 +272,7 @@ class Inspector(QScrollArea):
     def _build_more(self) -> None:
         v = self._section("More edits", expanded=False)
         self.more_combo = QComboBox()
+        self.more_combo.setMaxVisibleItems(20)     # every installed edit at a glance (it showed about 3)
         self.more_combo.setToolTip("Every edit plugin that takes this many faces, built-in or installed")
         self.more_combo.currentIndexChanged.connect(self._pick_plugin)
         v.addWidget(self.more_combo)
