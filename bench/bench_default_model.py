@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from explorer import load_generator  # noqa: E402
-from explorer.directions import condition, load_directions  # noqa: E402
+from explorer.directions import DirectionModelError, condition, load_directions  # noqa: E402
 from explorer.edits import mix_layers  # noqa: E402
 from explorer.generators import Generator, stylegan2_config  # noqa: E402
 from explorer.training.classifier import (AttributeClassifier, attribute_distribution_match,  # noqa: E402
@@ -188,8 +188,13 @@ def main(argv=None) -> int:
         gen, clf, dirs = tiny_setup(Path(tempfile.mkdtemp()))
     else:
         gen = load_generator(args.model)
-        clf = AttributeClassifier.load(args.classifier)
-        dirs = load_directions(args.directions, model=gen.fingerprint) if Path(args.directions).is_file() else []
+        clf = None if args.judge_free_only else AttributeClassifier.load(args.classifier)
+        dirs = []
+        if not args.judge_free_only and Path(args.directions).is_file():
+            try:
+                dirs = load_directions(args.directions, model=gen.fingerprint)
+            except DirectionModelError as exc:    # another model's directions: no direction figures
+                print(f"({exc})")
     results: dict = {"model": {"name": gen.name, "fingerprint": gen.fingerprint, "resolution": gen.info.resolution}}
     print(f"model {gen.name} [{gen.fingerprint}] {gen.info.resolution}px, w {gen.info.w_dim}, "
           f"{gen.info.num_ws} ws, {torch.get_num_threads()} CPU threads")

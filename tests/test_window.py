@@ -497,6 +497,22 @@ def test_panel_shortcuts_bring_their_panel_to_the_front(qtbot, window):
     assert window.timeline_dock.isVisible()
 
 
+def test_keyboard_shortcuts_dialog_is_a_searchable_table(qtbot, window):
+    window.act_shortcuts.trigger()
+    dlg = window.shortcuts_dialog
+    assert dlg.isVisible()
+    rows = dlg.visible_rows()
+    keys = {r[1] for r in rows}
+    assert {"Ctrl+1", "Ctrl+3", "Ctrl+E"} <= keys and any("P / N" in k for k in keys)
+    assert any(r[0] == "Open Large" and "Space" in r[1] and r[2] == "Grid" for r in rows)
+    qtbot.keyClicks(dlg.search, "ctrl+3")
+    assert [r[0] for r in dlg.visible_rows()] == ["Show Directions"]
+    dlg.search.clear()
+    qtbot.keyClicks(dlg.search, "mix")
+    assert dlg.visible_rows() and all("mix" in " ".join(r).lower() for r in dlg.visible_rows())
+    dlg.close()
+
+
 def test_variation_says_so_when_the_model_has_no_active_noise(qtbot, window):
     insp = window.inspector
     select_rows(window, [0])

@@ -1029,15 +1029,14 @@ class MainWindow(QMainWindow):
     def show_error(self, text: str, action=None) -> None:
         self.messages.show_message(text, "error", action)
 
-    def show_shortcuts(self) -> None:
-        rows = []
-        for act in self.actions():
-            keys = ", ".join(k.toString(QKeySequence.NativeText) for k in act.shortcuts())
-            if keys and act.text():
-                rows.append(f"{act.text().replace('&', ''):<28} {keys}")
-        rows += ["Drop with Shift / Ctrl / Alt".ljust(29) + "mix coarse / medium / fine",
-                 "Drop with Ctrl+Shift".ljust(29) + "mix the last layers again"]
-        self.show_message("\n".join(rows))
+    def show_shortcuts(self):
+        """Help > Keyboard Shortcuts: a searchable table of every key (non-modal; returns it)."""
+        from .shortcuts_dialog import ShortcutsDialog
+
+        actions = list(self.actions()) + list(self.grid_view.actions())
+        self.shortcuts_dialog = ShortcutsDialog(actions, self)
+        self.shortcuts_dialog.show()
+        return self.shortcuts_dialog
 
     # ================================================================== misc events
     def _zoom(self, step: int) -> None:
