@@ -497,6 +497,33 @@ def test_panel_shortcuts_bring_their_panel_to_the_front(qtbot, window):
     assert window.timeline_dock.isVisible()
 
 
+def double_click(widget, pos):
+    """What a mouse sends for a double click: a click, then the double-click (Qt 6's QTest
+    double-click alone leaves item views without the pressed index)."""
+    QTest.mouseClick(widget, Qt.LeftButton, pos=pos)
+    QTest.mouseDClick(widget, Qt.LeftButton, pos=pos)
+
+
+def test_double_clicking_a_plugin_opens_its_form(qtbot, window):
+    tree = window.plugins_dock.widget().tree
+    insp = window.inspector
+    select_rows(window, [0])
+    window.plugins_dock.show()
+    window.plugins_dock.raise_()
+    qtbot.waitUntil(lambda: not window.plugins_dock.visibleRegion().isEmpty(), timeout=WAIT_MS)
+    item = window.plugins_dock.widget().item("builtin.exaggerate")
+    tree.scrollToItem(item)
+    rect = tree.visualItemRect(item)
+    assert tree.itemAt(rect.center()) is item
+    double_click(tree.viewport(), rect.center())
+    assert insp.more_combo.currentData() == "builtin.exaggerate" and insp.more_section.isExpanded()
+    assert not window.inspector_dock.visibleRegion().isEmpty()       # the inspector came to the front
+    item = window.plugins_dock.widget().item("builtin.average")      # takes several faces
+    window.plugins_dock.raise_()
+    double_click(tree.viewport(), tree.visualItemRect(item).center())
+    assert any("select them in the grid first" in t for t in window.messages.texts())
+
+
 def test_keyboard_shortcuts_dialog_is_a_searchable_table(qtbot, window):
     window.act_shortcuts.trigger()
     dlg = window.shortcuts_dialog
@@ -618,6 +645,7 @@ def test_export_selected_through_its_shortcut_writes_the_files(qtbot, window, tm
     written = []
     window.exporter.finished.connect(written.extend)
     window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=WAIT_MS)
     window.grid_view.setFocus()
     QTest.keyClick(window.windowHandle(), Qt.Key_E, Qt.ControlModifier)   # Ctrl+E, as a user presses it
     qtbot.waitUntil(lambda: len(written) == 2, timeout=WAIT_MS)

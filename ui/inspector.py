@@ -271,6 +271,7 @@ class Inspector(QScrollArea):
 
     def _build_more(self) -> None:
         v = self._section("More edits", expanded=False)
+        self.more_section = self._sections[-1]
         self.more_combo = QComboBox()
         self.more_combo.setMaxVisibleItems(20)     # every installed edit at a glance (it showed about 3)
         self.more_combo.setToolTip("Every edit plugin that takes this many faces, built-in or installed")
@@ -598,6 +599,23 @@ class Inspector(QScrollArea):
         self.more_combo.setCurrentIndex(max(0, idx))
         self.more_combo.blockSignals(False)
         self._pick_plugin()
+
+    def open_plugin(self, plugin_id: str) -> str | None:
+        """Show a plugin's form (More edits, expanded). None when shown, else why it cannot be."""
+        if plugin_id in EDITS_IN_SECTIONS:
+            rec = self.runner.registry.record(plugin_id)
+            return f"{rec.name} has its own section in the inspector."
+        plugin = self.runner.plugin(plugin_id)
+        if plugin is None:
+            return "That plugin is switched off or failed to load (see its status in the list)."
+        idx = self.more_combo.findData(plugin_id)
+        if idx < 0:
+            lo, hi = plugin.input_bounds()
+            need = f"{lo}" if lo == hi else f"{lo} or more" if hi is None else f"{lo} to {hi}"
+            return f"{plugin.name} takes {need} faces: select them in the grid first."
+        self.more_section.expand(animate=False)
+        self.more_combo.setCurrentIndex(idx)
+        return None
 
     def _pick_plugin(self, *_args) -> None:
         if self._form is not None:

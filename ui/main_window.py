@@ -379,6 +379,7 @@ class MainWindow(QMainWindow):
                 self.plugins_dock = QDockWidget("Plugins", self)
                 self.plugins_dock.setObjectName("pluginsDock")
                 self.plugins_dock.setWidget(PluginListWidget(self.registry))
+                self.plugins_dock.widget().pluginActivated.connect(self.open_plugin_form)
                 self.addDockWidget(Qt.RightDockWidgetArea, self.plugins_dock)
                 self.tabifyDockWidget(self.inspector_dock, self.plugins_dock)
                 self.inspector_dock.raise_()
@@ -1028,6 +1029,15 @@ class MainWindow(QMainWindow):
 
     def show_error(self, text: str, action=None) -> None:
         self.messages.show_message(text, "error", action)
+
+    def open_plugin_form(self, plugin_id: str) -> None:
+        """A plugin double-clicked in the Plugins tab: its form, in the inspector, in front."""
+        why = self.inspector.open_plugin(plugin_id)
+        if why:
+            self.show_message(why)
+            return
+        self.inspector_dock.show()
+        self.inspector_dock.raise_()
 
     def show_shortcuts(self):
         """Help > Keyboard Shortcuts: a searchable table of every key (non-modal; returns it)."""

@@ -26,6 +26,7 @@ def _detach(listeners: list, callback) -> None:
 class PluginListWidget(QWidget):
     """A QTreeWidget of PluginRecords; the check box in the first column calls registry.set_enabled."""
     pluginToggled = Signal(str, bool)
+    pluginActivated = Signal(str)     # double-clicked: open its form
     _recordChanged = Signal(object)   # relays registry.on_change onto the GUI thread (queued if needed)
 
     def __init__(self, registry: PluginRegistry, parent=None):
@@ -46,6 +47,9 @@ class PluginListWidget(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.tree)
         self.tree.itemChanged.connect(self._item_changed)
+        self.tree.itemDoubleClicked.connect(
+            lambda item, _col: self.pluginActivated.emit(item.data(COL_NAME, ID_ROLE)))
+        self.tree.setToolTip("Double-click a plugin to open its form in the inspector")
         self._recordChanged.connect(self._update_record)
         relay = self._recordChanged.emit
         registry.on_change.append(relay)
