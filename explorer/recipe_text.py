@@ -68,6 +68,10 @@ def short_label(recipe: dict, depth: int = 0) -> str:
         return "…"
     a = ins[0] if ins else "?"
     name = plugin.split(".")[-1]
+    # one of several results of one edit (children, a crossbreed litter, a noise strip): numbered,
+    # so six children read "child 1 of 42" .. "child 6 of 42", not six times the same words
+    k = recipe.get("output")
+    nth = f" {int(k) + 1}" if isinstance(k, int) and not isinstance(k, bool) else ""
     if name == "style_mix" and len(ins) >= 2:
         layers = params.get("layers", "all")
         group = layers if isinstance(layers, str) else layers_text(layers)
@@ -78,11 +82,11 @@ def short_label(recipe: dict, depth: int = 0) -> str:
         psi = params.get("psi")
         return _wrap(f"{a} ψ{psi:.2f}" if isinstance(psi, (int, float)) else f"{a} ψ", depth)
     if name == "children":
-        return _wrap(f"child of {a}", depth)
+        return _wrap(f"child{nth} of {a}", depth)
     if name == "crossbreed" and len(ins) >= 2:
-        return _wrap(f"{ins[0]} ⚭ {ins[1]}", depth)
+        return _wrap(f"{ins[0]} ⚭ {ins[1]}" + (f" #{nth.strip()}" if nth else ""), depth)
     if name == "noise_variation":
-        return _wrap(f"{a} ~noise", depth)
+        return _wrap(f"{a} ~noise{nth}", depth)
     if name == "average":
         return _wrap(f"avg of {len(ins)}", depth)
     if name == "exaggerate":

@@ -387,6 +387,9 @@ def test_children_and_crossbreed(qtbot, window):
     kids = [model.cell(r) for r in (1, 2, 3)]
     assert all(k.latent.recipe["plugin"] == "builtin.children" for k in kids)
     assert len({k.latent.digest() for k in kids}) == 3
+    assert [k.label for k in kids] == ["child 1 of 0", "child 2 of 0", "child 3 of 0"]       # told apart
+    tip = model.data(model.index(1), Qt.ToolTipRole)              # the whole recipe, as the inspector reads it
+    assert tip.startswith("Child") and "Seed 0" in tip and "\n" in tip
     select_rows(window, [0, 5, 7])                  # three faces: "crossbreed two" does not guess which
     assert not insp.cross_button.isEnabled() and not window.act_crossbreed.isEnabled()
     assert not window.act_compare.isEnabled() and not window.act_mix.isEnabled()

@@ -34,6 +34,10 @@ def test_short_labels():
     anti = edit_recipe("builtin.antiface", 1, {"layers": "all"}, [mix(3, 7)])
     assert short_label(anti) == "anti (3 × 7 · coarse)"
     assert short_label({"op": "import", "name": "face.png"}) == "face.png"
+    kids = [dict(edit_recipe("builtin.children", 1, {"count": 3}, [anti]), output=i) for i in range(3)]
+    assert [short_label(k) for k in kids] == ["child 1 of (anti …)", "child 2 of (anti …)", "child 3 of (anti …)"]
+    litter = dict(edit_recipe("builtin.crossbreed", 1, {}, [seed_recipe(1), seed_recipe(2)]), output=1)
+    assert short_label(litter) == "1 ⚭ 2 #2"
 
 
 def test_recipe_tree_reads_like_the_paper():

@@ -16,7 +16,7 @@ from PySide6.QtCore import QAbstractListModel, QByteArray, QMimeData, QModelInde
 from PySide6.QtGui import QImage
 
 from explorer.latents import Latent, describe
-from explorer.recipe_text import short_label
+from explorer.recipe_text import recipe_tree, short_label
 
 CELL_MIME = "application/x-latent-explorer-cells"
 
@@ -51,6 +51,7 @@ class GridModel(QAbstractListModel):
         super().__init__(parent)
         self._cells: list[Cell] = []
         self._rows: dict[int, int] | None = None   # uid -> row, rebuilt lazily
+        self.groups: dict | None = None            # the model's layer groups, for the recipe tooltips
 
     # ----- Qt model API -----------------------------------------------------------------
     def rowCount(self, parent=QModelIndex()) -> int:
@@ -63,7 +64,8 @@ class GridModel(QAbstractListModel):
         if role == Qt.DisplayRole:
             return cell.label
         if role == Qt.ToolTipRole:
-            tip = describe(cell.latent.recipe)
+            lines = recipe_tree(cell.latent.recipe, self.groups).lines()   # the whole recipe, readable
+            tip = "\n".join(lines[:14] + (["  …"] if len(lines) > 14 else []))
             if cell.state == "error":
                 tip += f"\n\nRendering failed: {cell.error}"
             return tip + "\n\nDrag onto another face to mix them · double-click to open large"

@@ -590,6 +590,7 @@ class MainWindow(QMainWindow):
         self.runner.model = gen
         info = gen.info
         self.thumbs.reset(info.resolution)
+        self.grid_model.groups = dict(info.groups)
         self.undo_stack.clear()
         self._growing = False
         self.stream = SeedStream(0, self.model_psi(gen))  # seed 0 up, as NVIDIA's tools count them
