@@ -791,6 +791,15 @@ def test_large_view_and_compare_at_full_resolution(qtbot, window):
     assert len(view.tiles) == 2
     qtbot.waitUntil(lambda: all(t.image is not None for t in view.tiles), timeout=WAIT_MS)
     assert all(t.image.width() == 32 for t in view.tiles)
+    # shown far above the model's 32 px: Lanczos-upscaled, and the view says so
+    side = int(view.tiles[0].image_rect().width())
+    assert side > 32 and f"shown at {side} px, upscaled with Lanczos" in view.info_label.text()
+    shown = view.tiles[0].shown_image(side)
+    assert (shown.width(), shown.height()) == (side, side)
+    view.tiles[0].grab()                                       # paints through the upscaled copy
+    view.pixels_box.setChecked(True)                           # 1:1 pixels: no upscaling claimed
+    assert "Lanczos" not in view.info_label.text()
+    view.pixels_box.setChecked(False)
     view.inspector.anti_layers.set_value("all")
     view.inspector._touch("antiface")
     qtbot.waitUntil(lambda: view._preview is not None and view.tiles[0].badge == "preview", timeout=WAIT_MS)

@@ -12,6 +12,7 @@ from . import theme
 class ImageTile(QWidget):
     clicked = Signal()
     doubleClicked = Signal()
+    resized = Signal()
 
     def __init__(self, caption: str = "", size: int | None = None, parent=None, radius: float = 8.0):
         super().__init__(parent)
@@ -24,6 +25,8 @@ class ImageTile(QWidget):
         self.one_to_one = False
         self.highlight: QColor | None = None
         self.selected = False
+        self.lanczos = False           # upscale with Lanczos (not Qt's bilinear) when shown larger
+        self._scaled: tuple | None = None   # (source image key, size, QImage) cache
         self._fixed = size
         if size is not None:
             self.setFixedSize(size, size + (self._caption_h() if caption is not None else 0))
@@ -39,10 +42,34 @@ class ImageTile(QWidget):
             return QSize(self._fixed, self._fixed + self._caption_h())
         return QSize(512, 540)
 
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.resized.emit()
+
     def set_image(self, image: QImage | None) -> None:
         self.image = image
+        self._scaled = None
         self.pending = False
         self.update()
+
+    def shown_image(self, side: int) -> QImage:
+        """The picture at `side` device pixels: Lanczos-upscaled (cached) when `lanczos` is on and
+        the tile is larger than the picture, else the picture itself (Qt scales it down smoothly)."""
+        img = self.image
+        if not self.lanczos or img is None or side <= max(img.width(), img.height()):
+            return img
+        key = (img.cacheKey(), side)
+        if self._scaled is None or self._scaled[0] != key:
+            import numpy as np
+            from PIL import Image
+
+            rgb = img.convertToFormat(QImage.Format_RGB888)
+            arr = np.frombuffer(rgb.constBits(), np.uint8).reshape(rgb.height(), rgb.bytesPerLine())
+            arr = arr[:, :rgb.width() * 3].reshape(rgb.height(), rgb.width(), 3)
+            up = np.ascontiguousarray(Image.fromarray(arr).resize((side, side), Image.LANCZOS))
+            out = QImage(up.data, side, side, 3 * side, QImage.Format_RGB888).copy()
+            self._scaled = (key, out)
+        return self._scaled[1]
 
     def set_pending(self, pending: bool = True) -> None:
         self.pending = pending
@@ -74,7 +101,7 @@ class ImageTile(QWidget):
         if self.image is not None and not self.image.isNull():
             p.save()
             p.setClipPath(path)
-            p.drawImage(r, self.image)
+            p.drawImage(r, self.shown_image(int(round(r.width() * self.devicePixelRatioF()))))
             p.restore()
             if self.pending:
                 p.fillPath(path, QColor(20, 21, 23, 90))

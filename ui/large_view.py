@@ -58,7 +58,9 @@ class LargeView(QWidget):
         faces.setSpacing(16)
         for c in self.cells:
             tile = ImageTile(c.label)
+            tile.lanczos = True        # a 64 or 128 px face shown at 500 px: Lanczos, not a blur
             tile.setToolTip(c.label)
+            tile.resized.connect(self._update_info)
             faces.addWidget(tile, 1)
             self.tiles.append(tile)
         lv.addLayout(faces, 1)
@@ -111,6 +113,18 @@ class LargeView(QWidget):
         for t in self.tiles:
             t.one_to_one = on
             t.update()
+        self._update_info()
+
+    def _update_info(self) -> None:
+        """Say when the picture is shown larger than the model draws it (and how it is scaled)."""
+        res = self.model.info.resolution
+        side = int(self.tiles[0].image_rect().width()) if self.tiles else res
+        text = f"{res} × {res} px" + ("  ·  side by side" if len(self.cells) > 1 else "")
+        if not self.pixels_box.isChecked() and side > res:
+            text += f"  ·  shown at {side} px, upscaled with Lanczos"
+        self.info_label.setText(text)
+
+
 
     def closeEvent(self, event) -> None:
         for i in range(len(self.tiles)):
