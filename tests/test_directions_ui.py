@@ -164,6 +164,10 @@ def test_all_set_sliders_combine_in_preview_and_apply(qtbot, window, gen):
     insp = window.inspector
     qtbot.waitUntil(lambda: insp.preview_latent is not None and np.allclose(insp.preview_latent.ws, expected,
                                                                                atol=1e-5), timeout=WAIT_MS)
+    # before / after in the directions panel itself (the inspector is a tab behind it)
+    qtbot.waitUntil(lambda: panel.before_tile.image is not None and panel.after_tile.image is not None,
+                    timeout=WAIT_MS)
+    assert panel.before_tile.caption == src.label and "bald" in panel.after_tile.caption
     n = window.grid_model.rowCount()
     panel.apply_button.click()
     qtbot.waitUntil(lambda: window.grid_model.rowCount() == n + 1, timeout=WAIT_MS)

@@ -27,13 +27,16 @@ from explorer.directions import (Direction, DirectionLibrary, DirectionModelErro
                                  weak_fit_reason,
                                  pca_directions, save_directions, sefa_directions, suggest_to_label)
 from explorer.latents import Latent
+from explorer.recipe_text import short_label
 from explorer.render import Priority, Status
 
+from .image_tile import ImageTile
 from .render_bridge import to_qimage
 
 PLUGIN = "builtin.move_direction"
 LIBRARY_ENV = "LATENT_EXPLORER_DIRECTIONS_DIR"
 DEFAULT_DIRECTIONS = Path(__file__).resolve().parents[1] / "resources" / "default_directions.json"
+PAIR_PX = 132          # the before / after pair at the top of the panel
 AMOUNT_RANGE = 3.0
 LAYER_CHOICES = ("all", "coarse", "medium", "fine")
 UNSUPERVISED_K = 5
@@ -244,6 +247,16 @@ class DirectionsPanel(QWidget):
         self.hint.setWordWrap(True)
         self.hint.setProperty("role", "hint")
         lay.addWidget(self.hint)
+        # before / after right here: the inspector (which also shows them) is a tab behind this one
+        pair = QHBoxLayout()
+        self.before_tile = ImageTile("before", PAIR_PX)
+        self.after_tile = ImageTile("after", PAIR_PX)
+        self.after_tile.placeholder_text = "Move a slider"
+        pair.addStretch(1)
+        pair.addWidget(self.before_tile)
+        pair.addWidget(self.after_tile)
+        pair.addStretch(1)
+        lay.addLayout(pair)
         buttons = QHBoxLayout()
         self.pca_button = QPushButton("PCA (GANSpace)")
         self.pca_button.setToolTip(f"Add the top {UNSUPERVISED_K} principal axes of sampled latents")
@@ -550,6 +563,27 @@ class DirectionsPanel(QWidget):
             self.plots.set_scores(None, None)
             return
         self.plots.set_scores(d, self._grid_w()[1])
+
+    # ================================================================== before / after
+    def show_pair(self, cell, after) -> None:
+        """The selected face and what the set sliders make of it (None: nothing previewed)."""
+        self._pair_render(self.before_tile, cell.latent if cell is not None else None, "before",
+                          cell.label if cell is not None else "before")
+        self._pair_render(self.after_tile, after, "after", short_label(after.recipe) if after is not None else "after")
+
+    def _pair_render(self, tile: ImageTile, latent, which: str, caption: str) -> None:
+        tile.set_caption(caption)
+        bridge = self.window.bridge
+        if latent is None or not bridge.ready or self.gen is None:
+            tile.set_image(None)
+            return
+        tile.set_pending(True)
+        size = max(8, min(int(PAIR_PX * self.devicePixelRatioF()), self.gen.info.resolution))
+
+        def done(result, tile=tile, latent=latent):
+            if result.status is Status.OK and shiboken6.isValid(tile):
+                tile.set_image(to_qimage(self.window.runner.finish_picture(result.images[0], latent)))
+        bridge.submit([latent], size, done, priority=Priority.INTERACTIVE, token=("directions-pair", which, id(self)))
 
     # ================================================================== apply
     def apply_active(self) -> None:

@@ -457,6 +457,7 @@ class MainWindow(QMainWindow):
         # inspector, or it keeps showing a face that is gone
         self.grid_model.modelReset.connect(self._on_selection)
         self.grid_model.rowsRemoved.connect(self._on_selection)
+        self.inspector.previewChanged.connect(lambda _lat: self._show_direction_pair())
         self.bridge.rendered.connect(lambda ms: self.status_render.setText(f"last render {ms:.0f} ms/face"))
         self.bridge.failed.connect(lambda msg: self.show_error(f"Rendering failed: {msg}"))
         self.runner.failed.connect(self.show_error)
@@ -776,9 +777,15 @@ class MainWindow(QMainWindow):
             sm.setCurrentIndex(first, QItemSelectionModel.NoUpdate)
             self.grid_view.scrollTo(first, QAbstractItemView.EnsureVisible)
 
+    def _show_direction_pair(self) -> None:
+        """The directions panel's own before / after (the inspector is a tab behind it)."""
+        cells = self.selected_cells()
+        self.directions_panel.show_pair(cells[0] if cells else None, self.inspector.preview_latent)
+
     def _on_selection(self, *_args) -> None:
         cells = self.selected_cells()
         self.inspector.set_cells(cells)
+        self._show_direction_pair()
         self._update_actions()
         self._update_counts()
 
