@@ -36,7 +36,7 @@ from .render_bridge import to_qimage
 PLUGIN = "builtin.move_direction"
 LIBRARY_ENV = "LATENT_EXPLORER_DIRECTIONS_DIR"
 DEFAULT_DIRECTIONS = Path(__file__).resolve().parents[1] / "resources" / "default_directions.json"
-PAIR_PX = 132          # the before / after pair at the top of the panel
+PAIR_PX = 96           # the before / after pair at the top of the panel
 AMOUNT_RANGE = 3.0
 LAYER_CHOICES = ("all", "coarse", "medium", "fine")
 UNSUPERVISED_K = 5
@@ -284,7 +284,7 @@ class DirectionsPanel(QWidget):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.rows_widget)
-        scroll.setMinimumHeight(120)
+        scroll.setMinimumHeight(72)
         lay.addWidget(scroll, 1)
         self.empty_label = QLabel("No directions for this model yet: add PCA or SeFa ones, or label faces.")
         self.empty_label.setWordWrap(True)
