@@ -299,7 +299,12 @@ class DirectionsPanel(QWidget):
         self.label_box.setCheckable(True)
         self.label_box.setChecked(False)
         self.label_box.setToolTip("Mark faces as having an attribute or not (P / N on the grid), then fit it")
-        lv = QVBoxLayout(self.label_box)
+        box_lay = QVBoxLayout(self.label_box)
+        box_lay.setContentsMargins(6, 4, 6, 4)
+        self.label_body = QWidget()      # folded away while label mode is off: the sliders get the room
+        box_lay.addWidget(self.label_body)
+        lv = QVBoxLayout(self.label_body)
+        lv.setContentsMargins(0, 0, 0, 0)
         self.attr_name = QLineEdit()
         self.attr_name.setPlaceholderText("New attribute…")
         lv.addWidget(self.attr_name)
@@ -645,7 +650,8 @@ class DirectionsPanel(QWidget):
             self._run(sefa, lambda ds: self.add_directions(ds, "SeFa"), "Computing SeFa directions")
 
     # ================================================================== label mode
-    def _label_mode_toggled(self, _on: bool) -> None:
+    def _label_mode_toggled(self, on: bool) -> None:
+        self.label_body.setVisible(bool(on))
         self._update_counts()
 
     def mark(self, positive: bool) -> None:
