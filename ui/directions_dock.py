@@ -397,7 +397,8 @@ class DirectionsPanel(QWidget):
         for b in (self.pca_button, self.sefa_button, self.import_button, self.label_box):
             b.setEnabled(gen is not None)
         self.hint.setText("Open a model to move faces along directions." if gen is None else
-                          "Move sliders to see the selected face change (before / after above); every slider not at 0 applies.")
+                          "Move sliders to see the selected face change (before / after above); "
+                          "every slider not at 0 applies.")
         self._refresh()
 
     @property
