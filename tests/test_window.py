@@ -476,6 +476,7 @@ def test_return_in_the_psi_box_sets_psi_and_opens_nothing(qtbot, window):
     QTest.keyClick(window.windowHandle(), Qt.Key_Return)
     assert not any(v.isVisible() for v in window.large_views)
     assert window.stream.psi == 0.45
+    assert "New faces are drawn at ψ 0.45" in window.statusBar().currentMessage()    # which faces it touches
     select_rows(window, [0])
     window.grid_view.setFocus()
     QTest.keyClick(window.windowHandle(), Qt.Key_Return)                 # in the grid it still opens

@@ -176,6 +176,11 @@ class Inspector(QScrollArea):
 
     def _build_truncation(self) -> None:
         v = self._section("Truncation")
+        note = QLabel("Makes truncated copies of the selected faces. (The toolbar's ψ sets how new "
+                      "faces are drawn from seeds.)")
+        note.setWordWrap(True)
+        note.setProperty("role", "hint")
+        v.addWidget(note)
         self.psi = _float_slider(-1.0, 1.5, 0.7)
         v.addWidget(row("ψ", self.psi, "1 keeps the face, 0 is the average face, −1 its antiface, "
                                         "above 1 exaggerates it"))

@@ -301,7 +301,10 @@ class MainWindow(QMainWindow):
         spacer.setSizePolicy(spacer.sizePolicy().horizontalPolicy().Expanding,
                              spacer.sizePolicy().verticalPolicy().Preferred)
         tb.addWidget(spacer)
-        tb.addWidget(QLabel("ψ"))
+        psi_label = QLabel("New faces ψ")   # the inspector's ψ edits the selected face; this one draws seeds
+        psi_label.setToolTip("Truncation for faces drawn from seeds from now on (New Batch, scrolling, "
+                             "Jump to Seed); the inspector's Truncation edits the selected face")
+        tb.addWidget(psi_label)
         self.psi_box = QDoubleSpinBox()
         self.psi_box.setRange(-1.0, 1.5)
         self.psi_box.setSingleStep(0.05)
@@ -1078,7 +1081,11 @@ class MainWindow(QMainWindow):
             return DEFAULT_PSI
 
     def _on_psi(self, value: float) -> None:
+        changed = abs(float(value) - self.stream.psi) > 1e-9
         self.stream.psi = float(value)
+        if changed and self.generator is not None:
+            self.statusBar().showMessage(f"New faces are drawn at ψ {value:.2f} (New Batch redraws the grid); "
+                                         "faces already in the grid keep theirs", 6000)
         if self.generator is not None:
             self.settings.setValue(f"grid/psi_by_model/{self.generator.fingerprint}", float(value))
 
