@@ -24,6 +24,7 @@ def atomic_path(path: str | os.PathLike):
     os.chmod(tmp, user_mode(0o666))  # mkstemp makes 0600; a saved file gets the usual permissions
     try:
         yield Path(tmp)
+        os.chmod(tmp, user_mode(0o666))   # again: some writers (safetensors) replace the file as 0600
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -344,10 +344,14 @@ def test_exports_follow_the_umask_and_stale_temps_are_cleaned(gen, tmp_path):
     try:
         res = export_clip(gen, clip(gen), tmp_path / "clip.mp4", size=16, frames=3)
         save_png(tmp_path / "face.png", np.zeros((4, 4, 3), np.uint8), {"a": 1})
+        from explorer import Generator, stylegan2_config
+        from explorer.checkpoints import save_native
+        save_native(Generator(stylegan2_config(8, z_dim=4, w_dim=4, channel_base=16, channel_max=4,
+                                               mapping_layers=1)), tmp_path / "model.safetensors")
         frames = export_clip(gen, clip(gen), tmp_path / "frames", fmt="png", size=16, frames=2)
     finally:
         os.umask(old)
-    for p in (res.path, tmp_path / "clip.mp4.timeline.json", tmp_path / "face.png"):
+    for p in (res.path, tmp_path / "clip.mp4.timeline.json", tmp_path / "face.png", tmp_path / "model.safetensors"):
         assert p.stat().st_mode & 0o777 == 0o644, p        # mkstemp's 0600 used to leak into clips
     assert frames.path.stat().st_mode & 0o777 == 0o755
 

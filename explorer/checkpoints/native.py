@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import torch
@@ -43,15 +42,10 @@ def save_native(gen: Generator, path: str | os.PathLike, *, half: bool = False,
     meta = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION,
             "config": json.dumps(gen.config, sort_keys=True, default=_json_default)}
     meta.update(extra_metadata or {})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=meta)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from ..export import atomic_path
+
+    with atomic_path(path) as tmp:   # temp file + rename, the user's umask, stale temps cleaned
+        save_file(tensors, str(tmp), metadata=meta)
     return path
 
 
