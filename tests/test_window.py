@@ -825,6 +825,26 @@ def test_worker_errors_are_messages_not_crashes(qtbot, window, monkeypatch):
     qtbot.waitUntil(lambda: visible_ready(window), timeout=WAIT_MS)
 
 
+def test_quitting_with_unsaved_work_asks_first(qtbot, gen, settings):
+    from ui.main_window import MainWindow
+
+    w = MainWindow(settings=settings, ask_before_quit=True)
+    qtbot.addWidget(w)
+    w.show()
+    w.load_model(gen)
+    qtbot.waitUntil(lambda: w.generator is gen and w.grid_model.rowCount() > 2, timeout=WAIT_MS)
+    asked = []
+    w.quit_confirmer = lambda what: asked.append(what) or False        # the user presses Cancel
+    assert w.unsaved_work() == ""                                       # only seeds: quitting loses nothing
+    w.select_cells([w.grid_model.cell(0)])
+    w.act_antiface.trigger()
+    qtbot.waitUntil(lambda: any(c.origin != "seed" for c in w.grid_model.cells), timeout=WAIT_MS)
+    assert not w.close() and w.isVisible()                               # Cancel keeps the window open
+    assert asked == ["1 face you made or opened"]
+    w.quit_confirmer = lambda what: True                                 # Quit Anyway
+    assert w.close()
+
+
 def test_settings_are_remembered(qtbot, gen, settings):
     from ui.main_window import MainWindow
 

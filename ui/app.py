@@ -33,7 +33,7 @@ def run_app(model: str = "default", argv: list[str] | None = None) -> int:
     A model that cannot be loaded (the default one not installed yet, a bad file) still opens the
     window, with the reason and an Open button."""
     app = make_app(argv)
-    window = MainWindow(model=model)
+    window = MainWindow(model=model, ask_before_quit=True)
     window.show()
     code = app.exec()
     window.close()

@@ -100,8 +100,13 @@ class MainWindow(QMainWindow):
     modelReady = Signal(object)          # the Generator, once loaded and shown
 
     def __init__(self, model=None, settings: QSettings | None = None, registry: PluginRegistry | None = None,
-                 parent=None):
+                 parent=None, ask_before_quit: bool = False):
+        """ask_before_quit: closing with unsaved work asks first (the app's window; embedded and
+        test windows close silently). quit_confirmer(what) -> bool is the question (tests replace it)."""
         super().__init__(parent)
+        self.ask_before_quit = bool(ask_before_quit)
+        self.quit_confirmer = self._confirm_quit
+        self._closing = False
         self.setWindowTitle(APP)
         self.setAcceptDrops(True)
         self.settings = settings if settings is not None else default_settings()
@@ -1112,7 +1117,38 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
             QTimer.singleShot(0, lambda: self.open_files(paths))
 
+    def unsaved_work(self) -> str:
+        """What closing would lose, in words ('' when nothing): faces made or opened this session,
+        timeline keyframes, the mixing matrix. (Until the workspace autosaves.)"""
+        made = sum(1 for c in self.grid_model.cells if c.origin != "seed")
+        parts = []
+        if made:
+            parts.append(f"{made} face{'s' if made != 1 else ''} you made or opened")
+        if self.timeline_panel.timeline.keyframes:
+            parts.append(f"a timeline of {len(self.timeline_panel.timeline.keyframes)} keyframes")
+        if self.matrix.sources or self.matrix.destinations:
+            parts.append("the mixing matrix")
+        return ", ".join(parts)
+
+    def _confirm_quit(self, what: str) -> bool:
+        from PySide6.QtWidgets import QMessageBox
+
+        box = QMessageBox(QMessageBox.Warning, "Quit Latent Explorer?",
+                          f"Quitting loses {what}: this version does not save the workspace yet.\n\n"
+                          "Export the faces you want to keep first (Ctrl+E, or save the timeline).",
+                          QMessageBox.Cancel, self)
+        quit_button = box.addButton("Quit Anyway", QMessageBox.DestructiveRole)
+        box.setDefaultButton(QMessageBox.Cancel)
+        box.exec()
+        return box.clickedButton() is quit_button
+
     def closeEvent(self, event) -> None:
+        if self.ask_before_quit and not self._closing:
+            what = self.unsaved_work()
+            if what and not self.quit_confirmer(what):
+                event.ignore()
+                return
+        self._closing = True
         self.save_settings()
         self.timeline_panel.stop()
         if self.export_dialog is not None and self.export_dialog.running:
