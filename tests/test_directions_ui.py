@@ -104,6 +104,8 @@ def test_label_fit_move_and_apply(qtbot, window, gen, library_root):
     assert ("probe" in DirectionLibrary(library_root).list(gen.fingerprint))   # saved for this model
     qtbot.waitUntil(panel.strip_ready, timeout=WAIT_MS)     # -3 .. +3 strip rendered
     assert len(panel.strip_latents) == 7
+    from ui.main_window import SIDE_DOCK_WIDTH             # the strip keeps the panel inside its dock
+    assert panel.minimumSizeHint().width() <= SIDE_DOCK_WIDTH
     # one score per grid face at the time of the fit (the grid may have grown since: it fills the view)
     assert panel.plots is not None and n <= len(panel.plots.scores) <= window.grid_model.rowCount()
     assert panel.plots.names == ["probe"] and panel.plots.matrix.shape == (1, 1)

@@ -42,7 +42,7 @@ LAYER_CHOICES = ("all", "coarse", "medium", "fine")
 UNSUPERVISED_K = 5
 PCA_SAMPLES = 5000
 STRIP_AMOUNTS = tuple(float(a) for a in np.linspace(-AMOUNT_RANGE, AMOUNT_RANGE, 7))
-STRIP_PX = 56
+STRIP_PX = 46          # 7 of them fit the 400 px side panel (56 px ones widened it after Fit: clipped)
 SUGGEST_K = 8
 
 
