@@ -612,8 +612,9 @@ class RenderService:
     def _check_size(self, size) -> int:
         res = self._info.resolution
         size = res if size is None else int(size)
-        if not 1 <= size <= 4 * res:
-            raise ValueError(f"size must be in 1..{4 * res}, got {size}")
+        top = max(res, min(4096, 8 * res))     # as clip exports: up to 8x (Lanczos), at most 4096 px
+        if not 1 <= size <= top:
+            raise ValueError(f"size must be in 1..{top}, got {size}")
         return size
 
     def _resolve_noise(self, spec: NoiseSpec) -> NoiseSpec:

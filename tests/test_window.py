@@ -659,6 +659,25 @@ def test_export_selected_through_its_shortcut_writes_the_files(qtbot, window, tm
     qtbot.waitUntil(lambda: len(written) == 2, timeout=WAIT_MS)
 
 
+def test_export_selected_at_a_larger_size_is_lanczos_upscaled(qtbot, window, tmp_path):
+    from PIL import Image
+
+    select_rows(window, [2])
+    written = []
+    window.exporter.finished.connect(written.extend)
+    window.export_selected(folder=str(tmp_path / "native"))
+    qtbot.waitUntil(lambda: len(written) == 1, timeout=WAIT_MS)
+    native = np.asarray(Image.open(written[0]))
+    window.export_selected_at_size(folder=str(tmp_path / "big"), size=128)
+    qtbot.waitUntil(lambda: len(written) == 2, timeout=WAIT_MS)
+    big = np.asarray(Image.open(written[1]))
+    assert native.shape == (32, 32, 3) and big.shape == (128, 128, 3)
+    ref = np.asarray(Image.fromarray(native).resize((128, 128), Image.LANCZOS))
+    assert np.abs(ref.astype(int) - big.astype(int)).max() <= 2
+    assert any("at 128 px (upscaled with Lanczos from 32 px)" in t for t in window.messages.texts())
+    assert window.settings.value("files/export_size") in (128, "128")
+
+
 def test_export_then_reopen_gives_identical_pixels(qtbot, window, gen, tmp_path):
     select_rows(window, [2, 3])
     cells = window.selected_cells()

@@ -33,7 +33,9 @@ class Exporter(QObject):
         self._jobs += delta
         self.busyChanged.emit(self._jobs > 0)
 
-    def export(self, latents: list[Latent], folder: Path, model_name: str = "") -> None:
+    def export(self, latents: list[Latent], folder: Path, model_name: str = "", size: int | None = None) -> None:
+        """PNGs with their recipes in `folder`, at the model's size or at `size` (above the model's
+        size: Lanczos-upscaled, and the message says so)."""
         if not latents or not self.bridge.ready:
             return
         self._busy(+1)
@@ -48,16 +50,19 @@ class Exporter(QObject):
                 return
             images = list(result.images)
             worker = create_worker(_write_all, folder, latents, images, model_name, self.post, _start_thread=False, _ignore_errors=True)
-            worker.returned.connect(lambda paths: self._written(paths, folder))
+            worker.returned.connect(lambda paths: self._written(paths, folder, size))
             worker.errored.connect(lambda exc: self._failed(exc))
             worker.start()
 
-        self.bridge.submit(latents, None, rendered, priority=Priority.PREFETCH)
+        self.bridge.submit(latents, size, rendered, priority=Priority.PREFETCH)
 
-    def _written(self, paths: list[Path], folder: Path) -> None:
+    def _written(self, paths: list[Path], folder: Path, size: int | None = None) -> None:
         self._busy(-1)
         n = len(paths)
         text = f"Exported {paths[0].name} to {folder}" if n == 1 else f"Exported {n} faces to {folder}"
+        res = self.bridge.service.generator.info.resolution if self.bridge.ready else None
+        if size is not None and res is not None and size != res:
+            text += f" at {size} px ({'upscaled with Lanczos' if size > res else 'downscaled'} from {res} px)"
         self.message.emit(text, "info", ("Show folder", lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))))
         self.finished.emit([str(p) for p in paths])
 

@@ -195,6 +195,8 @@ class MainWindow(QMainWindow):
                           "Open a checkpoint, or a PNG exported with its recipe")
         self.act_export = A("&Export Selected…", self.export_selected, "Ctrl+E",
                             "Save the selected faces as PNGs at full resolution, with their recipes")
+        self.act_export_size = A("Export Selected at &Size…", lambda: self.export_selected_at_size(), None,
+                                 "Save the selected faces as PNGs at a size you choose (upscaled with Lanczos)")
         self.act_export_matrix = A("Export Mixing &Matrix…", lambda: self.matrix.export_dialog(), "Ctrl+Shift+E",
                                    "Save the mixing matrix as one PNG")
         self.act_export_animation = A("Export &Animation…", lambda: self.export_animation(), "Ctrl+Alt+E",
@@ -271,6 +273,7 @@ class MainWindow(QMainWindow):
         self.recent_menu = f.addMenu("Open &Recent")
         f.addSeparator()
         f.addAction(self.act_export)
+        f.addAction(self.act_export_size)
         f.addAction(self.act_export_matrix)
         f.addAction(self.act_export_animation)
         f.addSeparator()
@@ -979,7 +982,24 @@ class MainWindow(QMainWindow):
         visible = self.grid_view.visible_rows()
         return self.add_latents(lats, None, text, origin="import", row=visible.start if len(visible) else 0)
 
-    def export_selected(self, folder: str | None = None) -> None:
+    def export_selected_at_size(self, folder: str | None = None, size: int | None = None) -> None:
+        """Export Selected at a chosen size (above the model's: Lanczos-upscaled; remembered)."""
+        if not self.selected_cells() or self.generator is None:
+            return
+        res = self.generator.info.resolution
+        if size is None:
+            from explorer.animation import max_export_size
+
+            last = int(self.settings.value("files/export_size", 4 * res) or res)
+            size, ok = QInputDialog.getInt(self, "Export at size", f"Side in pixels (the model draws {res} px; "
+                                           "larger sizes are upscaled with Lanczos):", min(last, max_export_size(res)),
+                                           8, max_export_size(res), 64)
+            if not ok:
+                return
+        self.settings.setValue("files/export_size", int(size))
+        self.export_selected(folder, size=int(size))
+
+    def export_selected(self, folder: str | None = None, size: int | None = None) -> None:
         cells = self.selected_cells()
         if not cells or self.generator is None:
             return
@@ -989,7 +1009,7 @@ class MainWindow(QMainWindow):
             if not folder:
                 return
             self.settings.setValue("files/export_dir", folder)
-        self.exporter.export([c.latent for c in cells], Path(folder), self.generator.name)
+        self.exporter.export([c.latent for c in cells], Path(folder), self.generator.name, size=size)
 
     def export_animation(self, path: str | None = None, path_chooser=None):
         """The Export Animation dialog for the timeline (non-modal); returns it."""
