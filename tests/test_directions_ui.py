@@ -179,9 +179,18 @@ def test_all_set_sliders_combine_in_preview_and_apply(qtbot, window, gen):
     from explorer.recipes import replay
     assert np.allclose(replay(new.latent.recipe, gen, window.registry, directions=window.directions).ws,
                        expected, atol=1e-5)
+    other = window.grid_model.cell(5)              # another face: the set sliders apply to it (they show)
+    window.select_cells([other])
+    expected = other.latent.ws
+    for d, amount in zip(dirs, (3.0, 1.6, 3.0)):
+        expected = d.apply(expected, amount, gen.info.groups, gen.fingerprint)
+    qtbot.waitUntil(lambda: insp.preview_latent is not None and np.allclose(insp.preview_latent.ws, expected,
+                                                                               atol=1e-5), timeout=WAIT_MS)
     for name in ("blonde", "dark_skin", "bald"):
         panel.rows[name].reset()
     assert panel.moves() == []
+    window.select_cells([src])                     # all at 0: no preview carried over
+    assert insp.preview_latent is None
 
 
 def test_weak_fits_are_hidden_until_asked_for(qtbot, window, gen):

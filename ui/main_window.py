@@ -309,7 +309,7 @@ class MainWindow(QMainWindow):
         spacer.setSizePolicy(spacer.sizePolicy().horizontalPolicy().Expanding,
                              spacer.sizePolicy().verticalPolicy().Preferred)
         tb.addWidget(spacer)
-        psi_label = QLabel("New faces ψ")   # the inspector's ψ edits the selected face; this one draws seeds
+        psi_label = QLabel("New ψ")   # the inspector's ψ edits the selected face; this one draws seeds
         psi_label.setToolTip("Truncation for faces drawn from seeds from now on (New Batch, scrolling, "
                              "Jump to Seed); the inspector's Truncation edits the selected face")
         tb.addWidget(psi_label)
@@ -326,7 +326,7 @@ class MainWindow(QMainWindow):
         self.size_slider.setRange(MIN_THUMB, MAX_THUMB)
         self.size_slider.setSingleStep(8)
         self.size_slider.setPageStep(32)
-        self.size_slider.setFixedWidth(150)
+        self.size_slider.setFixedWidth(120)
         self.size_slider.setValue(self.grid_view.thumb_size)
         self.size_slider.setToolTip("Thumbnail size (Ctrl + wheel, Ctrl+= / Ctrl+-)")
         tb.addWidget(self.size_slider)
@@ -796,6 +796,9 @@ class MainWindow(QMainWindow):
     def _on_selection(self, *_args) -> None:
         cells = self.selected_cells()
         self.inspector.set_cells(cells)
+        moves = self.directions_panel.moves()
+        if cells and moves:      # the set sliders apply to whichever face is selected (their values show)
+            self.inspector.preview_chain(moves)
         self._show_direction_pair()
         self._update_actions()
         self._update_counts()
