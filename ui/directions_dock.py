@@ -575,7 +575,9 @@ class DirectionsPanel(QWidget):
         """The selected face and what the set sliders make of it (None: nothing previewed)."""
         self._pair_render(self.before_tile, cell.latent if cell is not None else None, "before",
                           cell.label if cell is not None else "before")
-        self._pair_render(self.after_tile, after, "after", short_label(after.recipe) if after is not None else "after")
+        moves = " ".join(f"{r.name}{r.amount():+.1f}" for r in self.set_rows())   # the nested label elides
+        caption = (moves or short_label(after.recipe)) if after is not None else "after"
+        self._pair_render(self.after_tile, after, "after", caption)
 
     def _pair_render(self, tile: ImageTile, latent, which: str, caption: str) -> None:
         tile.set_caption(caption)
