@@ -5,7 +5,6 @@ import dataclasses
 
 import numpy as np
 import pytest
-import torch
 
 from explorer.generators import Generator, stylegan2_config
 from explorer.latents import z_from_seed

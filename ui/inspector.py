@@ -320,12 +320,7 @@ class Inspector(QScrollArea):
         if [id(c) for c in cells] != [id(c) for c in self.cells]:
             # another face: the "after" preview belonged to the old one (it showed, e.g., the last
             # direction move on every face selected afterwards); results still on their way are dropped
-            self._preview_spec = None
-            self._preview_generation += 1
-            self.preview_latent = None
-            self.after_tile.set_image(None)
-            self.after_tile.set_caption("")
-            self.previewChanged.emit(None)
+            self._clear_preview()
         self.cells = list(cells)
         n = len(self.cells)
         has = n > 0 and self.model is not None
@@ -666,15 +661,19 @@ class Inspector(QScrollArea):
             if plugin is None or plugin.input_bounds() != (1, 1) or plugin.kind.value != "latent":
                 return
         if not steps:
-            self._preview_spec = None
-            self._preview_generation += 1
-            self.preview_latent = None
-            self.after_tile.set_image(None)
-            self.after_tile.set_caption("")
-            self.previewChanged.emit(None)
+            self._clear_preview()
             return
         self._preview_spec = ("chain", lambda s=[(pid, dict(p)) for pid, p in steps]: s)
         self._preview_timer.start()
+
+    def _clear_preview(self) -> None:
+        """No "after": the spec is dropped and results still on their way are ignored."""
+        self._preview_spec = None
+        self._preview_generation += 1
+        self.preview_latent = None
+        self.after_tile.set_image(None)
+        self.after_tile.set_caption("")
+        self.previewChanged.emit(None)
 
     def _preview_steps(self) -> list[tuple[str, dict]]:
         kind, params_fn = self._preview_spec

@@ -20,7 +20,6 @@ import copy
 import dataclasses
 import json
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -268,27 +267,10 @@ class RendererTrainer:
     # ----- the loop ---------------------------------------------------------------------
     def train(self, kimg: float, minutes: float | None = None, snapshot_minutes: float = 5.0,
               progress_seconds: float = 30.0, should_stop: Callable[[], bool] | None = None) -> None:
-        start = time.perf_counter()
-        last_snap = last_print = start
-        nimg0, seconds0 = self.nimg, self.seconds
-        while self.nimg < kimg * 1000:
-            self.train_step()
-            now = time.perf_counter()
-            self.seconds = seconds0 + (now - start)
-            if now - last_print >= progress_seconds:
-                rate = (self.nimg - nimg0) / 1000 / max((now - start) / 60, 1e-9)
-                loss = " ".join(f"{k} {v:.4f}" for k, v in self.last_losses.items())
-                self.log(f"kimg {self.nimg / 1000:8.2f}  {rate:6.2f} kimg/min  step {self.step}  {loss}")
-                last_print = now
-            out_of_time = minutes is not None and (now - start) / 60 >= minutes
-            stop, snap = self.par.any(out_of_time or bool(should_stop and should_stop()),
-                                      (now - last_snap) / 60 >= snapshot_minutes)
-            if stop:    # every process agrees on stopping and snapshotting, in the same step
-                break
-            if snap:
-                self.save_snapshot()
-                last_snap = time.perf_counter()
-        self.save_snapshot()
+        """Run until `kimg` thousand images seen, the wall-clock budget, or should_stop()."""
+        from .loop import training_loop
+
+        training_loop(self, kimg, minutes, snapshot_minutes, progress_seconds, should_stop, loss_digits=4)
 
     # ----- snapshots and packs ----------------------------------------------------------
     def save_snapshot(self) -> Path:

@@ -12,7 +12,6 @@ import dataclasses
 import json
 import math
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol
@@ -263,28 +262,9 @@ class Trainer:
     def train(self, kimg: float, minutes: float | None = None, snapshot_minutes: float = 5.0,
               progress_seconds: float = 30.0, should_stop: Callable[[], bool] | None = None) -> None:
         """Run until `kimg` thousand images seen, the wall-clock budget, or should_stop()."""
-        start = time.perf_counter()
-        last_snap = last_print = start
-        nimg0 = self.nimg
-        seconds0 = self.seconds
-        while self.nimg < kimg * 1000:
-            self.train_step()
-            now = time.perf_counter()
-            self.seconds = seconds0 + (now - start)
-            if now - last_print >= progress_seconds:
-                rate = (self.nimg - nimg0) / 1000 / max((now - start) / 60, 1e-9)
-                loss = " ".join(f"{k} {v:.3f}" for k, v in self.last_losses.items())
-                self.log(f"kimg {self.nimg / 1000:8.2f}  {rate:6.2f} kimg/min  step {self.step}  {loss}")
-                last_print = now
-            out_of_time = minutes is not None and (now - start) / 60 >= minutes
-            stop, snap = self.par.any(out_of_time or bool(should_stop and should_stop()),
-                                      (now - last_snap) / 60 >= snapshot_minutes)
-            if stop:    # every process agrees on stopping and snapshotting, in the same step
-                break
-            if snap:
-                self.save_snapshot()
-                last_snap = now
-        self.save_snapshot()
+        from .loop import training_loop
+
+        training_loop(self, kimg, minutes, snapshot_minutes, progress_seconds, should_stop, loss_digits=3)
 
     # ----- snapshots --------------------------------------------------------------------
     def state(self) -> dict:
