@@ -157,9 +157,12 @@ def test_fit_directions_pipeline_end_to_end(tiny_gen, tiny_trained, tmp_path):
     clf = AttributeClassifier.load(tiny_trained[0])
     out = tmp_path / "dirs.json"
     dirs = fit_default_directions(tiny_gen, clf, samples=96, attributes="smile,age,yaw_right", out_path=out,
-                                  progress=None)
+                                  efficacy_samples=20, progress=None)
     assert [d.name for d in dirs] == ["smile", "old", "yaw_right"]
     loaded = load_directions(out, model=tiny_gen.fingerprint)
+    measured = [e for e in loaded if "efficacy" in e.quality]       # kept in the file, for the app's filter
+    assert measured and all(0.0 <= e.quality["efficacy"] <= 1.0 and e.quality["efficacy_amount"] == 3.0
+                            and e.quality["leakage"] >= 0.0 for e in measured)
     for d, e in zip(dirs, loaded):
         assert np.array_equal(d.vector, e.vector) and e.method == "svm" and e.model == tiny_gen.fingerprint
         assert e.quality["val_accuracy"] is not None and e.scale > 0

@@ -49,7 +49,7 @@ def cmd_fit_directions(args) -> int:
     gen = load_generator(args.model)
     clf = AttributeClassifier.load(args.classifier)
     fit_default_directions(gen, clf, samples=args.samples, attributes=args.attributes, seed0=args.seed,
-                           batch=args.batch, C=args.C, out_path=args.out)
+                           batch=args.batch, C=args.C, out_path=args.out, efficacy_samples=args.efficacy_samples)
     return 0
 
 
@@ -83,4 +83,6 @@ def register(sub) -> None:
     f.add_argument("--C", type=float, default=1.0, help="SVM regularisation")
     f.add_argument("--threads", type=int, default=None)
     f.add_argument("--nice", type=int, default=0)
+    f.add_argument("--efficacy-samples", type=int, default=200,
+                   help="negatives per direction to measure its efficacy at +3 scale units (0: skip)")
     f.set_defaults(func=cmd_fit_directions)

@@ -128,11 +128,38 @@ def fit_attribute_directions(w: np.ndarray, preds: np.ndarray, attributes: Seque
     return out
 
 
+EFFICACY_AMOUNT = 3.0      # scale units: "flips its attribute at +3 sigma"
+
+
+def measure_efficacy(gen, classifier: AttributeClassifier, directions: Sequence[Direction], ws: np.ndarray,
+                     preds: np.ndarray, *, amount: float = EFFICACY_AMOUNT, n: int = 200,
+                     batch: int = RENDER_BATCH) -> None:
+    """Store in each direction's quality how well it works on this model, judged by the classifier:
+    efficacy = share of faces the classifier calls negative that it calls positive after a move of
+    `amount` scale units; leakage = mean absolute change of the other attributes' soft scores.
+    ws [N, num_ws, w_dim] and preds [N, L]: labelled samples to draw the negatives from."""
+    hard, soft = binary_targets(hard_labels(preds)), soft_targets(preds)
+    names = [d.name for d in directions]
+    for d in directions:
+        if d.name not in hard:
+            continue
+        neg = np.flatnonzero(~hard[d.name])[:n]
+        if len(neg) == 0:
+            continue
+        moved = d.apply(ws[neg], amount, gen.info.groups, gen.fingerprint)
+        after = label_ws(gen, classifier, moved, batch)
+        h2, s2 = binary_targets(hard_labels(after)), soft_targets(after)
+        leak = [float(np.abs(s2[o] - soft[o][neg]).mean()) for o in names if o != d.name and o in s2]
+        d.quality.update({"efficacy": float(h2[d.name].mean()), "efficacy_amount": float(amount),
+                          "efficacy_n": int(len(neg)), "leakage": float(np.mean(leak)) if leak else 0.0})
+
+
 def fit_default_directions(gen, classifier: AttributeClassifier, samples: int = 20000,
                            attributes: str | Sequence[str] | None = None, *, seed0: int = 0,
-                           batch: int = RENDER_BATCH, C: float = 1.0, out_path=None,
+                           batch: int = RENDER_BATCH, C: float = 1.0, out_path=None, efficacy_samples: int = 200,
                            progress: Callable[[str], None] | None = print) -> list[Direction]:
-    """The whole pipeline: sample -> render -> label -> fit; optionally write `out_path`."""
+    """The whole pipeline: sample -> render -> label -> fit -> measure each direction's efficacy on
+    fresh faces (the app hides the ones that do not work); optionally write `out_path`."""
     progress = progress or (lambda s: None)
     attrs = resolve_attributes(attributes, classifier.num_labels)
     progress(f"sampling {samples} faces (seeds {seed0}-{seed0 + samples - 1}, psi 1) from "
@@ -142,6 +169,16 @@ def fit_default_directions(gen, classifier: AttributeClassifier, samples: int = 
     dirs = fit_attribute_directions(w, preds, attrs, gen.fingerprint, C=C, progress=progress)
     for d in dirs:
         d.quality.update({"seeds": [seed0, seed0 + samples], "classifier": getattr(classifier, "source", None)})
+    if efficacy_samples:
+        pool = max(4 * efficacy_samples, 400)
+        progress(f"measuring efficacy at +{EFFICACY_AMOUNT:g} scale units on up to {efficacy_samples} "
+                 f"negatives per direction (fresh seeds from {seed0 + samples})")
+        ws_pool = seeds_ws(gen, range(seed0 + samples, seed0 + samples + pool))
+        measure_efficacy(gen, classifier, dirs, ws_pool, label_ws(gen, classifier, ws_pool, batch),
+                         n=efficacy_samples, batch=batch)
+        for d in dirs:
+            if "efficacy" in d.quality:
+                progress(f"  {d.name:18s} efficacy {d.quality['efficacy']:.2f}  leakage {d.quality['leakage']:.3f}")
     if out_path is not None:
         save_directions(dirs, out_path)
         progress(f"wrote {len(dirs)} directions to {out_path}")
