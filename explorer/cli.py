@@ -72,7 +72,9 @@ def cmd_info(args) -> int:
     i = gen.info
     print(f"{gen.name}: {i.arch}, {i.resolution}px, {i.img_channels} channels, z {i.z_dim}, w {i.w_dim}, "
           f"c {i.c_dim}, {i.num_ws} ws, {i.num_params / 1e6:.2f}M parameters")
-    for name in ("coarse", "medium", "fine"):
+    from .layers import GROUP_NAMES
+
+    for name in GROUP_NAMES:
         r = i.groups[name]
         print(f"  {name:6s} ws {r.start}-{r.stop - 1}" if len(r) else f"  {name:6s} (none)")
     print(f"  fingerprint {gen.fingerprint}")

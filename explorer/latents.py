@@ -11,7 +11,7 @@ from typing import Iterable
 import numpy as np
 import torch
 
-GROUP_NAMES = ("coarse", "medium", "fine")
+from .layers import GROUP_NAMES  # noqa: E402,F401 - the one vocabulary; re-exported for old imports
 
 
 def z_from_seed(seed: int, z_dim: int) -> np.ndarray:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-GROUP_WORDS = {"coarse": "pose, face shape", "medium": "features, hair", "fine": "colours, texture"}
+from .layers import GROUP_WORDS  # noqa: E402,F401 - the one vocabulary
 
 # What each input of a known plugin is, in the order the plugin takes them.
 INPUT_ROLES = {

@@ -1,5 +1,6 @@
 """Children: variations of a face, each group of layers pulled toward a freshly sampled face."""
 from explorer.edits import mutate
+from explorer.layers import GROUP_NAMES
 from explorer.plugins import FloatField, IntField, Plugin
 
 
@@ -22,7 +23,7 @@ class Children(Plugin):
     def apply(self, inputs, params, context):
         parent = inputs[0].ws
         fresh = context.sample_ws(params["count"])                 # [count, num_ws, w_dim]
-        strengths = {g: params[g] for g in ("coarse", "medium", "fine")}
+        strengths = {g: params[g] for g in GROUP_NAMES}
         kids = []
         for i, other in enumerate(fresh):
             kids.append(mutate(parent, other, strengths, context.groups))

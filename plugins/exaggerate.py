@@ -1,5 +1,6 @@
 """Exaggerate: move away from the average face by a factor per layer group (a caricature)."""
 from explorer.edits import exaggerate
+from explorer.layers import GROUP_NAMES
 from explorer.plugins import FloatField, Plugin
 
 _HELP = "1 = unchanged, above 1 exaggerates, below 1 tones down, 0 is the average face's {}."
@@ -16,5 +17,5 @@ class Exaggerate(Plugin):
     ]
 
     def apply(self, inputs, params, context):
-        factors = {g: params[g] for g in ("coarse", "medium", "fine")}
+        factors = {g: params[g] for g in GROUP_NAMES}
         return exaggerate(inputs[0].ws, context.w_avg, factors, context.groups)

@@ -4,6 +4,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QPushButton, QWidget
 
+from explorer.layers import GROUP_HELP, LAYER_CHOICES, group_label
+
 from . import theme
 
 SEGMENT_STYLE = f"""
@@ -91,7 +93,4 @@ def primary(text: str, tip: str = "") -> QPushButton:
     return b
 
 
-LAYER_OPTIONS = [("all", "All", "Every layer"),
-                 ("coarse", "Coarse", "Pose, face shape (4–8 px layers)"),
-                 ("medium", "Medium", "Features, hair style (16–32 px layers)"),
-                 ("fine", "Fine", "Colours, texture (64 px and up)")]
+LAYER_OPTIONS = [(key, group_label(key), GROUP_HELP[key]) for key in LAYER_CHOICES]

@@ -38,7 +38,7 @@ LIBRARY_ENV = "LATENT_EXPLORER_DIRECTIONS_DIR"
 DEFAULT_DIRECTIONS = Path(__file__).resolve().parents[1] / "resources" / "default_directions.json"
 PAIR_PX = 96           # the before / after pair at the top of the panel
 AMOUNT_RANGE = 3.0
-LAYER_CHOICES = ("all", "coarse", "medium", "fine")
+from explorer.layers import LAYER_CHOICES  # noqa: E402 - the one vocabulary
 UNSUPERVISED_K = 5
 PCA_SAMPLES = 5000
 STRIP_AMOUNTS = tuple(float(a) for a in np.linspace(-AMOUNT_RANGE, AMOUNT_RANGE, 7))

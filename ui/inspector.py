@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (QComboBox, QGridLayout, QHBoxLayout, QLabel, QPus
 from superqt import QCollapsible, QLabeledDoubleSlider, QLabeledSlider
 
 from explorer.latents import Latent
+from explorer.layers import ALL, LAYER_CHOICES, available_groups
 from explorer.noise import NoiseSpec
 from explorer.recipe_text import RecipeNode, recipe_tree, short_label
 from explorer.render import Priority, Status
@@ -302,7 +303,7 @@ class Inspector(QScrollArea):
         self.cutoff.setValue(info.num_ws)
         self.cutoff.blockSignals(False)
         self._cutoff_label()
-        enabled = {g: bool(len(info.groups.get(g, ()))) for g in ("coarse", "medium", "fine")}
+        enabled = available_groups(info.groups)
         for seg in (self.anti_layers, self.noise_layers):
             seg.set_enabled_keys(enabled)
         self.noise_active = gen.has_active_noise()
@@ -384,7 +385,7 @@ class Inspector(QScrollArea):
 
     # ================================================================== params of the sections
     def layers_param(self, key):
-        return key if key in ("coarse", "medium", "fine", "all") else "all"
+        return key if key in LAYER_CHOICES else ALL
 
     def truncation_params(self) -> dict:
         n = self.cutoff.value()

@@ -6,9 +6,8 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QMenu, QVBoxLayout, QWidget
 from superqt import QLabeledRangeSlider
 
-from explorer.recipe_text import GROUP_WORDS
-
-GROUPS = ("coarse", "medium", "fine")
+from explorer.layers import GROUP_NAMES as GROUPS
+from explorer.layers import GROUP_WORDS
 SHORTCUT_WORDS = {"coarse": "Shift", "medium": "Ctrl", "fine": "Alt"}
 
 

@@ -19,6 +19,7 @@ from superqt.utils import create_worker
 
 from explorer.export import save_png
 from explorer.latents import Latent
+from explorer.layers import available_groups
 from explorer.recipe_text import short_label
 from explorer.render import Priority, Status
 
@@ -140,7 +141,7 @@ class MixingMatrix(QWidget):
     # ----- contents -----------------------------------------------------------------------
     def set_model(self, gen) -> None:
         self.model = gen
-        enabled = {g: bool(len(gen.info.groups.get(g, ()))) for g in ("coarse", "medium", "fine")}
+        enabled = available_groups(gen.info.groups)
         self.group.set_enabled_keys(enabled)
         self.spec = self.group.value() if self.group.value() != "custom" else "coarse"
         self.clear()

@@ -52,5 +52,8 @@ class SeedMapper(QObject):
             on_error(error)
 
     def close(self) -> None:
+        """Drop what is queued and wait for the mapping in progress (a chunk of seeds: well under a
+        second), so no thread of this window outlives it (a worker emitting on a deleted object,
+        or still running torch while the window is collected, crashed the interpreter now and then)."""
         self._closed = True
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown(wait=True, cancel_futures=True)

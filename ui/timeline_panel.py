@@ -28,7 +28,7 @@ from .commands import StateCommand
 from .grid_model import CELL_MIME
 from .render_bridge import to_qimage
 
-LAYER_CHOICES = ("all", "coarse", "medium", "fine")
+from explorer.layers import LAYER_CHOICES  # noqa: E402 - the one vocabulary
 PREVIEW_THUMB = 64          # preview side while scrubbing / playing
 CHIP = 40                   # keyframe chip side on the track
 MERGE_DURATION, MERGE_FPS = 7101, 7102   # undo merge ids: spin-box steps in a row are one step

@@ -24,8 +24,7 @@ from .stylegan3 import SynthesisNetworkSG3, design_sg3_layers
 CONFIG_VERSION = 1
 
 # Paper's layer groups, by the resolution a ws entry feeds.
-COARSE_MAX_RES = 8     # 4x4 - 8x8: pose, face shape
-MEDIUM_MAX_RES = 32    # 16x16 - 32x32: features, hair style
+from ..layers import COARSE_MAX_RES, MEDIUM_MAX_RES  # noqa: E402 - 4-8 px coarse, 16-32 px medium
                        # 64x64 and up: colours, texture
 
 

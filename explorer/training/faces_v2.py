@@ -31,12 +31,13 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
+from ..layers import GROUP_NAMES
 from . import face_parts as fp
 from .faces import (ATTRIBUTES, BG_COLORS, CLOTHING_COLORS, CLOTHING_STYLES, EYE_COLORS, FACIAL_HAIR, GLASSES,
                     HAIR_COLORS, HAIR_STYLES, LABEL_NAMES, SUPERSAMPLE, Attribute, FaceParams, encode_labels)
 
 RENDERER_VERSION = 2
-GROUPS = ("coarse", "medium", "fine")
+GROUPS = GROUP_NAMES
 
 
 @dataclass(frozen=True)
