@@ -266,7 +266,9 @@ def test_a_plugin_that_hangs_or_exits_at_import_is_skipped_not_waited_for(tmp_pa
     monkeypatch.setattr(plugins_mod, "IMPORT_SECONDS", 0.5)
     folder = tmp_path / "plugins"
     folder.mkdir()
-    (folder / "loops.py").write_text("import time\nwhile True:\n    time.sleep(0.05)\n")
+    stop = tmp_path / "stop-looping"           # the looping import ends once the test is over
+    (folder / "loops.py").write_text(f"import os, time\nwhile not os.path.exists({str(stop)!r}):\n"
+                                     "    time.sleep(0.05)\n")
     (folder / "exits.py").write_text("raise SystemExit(3)\n")
     (folder / "slow_literal.py").write_text(textwrap.dedent("""
         import time
@@ -289,6 +291,7 @@ def test_a_plugin_that_hangs_or_exits_at_import_is_skipped_not_waited_for(tmp_pa
         reg.apply("user.slow", [faces[0]], model=gen)
     assert not reg.record("user.slow").enabled
     assert time.perf_counter() - t0 < 10
+    stop.write_text("")
 
 
 def test_default_folder_honours_env(tmp_path, monkeypatch, faces, gen):
