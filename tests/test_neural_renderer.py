@@ -158,3 +158,29 @@ def test_train_renderer_with_two_processes(tmp_path, faces16v2):
     t = RendererTrainer(RendererConfig(**TINY), FaceDataset(faces16v2), run)
     t.load_snapshot()
     assert t.step == 3 and t.train_step()["loss"] > 0
+
+
+def test_committed_v2_pack_and_classifier_continue_the_run(tmp_path):
+    """training/default_v2_run.safetensors (the default model v2's run, issue 13) warm-starts the
+    trainer with its networks and image count; the v2 classifier reads renderer-2 labels."""
+    from pathlib import Path
+
+    from explorer.training.classifier import AttributeClassifier
+    from explorer.training.faces_v2 import LABEL_NAMES_V2
+
+    root = Path(__file__).resolve().parents[1] / "training"
+
+    class NoData:
+        resolution, renderer_version = 128, 2
+
+        def __len__(self):
+            return 0
+
+    t = RendererTrainer(RendererConfig(), NoData(), tmp_path / "run")
+    t.load_pack(root / "default_v2_run.safetensors")
+    assert t.nimg > 300_000
+    imgs = t.outputs([0, 1])
+    assert imgs.shape == (2, 128, 128, 3) and imgs.std() > 10
+    clf = AttributeClassifier.load(root / "attribute_classifier_v2.safetensors")
+    assert clf.config["label_names"] == list(LABEL_NAMES_V2)
+    assert clf.predict(imgs).shape == (2, len(LABEL_NAMES_V2))
