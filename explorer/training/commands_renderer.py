@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -40,7 +41,12 @@ def cmd_train_renderer(args) -> int:
 
 
 def _worker(rank: int, world: int, args, cfg, port: int) -> None:
-    _train(rank, world, args, cfg, port)
+    code = _train(rank, world, args, cfg, port)
+    # leave without C++ static teardown: a spawned process ending normally while gloo's threads
+    # wind down aborts now and then ("terminate called without an active exception")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code or 0)
 
 
 def _train(rank: int, world: int, args, cfg, port: int | None) -> int:
@@ -85,6 +91,7 @@ def _train(rank: int, world: int, args, cfg, port: int | None) -> int:
     if world > 1:
         import torch.distributed as dist
 
+        dist.barrier()      # process 0 may still be writing its snapshot: tearing gloo down under it aborts
         dist.destroy_process_group()
     return 0
 
