@@ -73,6 +73,16 @@ def window(qtbot, gen, settings):
     w.close()
 
 
+def activate(qtbot, window):
+    """Make the window the active one, as a user's click would: dialogs and large views that
+    earlier tests left open would otherwise keep the keyboard focus (offscreen has no user)."""
+    for w in QApplication.topLevelWidgets():
+        if w is not window and w.isVisible() and w.isWindow():
+            w.close()
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=WAIT_MS)
+
+
 def drag_cells(window, sources: list[int], target: int, modifiers=Qt.NoModifier):
     """Synthetic drag of grid rows `sources` onto row `target`: enter, move, drop on the viewport."""
     view, model = window.grid_view, window.grid_model
@@ -317,8 +327,7 @@ def test_mixing_matrix_changes_undo(qtbot, window):
     qtbot.mouseClick(m.clear_button, Qt.LeftButton)
     assert not m.sources and not m.destinations
 
-    window.activateWindow()
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=WAIT_MS)
+    activate(qtbot, window)
     undo = lambda: QTest.keyClick(window.windowHandle(), Qt.Key_Z, Qt.ControlModifier)  # noqa: E731
     undo()
     assert [s.digest() for s in m.sources] == [model.cell(0).latent.digest(), model.cell(1).latent.digest()]
@@ -465,8 +474,7 @@ def test_psi_follows_the_model_card_then_the_users_choice_per_model(qtbot, windo
 
 
 def test_return_in_the_psi_box_sets_psi_and_opens_nothing(qtbot, window):
-    window.activateWindow()
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=WAIT_MS)
+    activate(qtbot, window)
     for v in list(window.large_views):
         v.close()
     box = window.psi_box
@@ -486,8 +494,7 @@ def test_return_in_the_psi_box_sets_psi_and_opens_nothing(qtbot, window):
 
 
 def test_panel_shortcuts_bring_their_panel_to_the_front(qtbot, window):
-    window.activateWindow()
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=WAIT_MS)
+    activate(qtbot, window)
     press = lambda key: QTest.keyClick(window.windowHandle(), key, Qt.ControlModifier)  # noqa: E731
     front = lambda dock: dock.isVisible() and not dock.visibleRegion().isEmpty()  # noqa: E731
     for _ in range(2):                       # pressing twice keeps it in front (it used to toggle)
@@ -648,8 +655,7 @@ def test_export_selected_through_its_shortcut_writes_the_files(qtbot, window, tm
     select_rows(window, [1, 4])
     written = []
     window.exporter.finished.connect(written.extend)
-    window.activateWindow()
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=WAIT_MS)
+    activate(qtbot, window)
     window.grid_view.setFocus()
     QTest.keyClick(window.windowHandle(), Qt.Key_E, Qt.ControlModifier)   # Ctrl+E, as a user presses it
     qtbot.waitUntil(lambda: len(written) == 2, timeout=WAIT_MS)
