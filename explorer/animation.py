@@ -21,6 +21,7 @@ ours). No Qt here.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import math
 import os
@@ -41,6 +42,7 @@ import numpy as np
 
 from .export import AtomicFile, AtomicFolder, clean_stale_temps, temp_path_beside
 from .noise import NoiseSpec
+from .plugins import EditCancelled
 from .timeline import CLIP_FORMAT, ResolvedTimeline, Timeline
 
 log = logging.getLogger(__name__)
@@ -931,6 +933,9 @@ def export_clip(model_or_service, timeline: Timeline | Sequence[Timeline], out_p
             default_batch = 32 if getattr(dev, "type", "cpu") == "cuda" else 8
             source = _DirectSource(model, job, size, ahead, batch or default_batch)
         eta = _Eta()
+        # one sequence per clip: a slow image edit (style transfer) starts each frame from its result
+        # for the previous frame, so the clip does not flicker; a new keyframe's edits start afresh
+        sequences: list[tuple[tuple, dict]] = [((), {}) for _ in range(job.k)]
         for f in range(n):
             tiles = []
             for c in range(job.k):
@@ -938,7 +943,14 @@ def export_clip(model_or_service, timeline: Timeline | Sequence[Timeline], out_p
                 img = source.get(r, is_cancelled)
                 post = job.post(r) if needs_post else ()
                 if post:
-                    img = registry.apply_post(img, post, model=model)
+                    key = tuple(json.dumps(p, sort_keys=True, default=str) for p in post)
+                    if sequences[c][0] != key:
+                        sequences[c] = (key, {})
+                    try:
+                        img = registry.apply_post(img, post, model=model, sequence=sequences[c][1],
+                                                  cancelled=is_cancelled)
+                    except EditCancelled:
+                        raise ExportCancelled("export cancelled") from None
                 tiles.append(img)
             if is_cancelled():
                 raise ExportCancelled("export cancelled")
@@ -962,8 +974,6 @@ def export_clip(model_or_service, timeline: Timeline | Sequence[Timeline], out_p
                         "writer": dict(writer_options or {}), "app_version": __version__,
                         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
             side_tmp = AtomicFile(side)
-            import json
-
             side_tmp.tmp.write_text(json.dumps(sidecar_document(clips, settings), indent=1, sort_keys=True) + "\n",
                                     encoding="utf-8")
         path = writer.close()

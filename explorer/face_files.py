@@ -16,7 +16,7 @@ import numpy as np
 from .errors import FileProblem
 from .export import read_png_recipe
 from .latents import Latent, describe, latent_from_seed
-from .recipe_text import short_label
+from .recipe_text import describe_node, short_label
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 APP = "latent-explorer"
@@ -37,7 +37,7 @@ def is_png(path: str | os.PathLike) -> bool:
 def png_payload(latent: Latent, model_name: str = "", extra: dict | None = None) -> dict:
     """The recipe dict written into an exported PNG (explorer.export.save_png's `recipe`)."""
     payload = {"app": APP, "latent": latent.to_json(), "label": short_label(latent.recipe),
-               "description": describe(latent.recipe), "model": {"fingerprint": latent.model, "name": model_name}}
+               "description": describe(latent.recipe), "summary": describe_node(latent.recipe), "model": {"fingerprint": latent.model, "name": model_name}}
     payload.update(extra or {})
     return payload
 

@@ -333,6 +333,8 @@ class Plugin:
     params: list[Field] = []
     time_limit: float | None = 10.0   # seconds per apply; None = no limit (then honour cancelled())
     outputs: int = 1
+    slow: bool = False                # an image edit taking seconds: the app runs it in the background
+                                      # with progress and keeps its results (PluginRegistry.post_cache)
 
     def output_count(self, params: dict) -> int:
         """How many faces one apply returns (may depend on the parameters, e.g. a 'count' field)."""
@@ -451,6 +453,8 @@ class EditContext:
     sampler: Callable[[np.ndarray], np.ndarray] | None = None   # z [n, z_dim] -> ws [n, num_ws, w_dim]
     progress_fn: Callable[[float], None] | None = None
     cancelled_fn: Callable[[], bool] | None = None
+    preview_fn: Callable[[np.ndarray], None] | None = None
+    previous: np.ndarray | None = None     # image edits in a clip: this edit's result for the previous frame
     _abort: threading.Event = field(default_factory=threading.Event, repr=False)
 
     @property
@@ -478,6 +482,14 @@ class EditContext:
                 self.progress_fn(min(1.0, max(0.0, float(fraction))))
             except Exception:  # a broken progress bar must not fail the edit
                 log.exception("progress callback failed")
+
+    def preview(self, image: np.ndarray) -> None:
+        """Show an intermediate picture (an image edit's work so far) where the caller displays one."""
+        if self.preview_fn is not None:
+            try:
+                self.preview_fn(np.asarray(image))
+            except Exception:  # a broken preview must not fail the edit
+                log.exception("preview callback failed")
 
     def cancelled(self) -> bool:
         """True once the caller cancelled or the time limit passed: long loops should return early."""
@@ -612,6 +624,7 @@ class PluginRegistry:
     """All known plugins, their state for this session, and the one safe way to run them."""
 
     def __init__(self):
+        self.post_cache = None            # explorer.post_cache.PostCache for slow image edits, or None
         self._records: dict[str, PluginRecord] = {}
         self._loaders: dict[str, Callable[[], Any]] = {}
         self._folder_modules: dict[Path, Any] = {}
@@ -946,8 +959,12 @@ class PluginRegistry:
 
     def apply_image(self, plugin_id: str, image: np.ndarray, params: Mapping | None = None, *, model=None,
                     progress: Callable[[float], None] | None = None, cancelled: Callable[[], bool] | None = None,
-                    require_enabled: bool = True) -> np.ndarray:
-        """Run an image plugin on a uint8 [H, W, C] image, with the same isolation as `apply`."""
+                    require_enabled: bool = True, preview: Callable[[np.ndarray], None] | None = None,
+                    previous: np.ndarray | None = None) -> np.ndarray:
+        """Run an image plugin on a uint8 [H, W, C] image, with the same isolation as `apply`.
+
+        `preview` receives intermediate pictures of slow edits; `previous` is this edit's result for
+        the previous frame of a clip (same shape), which a plugin may start from."""
         plugin = self._usable(plugin_id, require_enabled)
         if plugin.kind is not Kind.IMAGE:
             raise PluginError(plugin_id, "is a latent edit, not an image edit")
@@ -960,7 +977,8 @@ class PluginRegistry:
                             "image": hashlib.sha1(image.tobytes()).hexdigest(), "shape": list(image.shape)})
         ctx = EditContext(info=info, w_avg=None if model is None else _w_avg_array(model),
                           rng=np.random.default_rng(seed), plugin_id=plugin.id, sampler=_model_sampler(model),
-                          progress_fn=progress, cancelled_fn=cancelled)
+                          progress_fn=progress, cancelled_fn=cancelled, preview_fn=preview,
+                          previous=previous if previous is not None and np.shape(previous) == image.shape else None)
         work = image.copy()
         result = self._run(plugin, lambda: plugin.apply([work], dict(validated), ctx), ctx, cancelled)
         if isinstance(result, (list, tuple)) and len(result) == 1:
@@ -971,14 +989,74 @@ class PluginRegistry:
                                         f"{image.shape}, got {got}")
         return result
 
-    def apply_post(self, image: np.ndarray, post: Iterable[Mapping], **kwargs) -> np.ndarray:
-        """Apply a latent's recorded image edits (`Latent.post`) in order to its rendered image."""
+    def needs_background(self, post: Iterable[Mapping]) -> bool:
+        """True when any of these recorded image edits is slow (runs seconds: keep it off the GUI thread)."""
         for step in post:
+            try:
+                if self.get(step["plugin"]).slow:
+                    return True
+            except (PluginError, KeyError, TypeError):
+                continue
+        return False
+
+    def cached_post(self, image: np.ndarray, post: Iterable[Mapping], source: str | None = None) -> np.ndarray | None:
+        """The finished picture of these image edits if every slow step's result is in the cache
+        (the fast steps are run); None when some slow work would be needed."""
+        post = list(post)
+        if not self.needs_background(post):
+            return self.apply_post(image, post)
+        if self.post_cache is None:
+            return None
+        from .post_cache import edit_key, pixels_key
+
+        src = source or pixels_key(image)
+        last_slow = max(k for k, st in enumerate(post) if self._is_slow(st))
+        hit = self.post_cache.get(edit_key(src, image.shape, post[:last_slow + 1]))
+        if hit is None or hit.shape != image.shape:
+            return None
+        return self.apply_post(hit, post[last_slow + 1:]) if last_slow + 1 < len(post) else hit
+
+    def _is_slow(self, step: Mapping) -> bool:
+        try:
+            return bool(self.get(step["plugin"]).slow)
+        except (PluginError, KeyError, TypeError):
+            return False
+
+    def apply_post(self, image: np.ndarray, post: Iterable[Mapping], *, source: str | None = None,
+                   sequence: dict | None = None, **kwargs) -> np.ndarray:
+        """Apply a latent's recorded image edits (`Latent.post`) in order to its rendered image.
+
+        Results of slow edits are kept in `post_cache` (when set) under the picture's `source` (a
+        string naming it, e.g. model fingerprint + latent digest; the pixels when absent) and the
+        steps so far. `sequence` is a dict the caller keeps across the frames of one clip: each step
+        gets its own result for the previous frame as `context.previous` (temporal stability)."""
+        post = list(post)
+        src = None
+        for k, step in enumerate(post):
             plugin = self.get(step["plugin"])
             if plugin.version != step.get("version", plugin.version):
                 log.warning("image edit %s recorded at version %s, running version %s",
                             plugin.id, step.get("version"), plugin.version)
-            image = self.apply_image(step["plugin"], image, step.get("params") or {}, require_enabled=False, **kwargs)
+            key = None
+            if plugin.slow and self.post_cache is not None:
+                from .post_cache import edit_key, pixels_key
+
+                if src is None:
+                    src = source or pixels_key(image)
+                key = edit_key(src, image.shape, post[:k + 1])
+                hit = self.post_cache.get(key)
+                if hit is not None and hit.shape == image.shape:
+                    image = hit
+                    if sequence is not None:
+                        sequence[k] = image
+                    continue
+            previous = sequence.get(k) if sequence is not None else None
+            image = self.apply_image(step["plugin"], image, step.get("params") or {}, require_enabled=False,
+                                     previous=previous, **kwargs)
+            if key is not None:
+                self.post_cache.put(key, image)
+            if sequence is not None:
+                sequence[k] = image
         return image
 
 

@@ -91,6 +91,9 @@ def short_label(recipe: dict, depth: int = 0) -> str:
         return _wrap(f"avg of {len(ins)}", depth)
     if name == "exaggerate":
         return _wrap(f"{a} exaggerated", depth)
+    if name == "style_transfer":       # an image edit of the same face: its input keeps its own words
+        inner = short_label((recipe.get("inputs") or [{}])[0], depth)
+        return f"{inner} · {_style_name(params)}"
     if name == "move_direction":
         amount = params.get("amount")
         d = params.get("direction", "")
@@ -149,7 +152,22 @@ def describe_node(recipe: dict, groups: dict | None = None) -> str:
         return f"Noise variation of {a}" + _params_suffix(params)
     if name == "average":
         return f"Average of {len(ins)} faces"
+    if name == "style_transfer":
+        bits = [f"{params.get('features', 'random')} features", f"{params.get('iterations', '?')} steps",
+                f"style strength {float(params.get('style_weight', 0)):.1f}"]
+        if params.get("keep_colours"):
+            bits.append("colours kept")
+        return f"Style transfer of {a} with style {_style_name(params)} ({', '.join(bits)})"
     return f"{_plugin_short(plugin).capitalize()} of {', '.join(ins) or 'nothing'}" + _params_suffix(params)
+
+
+def _style_name(params: dict) -> str:
+    style = str(params.get("style", "?"))
+    if style == "file":
+        from pathlib import PurePath
+
+        return PurePath(str(params.get("style_file") or "a picture")).name
+    return style.replace("_", " ")
 
 
 def _params_suffix(params: dict) -> str:

@@ -23,11 +23,23 @@ class EditRunner(QObject):
     def __init__(self, registry: PluginRegistry, parent=None):
         super().__init__(parent)
         self.registry = registry
+        from .image_edits import ImageEditWorker
+
+        self.image_edits = ImageEditWorker(registry, self)   # slow image edits, one at a time
         self.model = None                 # the Generator (its info, w_avg and sampler)
         self.directions = None
         self._serial = 0
         self._channels: dict[str, int] = {}
         self._running = 0
+
+    @property
+    def model(self):
+        return self._model
+
+    @model.setter
+    def model(self, gen) -> None:
+        self._model = gen
+        self.image_edits.model = gen
 
     @property
     def busy(self) -> bool:
@@ -104,18 +116,31 @@ class EditRunner(QObject):
 
     def finish_picture(self, image, latent: Latent):
         """A rendered picture with the latent's recorded image edits (colour grade ...) applied; the
-        picture as rendered when an image plugin fails (it is reported and switched off)."""
+        picture as rendered when an image plugin fails (it is reported and switched off). Slow edits
+        are never run here (this is the GUI thread): their cached result, else the plain picture;
+        `finish_picture_async` runs them."""
         if not latent.post:
             return image
+        if self.image_edits.needs_background(latent):
+            from .image_edits import picture_source
+
+            hit = self.registry.cached_post(image, latent.post, source=picture_source(self.model, latent))
+            return image if hit is None else hit
         try:
             return self.registry.apply_post(image, latent.post, model=self.model)
         except (PluginError, ParamError) as e:
             self.failed.emit(edit_error_sentence(str(latent.post[0].get("plugin", "image edit")), e))
             return image
 
+    def finish_picture_async(self, image, latent: Latent, on_done: Callable, *, urgent: bool = False) -> None:
+        """on_done(picture, None), or on_done(None, why) when an image edit failed or was cancelled:
+        at once for fast edits and cached results, from the image-edit worker for slow ones."""
+        self.image_edits.finish(image, latent, on_done, urgent=urgent)
+
     def close(self) -> None:
         """Drop every result still on its way (the window is closing)."""
         self.model = None
+        self.image_edits.close()
 
     def apply_now(self, plugin_id: str, inputs: Sequence[Latent], params: dict | None = None) -> list[Latent]:
         """The same edit, synchronously (for quick pure edits in tests and scripts)."""

@@ -78,6 +78,8 @@ class Inspector(QScrollArea):
         self._preview_generation = 0
         self._litter = 0
         self._strip_urgent = False
+        self._live: dict[int, tuple] = {}          # tile id -> (tile, picture source) of slow image edits
+        runner.image_edits.preview.connect(self._live_preview)
         self._noise_base = 1
         self.noise_active = True
         self._form = None
@@ -440,16 +442,43 @@ class Inspector(QScrollArea):
         self._render_tile(self.after_tile, latents[0], ("after", id(self)), Priority.INTERACTIVE)
         self.previewChanged.emit(latents[0])
 
+    def _live_preview(self, source: str, image) -> None:
+        """A slow image edit's work so far, shown on the tile waiting for that picture."""
+        for tile, src in list(self._live.values()):
+            if src == source:
+                tile.set_image(to_qimage(image))
+                tile.set_pending(True)
+
     def _render_tile(self, tile: ImageTile, latent: Latent, token, prio=Priority.VISIBLE) -> None:
         if not self.bridge.ready:
             return
         tile.set_pending(True)
         size = self._tile_px(tile.width())
 
+        def finished(image, why, tile=tile):
+            self._live.pop(id(tile), None)
+            if image is not None:
+                tile.set_image(to_qimage(image))
+            else:
+                tile.set_pending(False)
+                tile.set_caption(f"image edit {why}")
+
+        slow = self.runner.image_edits.needs_background(latent)
+        if slow:
+            from .image_edits import picture_source
+
+            self._live[id(tile)] = (tile, picture_source(self.model, latent))
+        else:
+            self._live.pop(id(tile), None)
+
         def done(result, tile=tile):
             if result.status is Status.OK:
-                tile.set_image(to_qimage(self.runner.finish_picture(result.images[0], latent)))
-        self.bridge.submit([latent], size, done, priority=prio, token=token)
+                if slow:                 # the plain picture until the slow edit is done
+                    tile.set_image(to_qimage(result.images[0]))
+                    tile.set_pending(True)
+                self.runner.finish_picture_async(result.images[0], latent, finished)
+        # a slow edit works on the full picture (the same one the grid and the large view use)
+        self.bridge.submit([latent], None if slow else size, done, priority=prio, token=token)
 
     def _tile_px(self, logical: int) -> int:
         px = int(logical * self.devicePixelRatioF())

@@ -17,6 +17,13 @@ from .inspector import Inspector
 from .render_bridge import to_qimage
 
 APP = "Latent Explorer"
+LARGE_EDIT_MAX = 1024      # largest picture a slow image edit is run at in this view
+
+
+def latent_caption(latent) -> str:
+    from explorer.recipe_text import short_label
+
+    return short_label(latent.recipe)
 
 
 class LargeView(QWidget):
@@ -91,10 +98,29 @@ class LargeView(QWidget):
         tile.set_pending(True)
         tile.badge = badge
 
+        runner = self.window_.runner
+        size = None
+        if runner.image_edits.needs_background(latent):
+            # a slow image edit (style transfer) works at the size shown, up to 1024 px: larger than
+            # the model draws, the render is upscaled (Lanczos) first, so the strokes are drawn at that size
+            res = self.model.info.resolution
+            shown = int(max(tile.width(), tile.height(), 560) * self.devicePixelRatioF())
+            size = min(shown, LARGE_EDIT_MAX, 8 * res) if shown > res else None
+
+        def finished(image, why, tile=tile):
+            tile.set_pending(False)
+            if image is not None:
+                tile.set_image(to_qimage(image))
+            else:
+                tile.set_caption(f"{latent_caption(latent)}: image edit {why}")
+
         def done(result, tile=tile):
             if result.status is Status.OK:
-                tile.set_image(to_qimage(self.window_.runner.finish_picture(result.images[0], latent)))
-        self.bridge.submit([latent], None, done, priority=Priority.INTERACTIVE, token=("large", id(self), i))
+                if runner.image_edits.needs_background(latent):
+                    tile.set_image(to_qimage(result.images[0]))    # the plain picture meanwhile
+                    tile.set_pending(True)
+                runner.finish_picture_async(result.images[0], latent, finished, urgent=True)
+        self.bridge.submit([latent], size, done, priority=Priority.INTERACTIVE, token=("large", id(self), i))
 
     def _on_preview(self, latent) -> None:
         self._preview = latent

@@ -116,6 +116,10 @@ class MainWindow(QMainWindow):
             registry = PluginRegistry()
             registry.discover()
         self.registry = registry
+        if registry.post_cache is None:        # slow image edits (style transfer) keep their results
+            from explorer.post_cache import PostCache, default_cache_folder
+
+            registry.post_cache = PostCache(default_cache_folder())
         self.undo_stack = QUndoStack(self)
         self.stream = SeedStream(psi=float(self.settings.value("grid/psi", DEFAULT_PSI)))
         export_dir = self.settings.value("files/export_dir", None)
@@ -137,6 +141,8 @@ class MainWindow(QMainWindow):
         self.grid_view.drop_hint_for = self._drop_hint
         self.thumbs = ThumbnailScheduler(self.grid_model, self.grid_view, self.bridge, self)
         self.thumbs.post = self.runner.finish_picture
+        self.thumbs.is_slow = self.runner.image_edits.needs_background
+        self.thumbs.post_async = self.runner.finish_picture_async
         self.exporter = Exporter(self.bridge, self, post=self._apply_post)
         self.mapper = SeedMapper(self)
         self.directions: dict = {}        # name -> Direction of the current model (sliders, move_direction)
@@ -254,6 +260,12 @@ class MainWindow(QMainWindow):
                                 "Add children of the two selected faces")
         self.act_antiface = A("&Antiface", lambda: self.inspector.apply_antiface(), "Ctrl+I",
                               "Add the antiface (2·w_avg − w) of each selected face")
+        self.act_style_transfer = A("S&tyle Transfer…", lambda: self.open_plugin_form("builtin.style_transfer"),
+                                    "Ctrl+Shift+T", "Repaint the selected face in the style of a picture (frost, "
+                                    "oil paint, charcoal, mosaic, stained glass, or your own)")
+        self.act_style_features = A("Style Transfer &Features…", self.choose_style_features, None,
+                                    "Use torchvision's VGG19 weights file for style transfer (otherwise a fixed "
+                                    "random network is used)")
         self.act_to_matrix_src = A("Add to Matrix as &Source", lambda: self._to_matrix("source"), "Ctrl+Shift+S",
                                    "Put the selected faces along the top of the mixing matrix")
         self.act_to_matrix_dst = A("Add to Matrix as &Destination", lambda: self._to_matrix("destination"),
@@ -280,11 +292,12 @@ class MainWindow(QMainWindow):
         f.addAction(self.act_quit)
         e = mb.addMenu("&Edit")
         for a in (self.act_undo, self.act_redo, None, self.act_copy, self.act_paste, None, self.act_select_all,
-                  self.act_clear_selection, self.act_delete):
+                  self.act_clear_selection, self.act_delete, None, self.act_style_features):
             e.addSeparator() if a is None else e.addAction(a)
         g = mb.addMenu("F&aces")
         for a in (self.act_new_batch, self.act_jump, None, self.act_large, self.act_compare, None, self.act_mix,
-                  self.act_children, self.act_crossbreed, self.act_antiface, None, self.act_to_matrix_src,
+                  self.act_children, self.act_crossbreed, self.act_antiface, self.act_style_transfer, None,
+                  self.act_to_matrix_src,
                   self.act_to_matrix_dst):
             g.addSeparator() if a is None else g.addAction(a)
         self.view_menu = mb.addMenu("&View")
@@ -349,6 +362,10 @@ class MainWindow(QMainWindow):
         self.status_device.setToolTip("Where the faces are rendered, and at what precision")
         self.status_render.setToolTip("Time the last render took on the worker")
         sb.addWidget(self.status_cells)
+        from .image_edits import ImageEditStatus
+
+        self.image_edit_status = ImageEditStatus(self.runner.image_edits)
+        sb.addPermanentWidget(self.image_edit_status)
         sb.addPermanentWidget(self.status_progress)
         for w in (self.status_model, self.status_res, self.status_device, self.status_render):
             sb.addPermanentWidget(w)
@@ -492,6 +509,11 @@ class MainWindow(QMainWindow):
     # ================================================================== settings
     def _restore_settings(self) -> None:
         s = self.settings
+        vgg = s.value("style/vgg19", "")
+        if isinstance(vgg, str) and vgg:
+            from explorer.style_transfer.features import set_vgg19_path
+
+            set_vgg19_path(vgg)
         geo = s.value("window/geometry")
         if isinstance(geo, QByteArray) and not geo.isEmpty():
             self.restoreGeometry(geo)
@@ -1037,8 +1059,35 @@ class MainWindow(QMainWindow):
         return dlg
 
     def _apply_post(self, image, latent: Latent):
-        """A latent's recorded image edits (colour grade ...), applied to its rendered picture."""
-        return self.registry.apply_post(image, latent.post, model=self.generator)
+        """A latent's recorded image edits (colour grade ...), applied to its rendered picture (on a
+        worker thread: exports; slow edits come from the cache when they were made before)."""
+        from .image_edits import picture_source
+
+        source = picture_source(self.generator, latent) if image.shape[0] == self.generator.info.resolution else None
+        return self.registry.apply_post(image, latent.post, model=self.generator, source=source)
+
+    def choose_style_features(self, path: str | None = None) -> bool:
+        """Pick torchvision's VGG19 weights file for style transfer (checked before it is kept);
+        an empty choice goes back to the random features. True when a setting was made."""
+        from explorer.style_transfer.features import FeatureError, VGG19Features, set_vgg19_path
+
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(
+                self, "VGG19 weights for style transfer (torchvision's vgg19-*.pth; Cancel keeps the current)",
+                str(self.settings.value("style/vgg19", "") or Path.home()), "PyTorch weights (*.pth *.pt);;All files (*)")
+            if not path:
+                return False
+        if path:
+            try:
+                VGG19Features.from_file(path)
+            except FeatureError as e:
+                self.show_message(str(e), "error")
+                return False
+        self.settings.setValue("style/vgg19", path or "")
+        set_vgg19_path(path or None)
+        self.show_message(f"Style transfer can use VGG19 features from {Path(path).name} (choose 'vgg19' in "
+                           "its Features)." if path else "Style transfer uses its random features.", "info")
+        return True
 
     def _on_busy(self, busy: bool) -> None:
         self.status_progress.setVisible(busy or self.loader.busy)

@@ -17,6 +17,18 @@ from .grid_model import Cell, GridModel
 from .grid_view import GridView
 from .render_bridge import RenderBridge, to_qimage
 
+def fit(image, size: int):
+    """uint8 [H, W, C] scaled to size x size (Lanczos) when it is not that size already."""
+    import numpy as np
+    from PIL import Image
+
+    if image.shape[0] == size and image.shape[1] == size:
+        return image
+    arr = image[..., 0] if image.shape[2] == 1 else image
+    out = np.asarray(Image.fromarray(np.ascontiguousarray(arr)).resize((size, size), Image.LANCZOS))
+    return out[..., None] if out.ndim == 2 else out
+
+
 PREFETCH_SCREENS = 2      # screens below the visible one rendered ahead
 GROW_SCREENS = 2          # grow the grid when fewer than this many screens are left below
 GROUP = 6                 # cells per render request
@@ -41,6 +53,12 @@ class ThumbnailScheduler(QObject):
         self.resolution = 0                                 # the model's; 0 = no model yet
         self.grow = True
         self.post = None          # callable(image, latent) -> image: a latent's recorded image edits
+        # slow image edits (style transfer): is_slow(latent) -> bool, post_async(image, latent, on_done)
+        # with on_done(image | None, why | None). Such cells render at full size, are finished in the
+        # background and scaled down, showing the plain picture dimmed meanwhile.
+        self.is_slow = None
+        self.post_async = None
+        self._styling: dict[int, int] = {}                  # uid -> thumbnail size being finished
         self._inflight: dict[int, _Group] = {}              # uid -> the request bringing its picture
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -68,14 +86,20 @@ class ThumbnailScheduler(QObject):
     def reset(self, resolution: int) -> None:
         """A new model: forget everything in flight (the service ends it as superseded)."""
         self._inflight.clear()
+        self._styling.clear()
         self.resolution = resolution
         self.schedule()
 
     def pending(self) -> int:
-        return len(self._inflight)
+        return len(self._inflight) + len(self._styling)
 
     def _needs(self, cell: Cell, size: int) -> bool:
-        return cell.image_size != size and not (cell.state == "error" and cell.image_size == -size)
+        return (cell.image_size != size and not (cell.state == "error" and cell.image_size == -size)
+                and self._styling.get(cell.uid) != size)
+
+    def _slow(self, cell: Cell) -> bool:
+        return bool(cell.latent.post) and self.is_slow is not None and self.post_async is not None \
+            and self.is_slow(cell.latent)
 
     def update(self) -> None:
         if not self.bridge.ready or not self.resolution:
@@ -129,8 +153,31 @@ class ThumbnailScheduler(QObject):
                 batch = []
         if batch:
             self.schedule()           # more to ask for next turn
-        if n and not any(self._needs(self.model.cell(r), size) for r in visible):
+        if n and not any(self._needs(self.model.cell(r), size) or self.model.cell(r).uid in self._styling
+                         for r in visible):
             self.allVisibleReady.emit()
+
+    def _finish_slow(self, cell: Cell, image, size: int) -> None:
+        uid = cell.uid
+        self._styling[uid] = size
+
+        def done(out, why, uid=uid, size=size):
+            if self._styling.get(uid) == size:
+                del self._styling[uid]
+            c = self.model.cell_by_uid(uid)
+            if c is None:
+                return
+            if out is not None:
+                c.image = to_qimage(fit(out, size))
+                c.image_size, c.state, c.error = size, "ready", ""
+            else:
+                c.state, c.error, c.image_size = "error", f"image edit {why}", -size
+            self.model.cell_changed(c)
+            self.schedule()
+
+        cell.image, cell.state = to_qimage(fit(image, size)), "pending"   # the plain picture, dimmed, meanwhile
+        self.model.cell_changed(cell)
+        self.post_async(image, cell.latent, done)
 
     def _forget(self, group: _Group) -> None:
         for u in group.uids:
@@ -138,11 +185,16 @@ class ThumbnailScheduler(QObject):
                 del self._inflight[u]
 
     def _submit(self, cells: list[Cell], size: int, prio: Priority) -> None:
+        slow = [c for c in cells if self._slow(c)]
+        if slow and len(slow) < len(cells):
+            self._submit([c for c in cells if not self._slow(c)], size, prio)
+            cells = slow
         group = _Group([c.uid for c in cells], size, prio)
         for c in cells:
             if c.image is None and c.state != "error":
                 c.state = "pending"
-        ticket = self.bridge.submit([c.latent for c in cells], size, lambda r, g=group: self._on_result(g, r),
+        render_size = None if slow else size       # a slow edit works on the full picture, scaled after
+        ticket = self.bridge.submit([c.latent for c in cells], render_size, lambda r, g=group: self._on_result(g, r),
                                     priority=prio)
         if ticket is None:
             return
@@ -161,6 +213,9 @@ class ThumbnailScheduler(QObject):
                 continue
             image = result.images[i] if result.status is Status.OK and i < len(result.images) else None
             error = result.error or "rendering failed"
+            if image is not None and self._slow(cell):
+                self._finish_slow(cell, image, group.size)
+                continue
             if image is not None and cell.latent.post and self.post is not None:
                 try:
                     image = self.post(image, cell.latent)

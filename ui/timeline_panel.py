@@ -597,10 +597,16 @@ class TimelinePanel(QWidget):
             return
         img = result.images[0]
         if self.post is not None and lat.post:
-            try:
-                img = self.post(img, lat)
-            except Exception as e:  # noqa: BLE001
-                self.message.emit(f"Image edit failed in the preview: {e}", "error", None)
+            if self.registry is not None and self.registry.needs_background(lat.post):
+                # style transfer takes seconds a frame: the scrub preview shows the plain frame (the
+                # export stylises every frame, each starting from the previous one's result)
+                self.preview_label.setToolTip("Frame without its slow image edit (style transfer): "
+                                              "the export applies it to every frame")
+            else:
+                try:
+                    img = self.post(img, lat)
+                except Exception as e:  # noqa: BLE001
+                    self.message.emit(f"Image edit failed in the preview: {e}", "error", None)
         self.preview_image = to_qimage(img)
         self.preview_serial += 1
         self.preview_label.setPixmap(QPixmap.fromImage(self.preview_image))
@@ -616,7 +622,8 @@ class TimelinePanel(QWidget):
             def done(result, key=key, lat=kf.latent):
                 if result.status is Status.OK:
                     img = result.images[0]
-                    if self.post is not None and lat.post:
+                    if self.post is not None and lat.post and not (
+                            self.registry is not None and self.registry.needs_background(lat.post)):
                         img = self.post(img, lat)
                     self._thumbs[key] = to_qimage(img)
                     self.track.update()

@@ -1,0 +1,110 @@
+"""Style transfer in the window, offscreen: Faces > Style Transfer opens its form, Apply adds a
+face that is stylised in the background (live preview and progress in the status bar, the window
+stays usable), cached for the large view; Cancel stops a long run and the cell says so."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtGui import QImage  # noqa: E402
+
+from tests.test_window import WAIT_MS, gen, select_rows, settings, window  # noqa: E402,F401
+
+
+def qimage_array(img: QImage) -> np.ndarray:
+    rgb = img.convertToFormat(QImage.Format_RGB888)
+    arr = np.frombuffer(rgb.constBits(), np.uint8).reshape(rgb.height(), rgb.bytesPerLine())
+    return arr[:, :rgb.width() * 3].reshape(rgb.height(), rgb.width(), 3).astype(np.float32)
+
+
+def open_form(qtbot, window):
+    window.act_style_transfer.trigger()
+    insp = window.inspector
+    assert insp._form is not None and insp._form.plugin.id == "builtin.style_transfer"
+    form = insp._form
+    form.editors["iterations"].set_value(20)
+    form.editors["size"].set_value(64)
+    return form
+
+
+def test_apply_stylises_in_the_background_with_preview_and_cache(qtbot, window):
+    model = window.grid_model
+    select_rows(window, [1])
+    plain = qimage_array(model.cell(1).image)
+    form = open_form(qtbot, window)
+    form.editors["style"].set_value("stained_glass")
+    n = model.rowCount()
+    status = window.image_edit_status
+    previews = []
+    window.runner.image_edits.preview.connect(lambda src, im: previews.append(im.shape))
+    qtbot.mouseClick(form.apply_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: model.rowCount() == n + 1, timeout=WAIT_MS)
+    new = model.cell(2)
+    assert new.latent.post[0]["plugin"] == "builtin.style_transfer"
+    assert new.latent.post[0]["params"]["style"] == "stained_glass"
+    assert "stained glass" in new.label
+    qtbot.waitUntil(lambda: status.isVisible() or new.state == "ready", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: new.state == "ready", timeout=WAIT_MS)
+    assert previews, "the running edit showed its work so far"
+    assert status.preview_image is not None and not status.preview_image.isNull()
+    styled = qimage_array(new.image)
+    assert styled.shape == plain.shape
+    assert np.abs(styled - plain).mean() > 10        # visibly repainted
+    qtbot.waitUntil(lambda: not status.isVisible(), timeout=WAIT_MS)
+    # the large view stylises at the size it shows (larger than the model draws); opened again,
+    # the picture comes from the cache and no new job starts
+    started = []
+    window.runner.image_edits.started.connect(started.append)
+    select_rows(window, [2])
+    sizes = []
+    for _ in range(2):
+        window.act_large.trigger()
+        view = window.large_views[-1]
+        tile = view.tiles[0]
+        qtbot.waitUntil(lambda: tile.image is not None and not tile.pending, timeout=WAIT_MS)
+        sizes.append(tile.image.width())
+        view.close()
+        qtbot.waitUntil(lambda: view not in window.large_views, timeout=WAIT_MS)
+    assert sizes[0] == sizes[1] > window.generator.info.resolution
+    assert len(started) == 1
+
+
+def test_cancel_stops_a_long_run_and_the_cell_says_so(qtbot, window):
+    model = window.grid_model
+    select_rows(window, [0])
+    form = open_form(qtbot, window)
+    form.editors["iterations"].set_value(1000)
+    form.editors["size"].set_value(1024)
+    n = model.rowCount()
+    qtbot.mouseClick(form.apply_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: model.rowCount() == n + 1, timeout=WAIT_MS)
+    new = model.cell(1)
+    status = window.image_edit_status
+    qtbot.waitUntil(lambda: status.isVisible(), timeout=WAIT_MS)
+    # the window stays usable meanwhile: selecting another face updates the inspector at once
+    select_rows(window, [3])
+    assert window.inspector.cells and window.inspector.cells[0] is model.cell(3)
+    qtbot.mouseClick(status.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: new.state == "error", timeout=WAIT_MS)
+    assert "cancelled" in new.error
+    qtbot.waitUntil(lambda: not window.runner.image_edits.busy, timeout=WAIT_MS)
+
+
+def test_vgg19_setting_refuses_a_wrong_file_and_keeps_a_right_one(qtbot, window, tmp_path):
+    import torch
+
+    from explorer.style_transfer import features
+
+    bad = tmp_path / "not_vgg.pth"
+    torch.save({"features.0.weight": torch.zeros(3, 3)}, bad)
+    shown = []
+    window.show_message = lambda text, level="info", action=None: shown.append((level, text))
+    assert window.choose_style_features(str(bad)) is False
+    assert shown[-1][0] == "error" and "VGG19" in shown[-1][1]
+    assert features.vgg19_path() is None or str(features.vgg19_path()) != str(bad)
+    assert window.choose_style_features("") is True           # back to the random features
+    assert window.settings.value("style/vgg19") == ""
