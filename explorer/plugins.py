@@ -343,6 +343,11 @@ class Plugin:
     def apply(self, inputs: list, params: dict, context: "EditContext"):
         raise NotImplementedError(f"plugin {self.id} does not implement apply()")
 
+    def check(self, params: dict) -> list[str]:
+        """Deeper checks of validated parameters before anything is made (a file a parameter names
+        ...): raise ParamError for what cannot be used; return notes worth telling the user."""
+        return []
+
     # ----- helpers shared by the registry, the UI and the CLI ---------------------------------
     def input_bounds(self) -> tuple[int, int | None]:
         if isinstance(self.inputs, (tuple, list)):
@@ -863,6 +868,15 @@ class PluginRegistry:
         err.__cause__ = cause
         return err
 
+    def _check(self, plugin: Plugin, params: dict) -> list[str]:
+        """plugin.check(params): ParamError passes through; anything else it raises is its bug."""
+        try:
+            return list(plugin.check(dict(params)) or [])
+        except ParamError:
+            raise
+        except Exception as e:  # noqa: BLE001
+            raise self._fail(plugin.id, f"check() raised {type(e).__name__}: {e}", traceback.format_exc(), e)
+
     def _run(self, plugin: Plugin, call: Callable[[], Any], ctx: EditContext, cancelled) -> Any:
         """Run `call` in a daemon worker thread under the plugin's time limit."""
         box: dict = {}
@@ -921,6 +935,7 @@ class PluginRegistry:
 
         if plugin.kind is Kind.IMAGE:  # recorded now, pixels computed at render time (apply_image)
             validated = plugin.validate_params(params, info, dirs if directions is not None else None)
+            self._check(plugin, validated)
             lat = inputs[0]
             step = {"plugin": plugin.id, "version": plugin.version, "params": validated}
             return [Latent(ws=lat.ws, recipe=edit_recipe(plugin.id, plugin.version, validated, [lat.recipe]),
@@ -933,6 +948,7 @@ class PluginRegistry:
             if inp.ws.shape != shape:
                 raise PluginError(plugin_id, f"input {i} has ws of shape {inp.ws.shape}, the model needs {shape}")
         validated = plugin.validate_params(params, info, dirs if directions is not None else None)
+        self._check(plugin, validated)
         recipe = edit_recipe(plugin.id, plugin.version, validated, [inp.recipe for inp in inputs])
         ctx = EditContext(info=info, w_avg=_w_avg_array(model), directions=dirs,
                           rng=np.random.default_rng(recipe_seed(recipe)), plugin_id=plugin.id,

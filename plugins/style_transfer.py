@@ -45,8 +45,8 @@ class StyleTransfer(Plugin):
                    min=0.25, max=4.0, step=0.05),
         IntField("iterations", "Steps", 100, "Optimisation steps (more = stronger style, slower).",
                  min=10, max=1000, step=10),
-        IntField("size", "Work size", 256, "Longest side the optimisation works at, in px (the result has "
-                 "the picture's size).", min=64, max=1024, step=32),
+        IntField("size", "Work size", 256, "The picture is scaled to this size (longer side, px) for the "
+                 "optimisation and back: larger = finer strokes, slower.", min=64, max=1024, step=32),
         BoolField("keep_colours", "Keep colours", False, "Transfer only brightness patterns; keep the face's colours."),
         ChoiceField("optimizer", "Optimiser", "lbfgs", "L-BFGS (Gatys et al.) converges in fewer steps; Adam is "
                     "steadier on very large pictures.", choices=["lbfgs", "adam"]),
@@ -54,15 +54,24 @@ class StyleTransfer(Plugin):
                     "'vgg19': torchvision's VGG19 weights file, set in Settings.", choices=list(FEATURE_KINDS)),
     ]
 
-    def style_picture(self, params: dict):
+    def style_picture(self, params: dict, notes: list | None = None):
         if params["style"] == FROM_FILE:
             if not params["style_file"]:
                 raise ParamError("style_file", "choose a style picture (or pick a built-in style)")
             try:
-                return load_style_image(params["style_file"])
+                return load_style_image(params["style_file"], notes)
             except StyleImageError as e:
                 raise ParamError("style_file", str(e)) from None
         return builtin_style(params["style"], STYLE_SIDE)
+
+    def check(self, params: dict) -> list[str]:
+        """The style picture is read before the edit is made: a bad file is refused at once."""
+        notes: list[str] = []
+        if params["style"] == FROM_FILE:
+            self.style_picture(params, notes)
+        elif params["style_file"]:
+            notes.append(f"the picture {params['style_file']} is not used: Style is '{params['style']}'")
+        return [f"Style picture: {n}." for n in notes]
 
     def apply(self, inputs, params, context):
         image = inputs[0]

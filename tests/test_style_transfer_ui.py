@@ -108,3 +108,33 @@ def test_vgg19_setting_refuses_a_wrong_file_and_keeps_a_right_one(qtbot, window,
     assert features.vgg19_path() is None or str(features.vgg19_path()) != str(bad)
     assert window.choose_style_features("") is True           # back to the random features
     assert window.settings.value("style/vgg19") == ""
+
+
+def test_a_bad_style_picture_is_refused_before_any_face_is_made(qtbot, window, tmp_path):
+    from PIL import Image
+
+    model = window.grid_model
+    errors, notes = [], []
+    window.show_error = lambda text, action=None: errors.append(text)
+    window.runner.failed.disconnect()
+    window.runner.failed.connect(window.show_error)
+    window.runner.notice.connect(notes.append)
+    select_rows(window, [0])
+    form = open_form(qtbot, window)
+    tiny = tmp_path / "tiny.png"
+    Image.new("RGB", (1, 1)).save(tiny)
+    form.editors["style"].set_value("file")
+    form.editors["style_file"].set_value(str(tiny))
+    n = model.rowCount()
+    qtbot.mouseClick(form.apply_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: bool(errors), timeout=WAIT_MS)
+    assert "too small" in errors[-1] and model.rowCount() == n
+    # a CMYK picture is used, converted, and the user is told
+    cmyk = tmp_path / "cmyk.jpg"
+    Image.new("RGB", (64, 64), (200, 40, 40)).convert("CMYK").save(cmyk)
+    form.editors["style_file"].set_value(str(cmyk))
+    qtbot.mouseClick(form.apply_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: model.rowCount() == n + 1, timeout=WAIT_MS)
+    assert notes and "CMYK" in notes[-1]
+    new = model.cell(1)
+    qtbot.waitUntil(lambda: new.state == "ready", timeout=WAIT_MS)

@@ -19,6 +19,7 @@ from explorer.plugins import ParamError, PluginError, PluginRegistry
 
 class EditRunner(QObject):
     failed = Signal(str)      # one sentence for the message bar
+    notice = Signal(str)      # something worth knowing that is not an error (a converted style picture)
 
     def __init__(self, registry: PluginRegistry, parent=None):
         super().__init__(parent)
@@ -113,6 +114,23 @@ class EditRunner(QObject):
         worker.errored.connect(error)
         self._running += 1
         worker.start()
+
+    def check(self, plugin_id: str, params: dict | None) -> bool:
+        """A plugin's deeper check of its parameters (files they name) before an edit is made:
+        False (and the reason on the message bar) when they cannot be used; notes as a notice."""
+        plugin = self.plugin(plugin_id)
+        if plugin is None:
+            return True
+        try:
+            notes = plugin.check(plugin.validate_params(params or {}))
+        except ParamError as e:
+            self.failed.emit(edit_error_sentence(plugin_id, e))
+            return False
+        except Exception:  # noqa: BLE001 - the registry reports a broken check when the edit runs
+            return True
+        if notes:
+            self.notice.emit(" ".join(notes))
+        return True
 
     def finish_picture(self, image, latent: Latent):
         """A rendered picture with the latent's recorded image edits (colour grade ...) applied; the

@@ -100,12 +100,22 @@ class ImageEditWorker(QObject):
                     self._queue.remove(job)
                     self._queue.appendleft(job)
                 return
-            job = _Job(key, np.ascontiguousarray(image), latent, model, source, short_label(latent.recipe),
-                       [on_done])
+            job = _Job(key, np.ascontiguousarray(image), latent, model, source,
+                       f"{self._edit_name(latent)} of {short_label(latent.recipe)}", [on_done])
             self._by_key[key] = job
             (self._queue.appendleft if urgent else self._queue.append)(job)
             self._cond.notify()
         self._ensure_thread()
+
+    def _edit_name(self, latent: Latent) -> str:
+        for step in latent.post:
+            try:
+                plugin = self.registry.get(step["plugin"])
+            except (PluginError, KeyError, TypeError):
+                continue
+            if plugin.slow:
+                return plugin.name
+        return "Image edit"
 
     @property
     def busy(self) -> bool:
@@ -241,7 +251,7 @@ class ImageEditStatus(QWidget):
         self.hide()
 
     def _started(self, label: str) -> None:
-        self._what = f"Image edit of {label}"
+        self._what = label
         more = self.worker.pending() - 1
         self.label.setText(self._what + (f" (+{more} waiting)" if more > 0 else ""))
         self.bar.setValue(0)

@@ -8,7 +8,7 @@ through the plugin registry (EditRunner); results are offered to the window as n
 """
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QPoint, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QComboBox, QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSpinBox,
                                QVBoxLayout, QWidget)
 from superqt import QCollapsible, QLabeledDoubleSlider, QLabeledSlider
@@ -645,7 +645,16 @@ class Inspector(QScrollArea):
             return f"{plugin.name} takes {need} faces: select them in the grid first."
         self.more_section.expand(animate=False)
         self.more_combo.setCurrentIndex(idx)
+        QTimer.singleShot(0, self.scroll_to_form)     # after the layout settles: show the form, not the top
+        QTimer.singleShot(150, self.scroll_to_form)   # (the panel grows by the form's height a moment later)
         return None
+
+    def scroll_to_form(self) -> None:
+        """Scroll so that 'More edits' and the open form are in view (the form is far down the panel)."""
+        if self.widget() is None:
+            return
+        top = self.more_combo.mapTo(self.widget(), QPoint(0, 0)).y() - 48
+        self.verticalScrollBar().setValue(max(0, top))
 
     def _pick_plugin(self, *_args) -> None:
         if self._form is not None:
@@ -671,6 +680,8 @@ class Inspector(QScrollArea):
     def _apply_plugin(self, plugin_id: str, params: dict) -> None:
         plugin = self.runner.plugin(plugin_id)
         if plugin is None or not self.cells:
+            return
+        if not self.runner.check(plugin_id, params):    # e.g. a style picture that cannot be read
             return
         lo, hi = plugin.input_bounds()
         if lo == 1 and hi == 1:

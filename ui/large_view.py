@@ -148,6 +148,8 @@ class LargeView(QWidget):
         text = f"{res} × {res} px" + ("  ·  side by side" if len(self.cells) > 1 else "")
         if not self.pixels_box.isChecked() and side > res:
             text += f"  ·  shown at {side} px, upscaled with Lanczos"
+            if self.window_.runner.image_edits.needs_background(self.cells[0].latent):
+                text += " before its style transfer"
         self.info_label.setText(text)
 
 

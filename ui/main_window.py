@@ -489,6 +489,7 @@ class MainWindow(QMainWindow):
         self.bridge.rendered.connect(lambda ms: self.status_render.setText(f"last render {ms:.0f} ms/face"))
         self.bridge.failed.connect(lambda msg: self.show_error(f"Rendering failed: {msg}"))
         self.runner.failed.connect(self.show_error)
+        self.runner.notice.connect(lambda text: self.show_message(text, "info"))
         self.loader.started.connect(self._on_load_started)
         self.loader.progress.connect(self._on_load_progress)
         self.loader.loaded.connect(self._on_model_loaded)

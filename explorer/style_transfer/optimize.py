@@ -70,9 +70,10 @@ def _grey3(x: torch.Tensor) -> torch.Tensor:
 
 
 def work_shape(h: int, w: int, size: int) -> tuple[int, int]:
-    """The optimisation's size: the content's, shrunk so its longer side is at most `size`."""
+    """The optimisation's size: the picture scaled so that its longer side is `size` (a small
+    picture is enlarged: a 64 px face stylised at 256 px gets strokes finer than its pixels)."""
     side = max(MIN_WORK_SIDE, min(int(size), MAX_WORK_SIDE))
-    scale = min(1.0, side / max(h, w))
+    scale = side / max(h, w)
     return max(MIN_WORK_SIDE, round(h * scale)), max(MIN_WORK_SIDE, round(w * scale))
 
 
@@ -85,8 +86,8 @@ def stylize(content: np.ndarray, style: np.ndarray, *, features: str | FeatureNe
             cancelled: Callable[[], bool] | None = None, threads: int | None = None) -> StyleResult:
     """Style transfer of `content` (uint8 [H, W, C]) with the style of `style` (uint8 [h, w, 3]).
 
-    Returns the stylised picture at the content's size (optimised at `work_shape(H, W, size)` and
-    resized back). `init` (same shape as content) starts the optimisation from another picture.
+    Returns the stylised picture at the content's size (optimised at `work_shape(H, W, size)`, i.e.
+    with the longer side at `size`, and resized back). `init` (same shape as content) starts the optimisation from another picture.
     A cancelled run returns what it has so far with `cancelled=True`.
     """
     content = np.asarray(content)
@@ -139,7 +140,7 @@ def stylize(content: np.ndarray, style: np.ndarray, *, features: str | FeatureNe
                 target_s = _resize(s, max(MIN_WORK_SIDE, round(s.shape[-2] * scale)),
                                    max(MIN_WORK_SIDE, round(s.shape[-1] * scale)))
                 x = _resize(x.detach(), hs, ws_).contiguous().requires_grad_(True)
-                loss_fn = _Loss(net, target_c, target_s, content_weight, style_weight, tv_weight)
+                loss_fn = _Loss(net, target_c, target_s, content_weight, style_weight, tv_weight, cancelled)
                 if not history:
                     history.append(loss_fn.record(x, 0, t0))
                 opt = (torch.optim.Adam([x], lr=0.02) if optimizer == "adam" else
@@ -153,13 +154,17 @@ def stylize(content: np.ndarray, style: np.ndarray, *, features: str | FeatureNe
                         break
                     n = min(chunk, steps - stage_done)
                     before = loss_fn.evals
-                    if optimizer == "adam":
-                        for _ in range(n):
+                    try:
+                        if optimizer == "adam":
+                            for _ in range(n):
+                                opt.step(lambda: loss_fn.closure(opt, x))
+                        else:
+                            opt.param_groups[0]["max_iter"] = n
+                            opt.param_groups[0]["max_eval"] = n
                             opt.step(lambda: loss_fn.closure(opt, x))
-                    else:
-                        opt.param_groups[0]["max_iter"] = n
-                        opt.param_groups[0]["max_eval"] = n
-                        opt.step(lambda: loss_fn.closure(opt, x))
+                    except _Stop:
+                        stopped = True
+                        break
                     with torch.no_grad():
                         x.clamp_(0, 1)
                     used = loss_fn.evals - before
@@ -182,11 +187,16 @@ def stylize(content: np.ndarray, style: np.ndarray, *, features: str | FeatureNe
                        features=getattr(net, "name", "custom"), cancelled=stopped, history=history)
 
 
+class _Stop(Exception):
+    """Cancelled in the middle of an optimiser step."""
+
+
 class _Loss:
     """The normalised loss against one pair of targets (content and style at one size)."""
 
-    def __init__(self, net, content, style, content_weight, style_weight, tv_weight):
+    def __init__(self, net, content, style, content_weight, style_weight, tv_weight, cancelled=None):
         self.net, self.cw, self.sw, self.tv = net, content_weight, style_weight, tv_weight
+        self.cancelled = cancelled
         self.evals = 0
         with torch.no_grad():
             self.grams = {k: gram(v) for k, v in net(style, net.style_layers).items()}
@@ -202,6 +212,8 @@ class _Loss:
         return st, ct
 
     def closure(self, opt, x):
+        if self.cancelled is not None and self.cancelled():   # every evaluation: cancel is prompt
+            raise _Stop()
         opt.zero_grad(set_to_none=True)
         st, ct = self.terms(x)
         loss = self.sw * st + self.cw * ct + self.tv * total_variation(x)
