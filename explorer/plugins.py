@@ -48,6 +48,7 @@ APP_DISTRIBUTION = "latent-explorer"   # entry points of our own distribution ar
 FOLDER_MODULE_PREFIX = "latent_explorer_user_plugins"
 LAYER_GROUP_VALUES = (*GROUP_NAMES, "all")
 _POLL_S = 0.05                          # how often a waiting apply looks at the cancel flag
+CANCEL_GRACE_S = 10.0                   # how long a cancelled apply waits for the plugin to notice
 
 
 # ----- errors ------------------------------------------------------------------------------------
@@ -899,6 +900,10 @@ class PluginRegistry:
                 break
             if cancelled is not None and cancelled():
                 ctx._abort.set()
+                # a cooperative plugin stops at its next cancelled() check: wait for that, so no
+                # computation goes on behind the caller's back (a torch op still running in a
+                # daemon thread when Python exits aborts the process); a stuck one is left
+                worker.join(CANCEL_GRACE_S)
                 raise EditCancelled(plugin.id, "cancelled")
             if deadline is not None and time.monotonic() >= deadline:
                 ctx._abort.set()  # a cooperative plugin stops; a stuck one is abandoned (daemon thread)

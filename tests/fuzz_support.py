@@ -74,6 +74,15 @@ def seed_files(folder: Path, fixtures: Path | None) -> dict[str, list[Path]]:
     if fixtures is not None and fixtures.is_dir():
         out["nvidia pkl"] = sorted(fixtures.glob("P*.pkl"))
         out["rosinality pt"] = sorted(fixtures.glob("R*.pt"))
+    from PIL import Image
+
+    from explorer.style_transfer import builtin_style
+
+    style = Image.fromarray(builtin_style("mosaic", 48))
+    style.save(folder / "seed_style.png")
+    style.save(folder / "seed_style.jpg", quality=90)
+    style.save(folder / "seed_style.gif", save_all=True, append_images=[style.rotate(90)])
+    out["style picture"] = [folder / "seed_style.png", folder / "seed_style.jpg", folder / "seed_style.gif"]
     gen_path = folder / "judge.safetensors"        # the model recipe PNGs are opened against
     save_native(gen, gen_path)
     return out
@@ -195,7 +204,7 @@ def _bytes_mutation(data: bytes, rng: random.Random) -> bytes:
 
 MUTATORS = {"nvidia pkl": _pickle_mutation, "rosinality pt": _bytes_mutation, "safetensors": _safetensors_mutation,
             "recipe png": _png_mutation, "timeline": _json_mutation, "direction json": _json_mutation,
-            "direction npy": _npy_mutation}
+            "direction npy": _npy_mutation, "style picture": _bytes_mutation}
 
 
 def make_cases(seeds: dict[str, list[Path]], per_family: int, folder: Path, seed: int = 0) -> list[tuple[str, Path]]:
@@ -224,6 +233,7 @@ from explorer.errors import FileProblem
 from explorer.directions import DirectionModelError, load_directions, load_interfacegan
 from explorer.face_files import latent_from_png
 from explorer.timeline import Timeline
+from explorer.style_transfer import load_style_image
 
 judge = load_generator(sys.argv[1])
 cases = json.loads(sys.stdin.read())
@@ -232,6 +242,7 @@ loaders = {
     "safetensors": lambda p: load_generator(p), "recipe png": lambda p: latent_from_png(p, judge),
     "timeline": lambda p: Timeline.open(p), "direction json": lambda p: load_directions(p),
     "direction npy": lambda p: load_interfacegan(p, model="feedface", w_dim=8),
+    "style picture": lambda p: load_style_image(p),
 }
 def vm_bytes():
     with open("/proc/self/statm") as f:

@@ -15,6 +15,11 @@ from PySide6.QtGui import QImage  # noqa: E402
 from tests.test_window import WAIT_MS, gen, select_rows, settings, window  # noqa: E402,F401
 
 
+import os  # noqa: E402
+
+WORK = int(os.environ.get("ST_WORK", "1024"))
+
+
 def qimage_array(img: QImage) -> np.ndarray:
     rgb = img.convertToFormat(QImage.Format_RGB888)
     arr = np.frombuffer(rgb.constBits(), np.uint8).reshape(rgb.height(), rgb.bytesPerLine())
@@ -78,7 +83,7 @@ def test_cancel_stops_a_long_run_and_the_cell_says_so(qtbot, window):
     select_rows(window, [0])
     form = open_form(qtbot, window)
     form.editors["iterations"].set_value(1000)
-    form.editors["size"].set_value(1024)
+    form.editors["size"].set_value(WORK)
     n = model.rowCount()
     qtbot.mouseClick(form.apply_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: model.rowCount() == n + 1, timeout=WAIT_MS)
@@ -138,3 +143,29 @@ def test_a_bad_style_picture_is_refused_before_any_face_is_made(qtbot, window, t
     assert notes and "CMYK" in notes[-1]
     new = model.cell(1)
     qtbot.waitUntil(lambda: new.state == "ready", timeout=WAIT_MS)
+
+
+def test_closing_the_window_mid_run_stops_the_worker(qtbot, gen, settings):
+    from ui.app import make_app
+    from ui.main_window import MainWindow
+
+    from tests.test_window import visible_ready
+
+    make_app()
+    w = MainWindow(settings=settings)
+    qtbot.addWidget(w)
+    w.resize(1000, 700)
+    w.show()
+    w.load_model(gen)
+    qtbot.waitUntil(lambda: visible_ready(w), timeout=WAIT_MS)
+    select_rows(w, [0])
+    form = open_form(qtbot, w)
+    form.editors["iterations"].set_value(1000)
+    form.editors["size"].set_value(WORK)
+    qtbot.mouseClick(form.apply_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: w.image_edit_status.isVisible(), timeout=WAIT_MS)
+    worker = w.runner.image_edits
+    thread = worker._thread
+    assert thread is not None and thread.is_alive()
+    w.close()
+    assert not thread.is_alive()          # joined: nothing runs on after the window is gone

@@ -141,7 +141,7 @@ class ImageEditWorker(QObject):
             job.cancelled = True
             self._deliver(job, None, "cancelled")
 
-    def close(self, timeout: float = 5.0) -> None:
+    def close(self, timeout: float = 15.0) -> None:
         """Stop: the running edit is cancelled, queued ones dropped, the thread joined."""
         with self._cond:
             self._closing = True

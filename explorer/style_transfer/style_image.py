@@ -71,6 +71,11 @@ def load_style_image(path: str | os.PathLike, notes: list | None = None) -> np.n
                               f"({type(e).__name__}).") from None
     except (OSError, SyntaxError, ValueError, EOFError) as e:
         raise StyleImageError(f"Style image {path}: the file is damaged or truncated ({e}).") from None
+    except MemoryError:
+        raise StyleImageError(f"Style image {path}: too large to decode in the memory available.") from None
+    except Exception as e:  # noqa: BLE001 - a damaged file makes Pillow raise almost anything
+        raise StyleImageError(f"Style image {path}: the file is damaged ({type(e).__name__} while "
+                              "decoding it).") from None
     if max(img.size) > MAX_SIDE:
         scale = MAX_SIDE / max(img.size)
         new = (max(1, round(img.size[0] * scale)), max(1, round(img.size[1] * scale)))
