@@ -116,7 +116,7 @@ def _add_training_commands(sub) -> None:
     import importlib
 
     for name in (".training.commands", ".training.commands_renderer", ".training.commands_directions",
-                 ".commands_animate", ".commands_stylize"):
+                 ".commands_animate", ".commands_stylize", ".commands_project"):
         try:
             module = importlib.import_module(name, __package__)
         except ModuleNotFoundError:

@@ -70,7 +70,10 @@ def load_picture(path: str | os.PathLike, notes: list | None = None, *, what: st
                 img = _to_rgb(img, mode, notes)
     except PictureError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise error(f"{what} {path}: the picture is too large ({max_pixels / 1e6:.0f} megapixels at most); "
+                    "scale it down first.") from None
+    except UnidentifiedImageError as e:
         raise error(f"{what} {path}: not an image this app can read "
                               f"({type(e).__name__}).") from None
     except (OSError, SyntaxError, ValueError, EOFError) as e:

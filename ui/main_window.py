@@ -143,6 +143,9 @@ class MainWindow(QMainWindow):
         self.thumbs.post = self.runner.finish_picture
         self.thumbs.is_slow = self.runner.image_edits.needs_background
         self.thumbs.post_async = self.runner.finish_picture_async
+        from .photo_import import PhotoImporter
+
+        self.photos = PhotoImporter(self)          # photos projected into the model, in the background
         self.exporter = Exporter(self.bridge, self, post=self._apply_post)
         self.mapper = SeedMapper(self)
         self.directions: dict = {}        # name -> Direction of the current model (sliders, move_direction)
@@ -207,6 +210,9 @@ class MainWindow(QMainWindow):
                                    "Save the mixing matrix as one PNG")
         self.act_export_animation = A("Export &Animation…", lambda: self.export_animation(), "Ctrl+Alt+E",
                                       "Render the timeline into a GIF, MP4, WebM or PNG frames")
+        self.act_import_photo = A("Import &Photo…", self.import_photo_dialog, "Ctrl+Shift+O",
+                                  "Bring a photo of a face into the model: it is aligned and projected into the "
+                                  "latent space (in the background), then edits like any face")
         self.act_quit = A("&Quit", self.close, QKeySequence.Quit, "Close the window")
         self.act_undo = self.undo_stack.createUndoAction(self, "&Undo")
         self.act_undo.setShortcuts(QKeySequence.Undo)
@@ -283,6 +289,7 @@ class MainWindow(QMainWindow):
         f = mb.addMenu("&File")
         f.addAction(self.act_open)
         self.recent_menu = f.addMenu("Open &Recent")
+        f.addAction(self.act_import_photo)
         f.addSeparator()
         f.addAction(self.act_export)
         f.addAction(self.act_export_size)
@@ -366,6 +373,10 @@ class MainWindow(QMainWindow):
 
         self.image_edit_status = ImageEditStatus(self.runner.image_edits)
         sb.addPermanentWidget(self.image_edit_status)
+        self.photo_status = ImageEditStatus(self.photos)
+        self.photo_status.thumb.setToolTip("Live preview of the photo's projection")
+        self.photo_status.cancel_button.setToolTip("Stop projecting this photo")
+        sb.addPermanentWidget(self.photo_status)
         sb.addPermanentWidget(self.status_progress)
         for w in (self.status_model, self.status_res, self.status_device, self.status_render):
             sb.addPermanentWidget(w)
@@ -490,6 +501,7 @@ class MainWindow(QMainWindow):
         self.bridge.failed.connect(lambda msg: self.show_error(f"Rendering failed: {msg}"))
         self.runner.failed.connect(self.show_error)
         self.runner.notice.connect(lambda text: self.show_message(text, "info"))
+        self.photos.notice.connect(lambda text: self.show_message(text, "info"))
         self.loader.started.connect(self._on_load_started)
         self.loader.progress.connect(self._on_load_progress)
         self.loader.loaded.connect(self._on_model_loaded)
@@ -623,6 +635,7 @@ class MainWindow(QMainWindow):
         self.model_path = str(path)
         service = self.bridge.set_generator(gen, **self.render_options)
         self.runner.model = gen
+        self.photos.model = gen
         info = gen.info
         self.thumbs.reset(info.resolution)
         self.grid_model.groups = dict(info.groups)
@@ -945,7 +958,15 @@ class MainWindow(QMainWindow):
     def paste_recipe(self) -> None:
         if self.generator is None:
             return
-        text = QApplication.clipboard().text()
+        clip = QApplication.clipboard()
+        if clip.mimeData() is not None and clip.mimeData().hasImage() and not clip.text().strip():
+            image = clip.image()
+            if not image.isNull():                     # a pasted picture: a photo to project
+                from .render_bridge import qimage_to_array
+
+                self.import_photos([qimage_to_array(image)], ["pasted image"])
+                return
+        text = clip.text()
         try:
             doc = json.loads(text)
         except (TypeError, ValueError):
@@ -975,7 +996,14 @@ class MainWindow(QMainWindow):
             self.open_files(paths)
 
     def open_files(self, paths: list[str]) -> None:
-        """Checkpoints load as the model (the last one wins); PNGs come back as faces."""
+        """Checkpoints load as the model (the last one wins); PNGs with a recipe come back as
+        faces; photos (JPEG, WebP, PNGs without a recipe ...) are projected into the model."""
+        from .photo_import import is_photo
+
+        photos = [p for p in paths if is_photo(p)]
+        if photos:
+            self.import_photos(photos)
+        paths = [p for p in paths if p not in photos]
         pngs = [p for p in paths if is_png(p)]
         others = [p for p in paths if p not in pngs]
         if others:
@@ -985,6 +1013,36 @@ class MainWindow(QMainWindow):
                 self.show_error("Open a model first: a face needs the model it is drawn with.")
                 return
             self.import_pngs(pngs)
+
+    def import_photo_dialog(self) -> None:
+        from .photo_import import PHOTO_SUFFIXES
+
+        pattern = " ".join(f"*{x}" for x in sorted(PHOTO_SUFFIXES))
+        paths, _ = QFileDialog.getOpenFileNames(self, "Import photos of faces", str(Path.home()),
+                                                f"Photos ({pattern});;All files (*)")
+        if paths:
+            self.import_photos(paths)
+
+    def import_photos(self, sources: list, names: list[str] | None = None) -> None:
+        """Project photos (paths or uint8 pictures) into the model; each arrives as a new face."""
+        if self.generator is None:
+            self.show_error("Open a model first: a photo is projected into the model you are exploring.")
+            return
+        for i, src in enumerate(sources):
+            name = (names[i] if names else None) or (Path(src).name if isinstance(src, (str, Path)) else "pasted image")
+
+            def done(latent, why, name=name):
+                if latent is None:
+                    if why == "cancelled":
+                        self.show_message(f"Import of {name} cancelled.")
+                    else:
+                        self.show_error(f"Could not import {name}: {why}")
+                    return
+                psnr = latent.recipe.get("psnr")
+                self.add_latents([latent], self.current_cell(), f"Import {name}", origin="import")
+                self.show_message(f"{name} is in the grid as a face of this model"
+                                  + (f" (PSNR {psnr:.1f} dB to the aligned photo)" if psnr else "") + ".")
+            self.photos.import_photo(src, done, name=name)
 
     def import_pngs(self, paths: list[str]) -> list[Cell]:
         lats = []
@@ -1227,6 +1285,7 @@ class MainWindow(QMainWindow):
         if self.export_dialog is not None and self.export_dialog.running:
             self.export_dialog.cancel()
         self.runner.close()
+        self.photos.close()
         self.mapper.close()
         for view in list(self.large_views):
             view.close()

@@ -28,6 +28,13 @@ def to_qimage(image: np.ndarray) -> QImage:
     return QImage(a.data, w, h, 3 * w, QImage.Format_RGB888).copy()
 
 
+def qimage_to_array(image: QImage) -> np.ndarray:
+    """A QImage (any format) -> uint8 [H, W, 3] RGB (a copy)."""
+    rgb = image.convertToFormat(QImage.Format_RGB888)
+    arr = np.frombuffer(rgb.constBits(), np.uint8).reshape(rgb.height(), rgb.bytesPerLine())
+    return np.array(arr[:, :rgb.width() * 3].reshape(rgb.height(), rgb.width(), 3))
+
+
 class RenderBridge(QObject):
     """Submit latents; get results on the GUI thread.
 

@@ -1,0 +1,81 @@
+"""The projection's loss: pixels at three scales plus a perceptual term, without ImageNet weights.
+
+The perceptual term compares unit-normalised activations after every ReLU of a frozen CNN (as
+LPIPS does, with equal layer weights): the default model's attribute classifier (trained on the
+same procedural faces: it sees eyes, mouths, glasses), or, for other models, the fixed seeded
+random CNN of the style transfer. Pixels: mean absolute difference at full, half and quarter size.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+RESOURCES = Path(__file__).resolve().parents[2] / "resources"
+DEFAULT_CLASSIFIER = RESOURCES / "attribute_classifier.safetensors"
+
+
+class ProjectionLoss(nn.Module):
+    def __init__(self, features: str = "random", pixel_weight: float = 1.0, feature_weight: float = 1.0,
+                 classifier_path: str | Path | None = None):
+        super().__init__()
+        self.pixel_weight, self.feature_weight = float(pixel_weight), float(feature_weight)
+        self.kind = features
+        if features == "classifier":
+            from ..training.classifier import AttributeClassifier
+
+            clf = AttributeClassifier.load(classifier_path or DEFAULT_CLASSIFIER)
+            self.trunk = clf.net.trunk.eval().requires_grad_(False)
+            self.resolution = clf.resolution
+            self.normalise = None
+        elif features == "random":
+            from ..style_transfer.features import RandomFeatures
+
+            net = RandomFeatures()
+            self.trunk = nn.Sequential(*[m for _n, m in net.steps])
+            self.resolution = None
+            self.normalise = net.normalise
+        else:
+            raise ValueError(f"unknown feature kind {features!r}")
+        for p in self.parameters():
+            p.requires_grad_(False)
+
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """x in [-1, 1] -> unit-normalised activations after each ReLU."""
+        if self.resolution is not None and x.shape[-1] != self.resolution:
+            x = F.interpolate(x, size=(self.resolution, self.resolution), mode="bilinear", antialias=True,
+                              align_corners=False)
+        if self.normalise is not None:
+            x = self.normalise((x + 1) / 2)
+        out = []
+        for layer in self.trunk:
+            x = layer(x)
+            if isinstance(layer, nn.ReLU):
+                out.append(x / (x.square().sum(1, keepdim=True).sqrt() + 1e-6))
+        return out
+
+    def pixel(self, fake: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        total = (fake - target).abs().mean()
+        for _ in range(2):
+            fake, target = F.avg_pool2d(fake, 2), F.avg_pool2d(target, 2)
+            total = total + (fake - target).abs().mean()
+        return total / 3
+
+    def forward(self, fake: torch.Tensor, target: torch.Tensor, target_feats=None) -> torch.Tensor:
+        loss = self.pixel_weight * self.pixel(fake, target)
+        if self.feature_weight:
+            tf = target_feats if target_feats is not None else self.features(target)
+            ff = self.features(fake)
+            loss = loss + self.feature_weight * sum((a - b).abs().mean() for a, b in zip(ff, tf)) / len(ff)
+        return loss
+
+
+def loss_for(gen) -> ProjectionLoss:
+    """The default model's classifier features when projecting into it, random features otherwise."""
+    is_default = str((gen.config.get("source") or {}).get("file", "")).startswith("default_model") \
+        or gen.config.get("name") == "default"
+    if is_default and DEFAULT_CLASSIFIER.is_file():
+        return ProjectionLoss("classifier")
+    return ProjectionLoss("random")

@@ -1,0 +1,225 @@
+"""Photo projection (explorer.projection): photos are checked, faces aligned as FFHQ was made (dlib),
+projection in W / W+ gets close to the photo, cancels, the encoder trains, saves and loads, and the
+`project` command writes the face with its recipe, its ws and a side-by-side."""
+from __future__ import annotations
+
+import struct
+import zlib
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from explorer.errors import FileProblem
+from explorer.projection import (DEFAULT_MODEL_FRAMING, FFHQ_FRAMING, PhotoError, align, dlib_available, load_photo,
+                                 photo_id, project, psnr)
+from explorer.projection.align import centre_square, crop_quad, ffhq_quad, reframe
+from explorer.projection.encoder import Encoder, EncoderError, encoder_for, train_encoder
+
+
+def rendered_face(seed: int = 1, side: int = 256) -> np.ndarray:
+    from explorer.training.faces_v2 import render_seed_v2
+
+    return np.ascontiguousarray(render_seed_v2(seed, side)[0])
+
+
+def photo_of(face: np.ndarray, angle: float = 4.0, canvas=(700, 560), at=(250, 100), size=320) -> np.ndarray:
+    """A 'photo': the face scaled, turned and placed off-centre on a larger green background."""
+    big = Image.new("RGB", canvas, (90, 120, 90))
+    im = Image.fromarray(face).resize((size, size), Image.LANCZOS).rotate(angle, expand=True, fillcolor=(90, 120, 90))
+    big.paste(im, at)
+    return np.asarray(big)
+
+
+def png_claiming(path, width: int, height: int):
+    """A tiny valid PNG whose header claims width x height (a size bomb)."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    idat = zlib.compress(b"\x00" * 16)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+    return path
+
+
+# ----- photos ----------------------------------------------------------------------------------------
+def test_bad_photos_get_one_sentence_and_nothing_else(tmp_path):
+    Image.new("RGB", (1, 1)).save(tmp_path / "dot.png")
+    png_claiming(tmp_path / "bomb.png", 20000, 20000)
+    good = tmp_path / "good.jpg"
+    Image.fromarray(rendered_face()).save(good, quality=90)
+    (tmp_path / "cut.jpg").write_bytes(good.read_bytes()[:2000])
+    (tmp_path / "notes.txt").write_text("not a photo")
+    for name, words in (("dot.png", "too small"), ("bomb.png", "too large"), ("cut.jpg", "damaged"),
+                        ("notes.txt", "not an image"), ("missing.jpg", "not found")):
+        with pytest.raises(PhotoError, match=words) as info:
+            load_photo(tmp_path / name)
+        assert isinstance(info.value, FileProblem) and str(info.value).startswith("Photo ")
+
+
+def test_exif_orientation_and_odd_modes_are_honoured(tmp_path):
+    face = rendered_face(side=128)[:, :96]                 # a portrait picture, 96 x 128
+    exif = Image.Exif()
+    exif[0x0112] = 6                                         # 'rotate 90 clockwise to display'
+    Image.fromarray(face).save(tmp_path / "turned.jpg", exif=exif.tobytes(), quality=95)
+    img = load_photo(tmp_path / "turned.jpg")
+    assert img.shape == (96, 128, 3)                         # shown the way the camera meant
+    Image.fromarray(face).convert("CMYK").save(tmp_path / "cmyk.jpg")
+    notes = []
+    assert load_photo(tmp_path / "cmyk.jpg", notes).shape == (128, 96, 3) and "CMYK" in notes[0]
+    Image.fromarray(face).convert("RGBA").save(tmp_path / "alpha.png")
+    notes = []
+    assert load_photo(tmp_path / "alpha.png", notes).shape == (128, 96, 3) and "transparent" in notes[0]
+    Image.fromarray((np.arange(128 * 96, dtype=np.uint16).reshape(128, 96) * 5)).save(tmp_path / "deep.png")
+    notes = []
+    assert load_photo(tmp_path / "deep.png", notes).shape == (128, 96, 3) and "16-bit" in notes[0]
+
+
+def test_photo_id_names_the_file_and_hashes_the_pixels():
+    a, b = rendered_face(1, 64), rendered_face(2, 64)
+    ia = photo_id("/x/jon.jpg", a)
+    assert ia["file"] == "jon.jpg" and ia["size"] == [64, 64]
+    assert ia["sha1"] == photo_id("/y/other.jpg", a)["sha1"] != photo_id("/x/jon.jpg", b)["sha1"]
+
+
+# ----- alignment -------------------------------------------------------------------------------------
+def test_ffhq_quad_of_level_eyes_is_upright_and_centred():
+    lm = np.zeros((68, 2))
+    lm[36:42] = [100, 100]
+    lm[42:48] = [160, 100]
+    lm[48], lm[54] = [110, 170], [150, 170]
+    q = ffhq_quad(lm)
+    (tl, bl, br, tr) = q
+    assert np.allclose(tl[1], tr[1]) and np.allclose(tl[0], bl[0])          # upright square
+    side = np.hypot(*(tr - tl))
+    assert side == pytest.approx(2 * max(60 * 2.0, 70 * 1.8))
+    assert np.allclose(q.mean(0), [130, 100 + 70 * 0.1])                    # a little below the eyes
+    assert np.allclose(reframe(q, FFHQ_FRAMING), q)
+    wider = reframe(q, DEFAULT_MODEL_FRAMING)
+    assert np.hypot(*(wider[3] - wider[0])) == pytest.approx(side / DEFAULT_MODEL_FRAMING[1])
+
+
+def test_crop_outside_the_photo_repeats_its_border():
+    img = np.zeros((50, 50, 3), np.uint8)
+    img[:, :] = [200, 10, 10]
+    quad = np.array([[-40, -40], [-40, 90], [90, 90], [90, -40]], float)
+    out = crop_quad(img, quad, 32)
+    assert out.shape == (32, 32, 3) and (out.reshape(-1, 3) == [200, 10, 10]).all()
+
+
+@pytest.mark.skipif(not dlib_available(), reason="dlib-bin / face-recognition-models not installed")
+def test_a_turned_off_centre_face_is_found_and_aligned():
+    small = lambda x: np.asarray(Image.fromarray(x).resize((16, 16), Image.BOX))  # noqa: E731 - layout, not texture
+    for seed in (1, 2):
+        face = rendered_face(seed, 256)
+        a = align(photo_of(face), 128, DEFAULT_MODEL_FRAMING)
+        assert a.face_found and "68 landmarks" in a.note
+        reference = small(np.asarray(Image.fromarray(face).resize((128, 128), Image.LANCZOS)))
+        assert psnr(small(a.image), reference) > 20.0           # framed as the renderer frames its faces
+        centre = align(photo_of(face), 128, DEFAULT_MODEL_FRAMING, detect=False)
+        assert not centre.face_found and psnr(small(centre.image), reference) < psnr(small(a.image), reference) - 4
+
+
+def test_no_face_falls_back_to_the_centre_square():
+    rng = np.random.default_rng(0)
+    photo = (rng.random((90, 160, 3)) * 255).astype(np.uint8)
+    a = align(photo, 64)
+    assert not a.face_found and "centre square" in a.note and a.image.shape == (64, 64, 3)
+    assert np.allclose(a.quad, centre_square(photo))
+
+
+# ----- projection and the encoder --------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def default_gen():
+    from explorer import load_generator
+
+    return load_generator("default")
+
+
+def model_face(gen, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    from explorer.generators import to_uint8
+    from explorer.latents import latent_from_seed
+
+    lat = latent_from_seed(gen, seed, 0.7)
+    with torch.no_grad():
+        return lat.ws, to_uint8(gen.synthesize(torch.from_numpy(lat.ws)[None]))[0]
+
+
+def test_projection_gets_close_to_a_face_the_model_made(default_gen):
+    _ws, face = model_face(default_gen, 11)
+    previews = []
+    r = project(default_gen, face, space="w+", steps=60, start="w_avg", preview=previews.append, preview_every=20)
+    assert r.ws.shape == (default_gen.info.num_ws, default_gen.info.w_dim) and r.start == "w_avg"
+    assert r.psnr > r.history[0]["psnr"] + 6 and r.psnr > 22
+    assert len(previews) == 3 and previews[-1].shape == face.shape
+    w = project(default_gen, face, space="w", steps=30, start="w_avg")
+    assert np.allclose(w.ws, w.ws[0])                       # one w for every layer
+
+
+def test_projection_cancels_and_starts_where_told(default_gen):
+    ws, face = model_face(default_gen, 4)
+    calls = []
+    r = project(default_gen, face, steps=500, cancelled=lambda: len(calls) > 3, progress=calls.append)
+    assert r.cancelled and r.steps <= 5
+    exact = project(default_gen, face, steps=5, start=ws, lr=1e-6, noise_factor=0.0)
+    assert exact.start == "given" and exact.psnr > 40          # a face it made, from its own ws
+
+
+def test_encoder_trains_saves_loads_and_is_found_by_fingerprint(tmp_path, make_generator, monkeypatch):
+    from explorer.projection import encoder as enc_mod
+
+    gen = make_generator(res=32, dim=16)
+    enc = train_encoder(gen, steps=6, batch=8)
+    pred = enc.predict((np.random.default_rng(0).random((32, 32, 3)) * 255).astype(np.uint8))
+    assert pred.shape == (gen.info.num_ws, gen.info.w_dim) and np.isfinite(pred).all()
+    monkeypatch.setenv(enc_mod.ENCODER_DIR_ENV, str(tmp_path / "encoders"))
+    monkeypatch.setattr(enc_mod, "SHIPPED", tmp_path / "none.safetensors")
+    assert encoder_for(gen) is None
+    enc.save(enc_mod.encoder_path(gen))
+    again = encoder_for(gen)
+    assert again is not None and np.allclose(again.predict(np.zeros((32, 32, 3), np.uint8)),
+                                              enc.predict(np.zeros((32, 32, 3), np.uint8)), atol=1e-5)
+    other = make_generator(res=32, dim=16, seed=5)
+    assert encoder_for(other) is None                          # another model's encoder is not used
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x00" * 40)
+    with pytest.raises(EncoderError, match="not a usable encoder"):
+        Encoder.load(bad)
+
+
+def test_the_default_model_ships_its_encoder(default_gen):
+    enc = encoder_for(default_gen)
+    assert enc is not None and enc.meta["fingerprint"] == str(default_gen.fingerprint)
+    ws, face = model_face(default_gen, 21)
+    guess = enc.predict(face)
+    with torch.no_grad():
+        from explorer.generators import to_uint8
+
+        avg = to_uint8(default_gen.synthesize(default_gen.w_avg[None, None].repeat(1, default_gen.info.num_ws, 1)))[0]
+        seen = to_uint8(default_gen.synthesize(torch.from_numpy(guess)[None]))[0]
+    assert psnr(seen, face) > psnr(avg, face) + 3               # a much better start than the average face
+
+
+# ----- the command line ---------------------------------------------------------------------------
+def test_cli_project_writes_face_ws_and_side_by_side(tmp_path, capsys):
+    from explorer.cli import main
+    from explorer.export import read_png_recipe
+
+    photo = tmp_path / "jon.jpg"
+    Image.fromarray(photo_of(rendered_face(1))).save(photo, quality=92)
+    bad = tmp_path / "dot.png"
+    Image.new("RGB", (1, 1)).save(bad)
+    rc = main(["project", str(photo), str(bad), "--model", "default", "--out", str(tmp_path / "out"),
+               "--steps", "20"])
+    captured = capsys.readouterr()
+    assert rc == 1 and "too small" in captured.err                # the bad one is reported ...
+    out = tmp_path / "out"
+    recipe = read_png_recipe(out / "jon.png")                      # ... the good one is written
+    r = recipe["latent"]["recipe"]
+    assert r["op"] == "import" and r["photo"]["file"] == "jon.jpg" and len(r["photo"]["sha1"]) == 16
+    assert r["space"] == "w+" and r["steps"] == 20
+    data = np.load(out / "jon.npz")
+    assert data["ws"].shape == (10, 128)
+    side = Image.open(out / "jon-side.png")
+    assert side.size == (128, 64)
+    assert "PSNR" in captured.out

@@ -1,0 +1,176 @@
+"""Bringing photos in: File > Import Photo, a photo dropped on the grid, an image pasted.
+
+Each photo is read and checked, its face found and aligned (dlib, as FFHQ was made; the default
+model's own framing), then projected into the current model: the encoder's first guess refined by
+optimisation, all on one background thread with progress, a live preview and Cancel in the status
+bar (the same strip as slow image edits). The result is a new face whose recipe names the photo
+(file name and hash) and stores its ws: it edits, mixes, keeps and animates like any face.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import shiboken6
+from PySide6.QtCore import QObject, Qt, Signal
+
+log = logging.getLogger(__name__)
+
+PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+STEPS = 100                   # the CLI's default too (explorer.commands_project)
+SPACE = "w+"
+
+
+@dataclass(eq=False)
+class _Job:
+    name: str
+    path: str | None
+    image: np.ndarray | None
+    on_done: Callable
+    cancelled: bool = False
+
+
+class PhotoImporter(QObject):
+    """import_photo(path or image): on_done(latent, None) or on_done(None, why) on the GUI thread."""
+    started = Signal(str)
+    progress = Signal(float)
+    preview = Signal(str, object)
+    idle = Signal()
+    notice = Signal(str)
+    _finished = Signal(object, object, object)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.model = None
+        self.steps, self.space = STEPS, SPACE
+        self._queue: deque[_Job] = deque()
+        self._running: _Job | None = None
+        self._cond = threading.Condition()
+        self._closing = False
+        self._thread: threading.Thread | None = None
+        self._finished.connect(self._deliver, Qt.QueuedConnection)
+
+    @property
+    def busy(self) -> bool:
+        with self._cond:
+            return self._running is not None or bool(self._queue)
+
+    def pending(self) -> int:
+        with self._cond:
+            return len(self._queue) + (self._running is not None)
+
+    def import_photo(self, source, on_done: Callable, name: str | None = None) -> None:
+        """source: a file path, or a uint8 [H, W, 3] picture (pasted)."""
+        if isinstance(source, (str, Path)):
+            job = _Job(name or Path(source).name, str(source), None, on_done)
+        else:
+            job = _Job(name or "pasted image", None, np.asarray(source), on_done)
+        with self._cond:
+            self._queue.append(job)
+            self._cond.notify()
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name="photo import", daemon=True)
+                self._thread.start()
+
+    def cancel_current(self) -> None:
+        with self._cond:
+            if self._running is not None:
+                self._running.cancelled = True
+
+    def close(self, timeout: float = 15.0) -> None:
+        with self._cond:
+            self._closing = True
+            self._queue.clear()
+            if self._running is not None:
+                self._running.cancelled = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    # ----- the worker thread -------------------------------------------------------------------
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._closing:
+                    self._cond.wait()
+                if self._closing:
+                    return
+                job = self._queue.popleft()
+                self._running = job
+            latent, why = None, None
+            try:
+                latent = self._work(job)
+            except Exception as e:  # noqa: BLE001 - reported to the user, never fatal
+                from explorer.errors import FileProblem
+
+                if not isinstance(e, FileProblem):
+                    log.exception("photo import failed")
+                why = str(e) if isinstance(e, FileProblem) else f"{type(e).__name__}: {e}"
+            with self._cond:
+                self._running = None
+                empty = not self._queue
+            if self._closing:
+                return
+            self._emit(self._finished, job, latent, why)
+            if empty:
+                self._emit(self.idle)
+
+    def _work(self, job: _Job):
+        from explorer.commands_project import projected_latent
+        from explorer.projection import align, framing_for, load_photo, photo_array, photo_id, project
+        from explorer.projection.encoder import encoder_for
+
+        gen = self.model
+        if gen is None:
+            raise RuntimeError("no model is open")
+        self._emit(self.started, f"Projecting {job.name}")
+        notes: list[str] = []
+        photo = load_photo(job.path, notes) if job.path is not None else photo_array(job.image)
+        aligned = align(photo, gen.info.resolution, framing_for(gen))
+        notes.append(aligned.note)
+        encoder = encoder_for(gen)
+        if encoder is None:
+            notes.append("this model has no encoder yet: the projection starts from the average face "
+                         "(`latent-explorer train-encoder` makes later imports faster)")
+        self._emit(self.notice, f"{job.name}: " + "; ".join(notes) + ".")
+        self._emit(self.preview, job.name, aligned.image)
+        result = project(gen, aligned.image, space=self.space, steps=self.steps,
+                         start="encoder" if encoder is not None else "w_avg", encoder=encoder,
+                         progress=lambda f: self._emit(self.progress, f),
+                         preview=lambda im: self._emit(self.preview, job.name, np.array(im)),
+                         cancelled=lambda: job.cancelled or self._closing)
+        if result.cancelled:
+            return None
+        return projected_latent(gen, result, photo_id(job.path, photo), aligned.note)
+
+    def _emit(self, signal, *args) -> None:
+        if not self._closing and shiboken6.isValid(self):
+            try:
+                signal.emit(*args)
+            except RuntimeError:
+                pass
+
+    def _deliver(self, job: _Job, latent, why) -> None:
+        if latent is None and why is None:
+            why = "cancelled"
+        job.on_done(latent, why)
+
+
+def is_photo(path: str) -> bool:
+    """A picture to project (not a face PNG that carries its recipe, not a checkpoint)."""
+    p = Path(path)
+    if p.suffix.lower() not in PHOTO_SUFFIXES:
+        return False
+    if p.suffix.lower() == ".png":
+        from explorer.export import read_png_recipe
+
+        try:
+            return read_png_recipe(p) is None
+        except Exception:  # noqa: BLE001 - an unreadable PNG is reported by the photo loader
+            return True
+    return True
