@@ -24,7 +24,8 @@ def projected_latent(gen, result, photo_info: dict, aligned_note: str):
 
     recipe = {"op": "import", "name": f"{Path(photo_info['file']).stem} (projected)",
               "source": "projection", "photo": photo_info, "space": result.space, "steps": result.steps,
-              "start": result.start, "psnr": round(float(result.psnr), 2), "alignment": aligned_note}
+              "start": result.start, "psnr": round(float(result.psnr), 2), "alignment": aligned_note,
+              "loss": getattr(result, "loss_kind", "")}
     return Latent(ws=result.ws, recipe=recipe, model=str(gen.fingerprint))
 
 
@@ -39,6 +40,10 @@ def cmd_project(args) -> int:
     from .projection.encoder import encoder_for
 
     gen = load_generator(args.model)
+    from .projection.loss import loss_for
+
+    loss = loss_for(gen, args.model)
+    print(f"loss: pixels at three scales + {loss.kind} features", file=sys.stderr)
     encoder = None if args.start == "w_avg" else encoder_for(gen)
     if args.start == "encoder" and encoder is None:
         print("note: no encoder for this model yet (`latent-explorer train-encoder --model ...`): "
@@ -60,7 +65,7 @@ def cmd_project(args) -> int:
         print(f"{Path(p).name}: {aligned.note}", file=sys.stderr)
         t0 = time.perf_counter()
         result = project(gen, aligned.image, space=args.space, steps=args.steps,
-                         start="encoder" if encoder is not None else "w_avg", encoder=encoder)
+                         start="encoder" if encoder is not None else "w_avg", encoder=encoder, loss=loss)
         lat = projected_latent(gen, result, photo_id(p, photo), aligned.note)
         stem = Path(p).stem
         save_png(out / f"{stem}.png", result.image, png_payload(lat, gen.name))

@@ -223,3 +223,47 @@ def test_cli_project_writes_face_ws_and_side_by_side(tmp_path, capsys):
     side = Image.open(out / "jon-side.png")
     assert side.size == (128, 64)
     assert "PSNR" in captured.out
+
+
+# ----- the checkpoint's own discriminator as the perceptual loss ---------------------------------
+def test_nvidia_discriminator_matches_nvidias_code(fixtures_dir):
+    """Block outputs and logits of the P1 fixture's D against NVIDIA's networks_stylegan2 (run
+    outside the project on the same weights; tests/data/P1_sg2_res32.D_ref.npz): float32, CPU."""
+    from pathlib import Path
+
+    from explorer.checkpoints.discriminator import block_features, load_discriminator
+
+    net = load_discriminator(fixtures_dir / "P1_sg2_res32.pkl")
+    assert net is not None and net.complete
+    ref = np.load(Path(__file__).parent / "data" / "P1_sg2_res32.D_ref.npz")
+    img = torch.from_numpy(ref["img"])
+    with torch.no_grad():
+        feats = block_features(net, img)
+        logits = net(img)
+    for name, f in zip(("b32", "b16", "b8"), feats):
+        assert np.abs(f.numpy() - ref[name]).max() < 1e-5, name
+    assert np.abs(logits.numpy() - ref["logits"]).max() < 1e-5
+
+
+def test_files_without_a_discriminator_give_none(fixtures_dir, tmp_path, make_generator):
+    from explorer.checkpoints import save_native
+    from explorer.checkpoints.discriminator import load_discriminator
+
+    assert load_discriminator(fixtures_dir / "R1_rosinality_s64_cm2.pt") is None
+    save_native(make_generator(), tmp_path / "g.safetensors")
+    assert load_discriminator(tmp_path / "g.safetensors") is None
+
+
+def test_projection_into_an_nvidia_checkpoint_uses_its_discriminator(fixtures_dir):
+    from explorer import load_generator
+    from explorer.projection.loss import loss_for
+
+    path = fixtures_dir / "P1_sg2_res32.pkl"
+    gen = load_generator(path)
+    loss = loss_for(gen, path)
+    assert loss.kind == "discriminator"
+    _ws, face = model_face(gen, 2)
+    r = project(gen, face, steps=20, start="w_avg", loss=loss, record_every=5)
+    losses = [h["loss"] for h in r.history[1:]]
+    assert r.loss_kind == "discriminator" and losses[-1] < 0.8 * losses[0]   # an untrained fixture: the
+    # loss is what it optimises; its pictures are noise, so PSNR says little here

@@ -636,6 +636,7 @@ class MainWindow(QMainWindow):
         service = self.bridge.set_generator(gen, **self.render_options)
         self.runner.model = gen
         self.photos.model = gen
+        self.photos.model_path = self.model_path
         info = gen.info
         self.thumbs.reset(info.resolution)
         self.grid_model.groups = dict(info.groups)

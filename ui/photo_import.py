@@ -47,6 +47,8 @@ class PhotoImporter(QObject):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.model = None
+        self.model_path = None            # the checkpoint file (its discriminator guides the projection)
+        self._loss = None                 # (model, loss) built once per model
         self.steps, self.space = STEPS, SPACE
         self._queue: deque[_Job] = deque()
         self._running: _Job | None = None
@@ -133,6 +135,11 @@ class PhotoImporter(QObject):
         photo = load_photo(job.path, notes) if job.path is not None else photo_array(job.image)
         aligned = align(photo, gen.info.resolution, framing_for(gen))
         notes.append(aligned.note)
+        from explorer.projection.loss import loss_for
+
+        if self._loss is None or self._loss[0] is not gen:
+            self._loss = (gen, loss_for(gen, self.model_path))
+        loss = self._loss[1]
         encoder = encoder_for(gen)
         if encoder is None:
             notes.append("this model has no encoder yet: the projection starts from the average face "
@@ -140,7 +147,7 @@ class PhotoImporter(QObject):
         self._emit(self.notice, f"{job.name}: " + "; ".join(notes) + ".")
         self._emit(self.preview, job.name, aligned.image)
         result = project(gen, aligned.image, space=self.space, steps=self.steps,
-                         start="encoder" if encoder is not None else "w_avg", encoder=encoder,
+                         start="encoder" if encoder is not None else "w_avg", encoder=encoder, loss=loss,
                          progress=lambda f: self._emit(self.progress, f),
                          preview=lambda im: self._emit(self.preview, job.name, np.array(im)),
                          cancelled=lambda: job.cancelled or self._closing)

@@ -1,9 +1,11 @@
 """The projection's loss: pixels at three scales plus a perceptual term, without ImageNet weights.
 
-The perceptual term compares unit-normalised activations after every ReLU of a frozen CNN (as
-LPIPS does, with equal layer weights): the default model's attribute classifier (trained on the
-same procedural faces: it sees eyes, mouths, glasses), or, for other models, the fixed seeded
-random CNN of the style transfer. Pixels: mean absolute difference at full, half and quarter size.
+The perceptual term compares unit-normalised activations of a frozen CNN (as LPIPS does, with
+equal layer weights): the default model's attribute classifier (trained on the same procedural
+faces: it sees eyes, mouths, glasses); the checkpoint's own discriminator when the file carries one
+(NVIDIA snapshots: its residual blocks' outputs; it has seen the model's domain); otherwise the
+fixed seeded random CNN of the style transfer. Pixels: mean absolute difference at full, half and
+quarter size.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ DEFAULT_CLASSIFIER = RESOURCES / "attribute_classifier.safetensors"
 
 class ProjectionLoss(nn.Module):
     def __init__(self, features: str = "random", pixel_weight: float = 1.0, feature_weight: float = 1.0,
-                 classifier_path: str | Path | None = None):
+                 classifier_path: str | Path | None = None, discriminator=None):
         super().__init__()
         self.pixel_weight, self.feature_weight = float(pixel_weight), float(feature_weight)
         self.kind = features
@@ -29,6 +31,13 @@ class ProjectionLoss(nn.Module):
             clf = AttributeClassifier.load(classifier_path or DEFAULT_CLASSIFIER)
             self.trunk = clf.net.trunk.eval().requires_grad_(False)
             self.resolution = clf.resolution
+            self.normalise = None
+        elif features == "discriminator":
+            if discriminator is None:
+                raise ValueError("discriminator features need the discriminator")
+            self.disc = discriminator.eval().requires_grad_(False)
+            self.trunk = None
+            self.resolution = None
             self.normalise = None
         elif features == "random":
             from ..style_transfer.features import RandomFeatures
@@ -47,6 +56,10 @@ class ProjectionLoss(nn.Module):
         if self.resolution is not None and x.shape[-1] != self.resolution:
             x = F.interpolate(x, size=(self.resolution, self.resolution), mode="bilinear", antialias=True,
                               align_corners=False)
+        if self.kind == "discriminator":
+            from ..checkpoints.discriminator import block_features
+
+            return [f / (f.square().sum(1, keepdim=True).sqrt() + 1e-6) for f in block_features(self.disc, x)]
         if self.normalise is not None:
             x = self.normalise((x + 1) / 2)
         out = []
@@ -72,10 +85,21 @@ class ProjectionLoss(nn.Module):
         return loss
 
 
-def loss_for(gen) -> ProjectionLoss:
-    """The default model's classifier features when projecting into it, random features otherwise."""
+def loss_for(gen, path=None) -> ProjectionLoss:
+    """The default model's classifier features when projecting into it; the discriminator in the
+    checkpoint at `path` when it has one; random features otherwise."""
     is_default = str((gen.config.get("source") or {}).get("file", "")).startswith("default_model") \
         or gen.config.get("name") == "default"
     if is_default and DEFAULT_CLASSIFIER.is_file():
         return ProjectionLoss("classifier")
+    if path is not None and str(path) != "default":
+        from ..checkpoints import CheckpointError
+        from ..checkpoints.discriminator import load_discriminator
+
+        try:
+            disc = load_discriminator(path)
+        except (CheckpointError, OSError):
+            disc = None
+        if disc is not None and disc.config["img_resolution"] == gen.info.resolution:
+            return ProjectionLoss("discriminator", discriminator=disc.to(gen.device))
     return ProjectionLoss("random")

@@ -36,6 +36,7 @@ class ProjectionResult:
     start: str                     # 'encoder', 'w_avg' or 'given'
     cancelled: bool = False
     history: list[dict] = field(default_factory=list)   # {step, psnr, loss, seconds}
+    loss_kind: str = ""            # the perceptual features used: classifier, discriminator, random
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -149,4 +150,4 @@ def project(gen, target: np.ndarray, *, space: str = "w+", steps: int = 100, sta
             final = to_uint8(gen.synthesize(torch.from_numpy(ws)[None].to(dev), noise_mode="const"))[0]
     return ProjectionResult(ws=ws.astype(np.float32), image=final, target=shown_target,
                             psnr=psnr(final[..., :3], shown_target), steps=done, seconds=time.perf_counter() - t0,
-                            space=space, start=start_name, cancelled=stopped, history=history)
+                            space=space, start=start_name, cancelled=stopped, history=history, loss_kind=loss.kind)
