@@ -169,3 +169,29 @@ def test_closing_the_window_mid_run_stops_the_worker(qtbot, gen, settings):
     assert thread is not None and thread.is_alive()
     w.close()
     assert not thread.is_alive()          # joined: nothing runs on after the window is gone
+
+
+def test_vgg16_weights_are_taken_for_projection(qtbot, window, tmp_path):
+    import torch
+
+    from explorer.style_transfer import features
+    from explorer.style_transfer.features import VGG16Features
+
+    gen_ = torch.Generator().manual_seed(1)
+    state = {f"features.{k}": torch.randn(*shape, generator=gen_) * 0.05
+             for k, shape in VGG16Features.expected_shapes().items()}
+    path = tmp_path / "vgg16-397923af.pth"
+    torch.save(state, path)
+    shown = []
+    window.show_message = lambda text, level="info", action=None: shown.append((level, text))
+    try:
+        assert window.choose_style_features(str(path)) is True
+        assert shown[-1][0] == "info" and "VGG16" in shown[-1][1]
+        assert window.settings.value("style/vgg16") == str(path)
+        assert features.vgg16_features() is not None
+        from explorer.projection.loss import loss_for
+
+        assert loss_for(window.generator).kind == "vgg16"
+    finally:
+        window.choose_style_features("")
+    assert features.vgg16_path() is None

@@ -269,9 +269,9 @@ class MainWindow(QMainWindow):
         self.act_style_transfer = A("S&tyle Transfer…", lambda: self.open_plugin_form("builtin.style_transfer"),
                                     "Ctrl+Shift+T", "Repaint the selected face in the style of a picture (frost, "
                                     "oil paint, charcoal, mosaic, stained glass, or your own)")
-        self.act_style_features = A("Style Transfer &Features…", self.choose_style_features, None,
-                                    "Use torchvision's VGG19 weights file for style transfer (otherwise a fixed "
-                                    "random network is used)")
+        self.act_style_features = A("Feature Network &Weights (VGG16 / VGG19)…", self.choose_style_features, None,
+                                    "Use torchvision's VGG19 weights for style transfer or VGG16 weights for photo "
+                                    "projection (otherwise built-in networks are used)")
         self.act_to_matrix_src = A("Add to Matrix as &Source", lambda: self._to_matrix("source"), "Ctrl+Shift+S",
                                    "Put the selected faces along the top of the mixing matrix")
         self.act_to_matrix_dst = A("Add to Matrix as &Destination", lambda: self._to_matrix("destination"),
@@ -522,11 +522,12 @@ class MainWindow(QMainWindow):
     # ================================================================== settings
     def _restore_settings(self) -> None:
         s = self.settings
-        vgg = s.value("style/vgg19", "")
-        if isinstance(vgg, str) and vgg:
-            from explorer.style_transfer.features import set_vgg19_path
+        from explorer.style_transfer.features import set_vgg16_path, set_vgg19_path
 
-            set_vgg19_path(vgg)
+        for key, setter in (("style/vgg19", set_vgg19_path), ("style/vgg16", set_vgg16_path)):
+            vgg = s.value(key, "")
+            if isinstance(vgg, str) and vgg:
+                setter(vgg)
         geo = s.value("window/geometry")
         if isinstance(geo, QByteArray) and not geo.isEmpty():
             self.restoreGeometry(geo)
@@ -1127,27 +1128,40 @@ class MainWindow(QMainWindow):
         return self.registry.apply_post(image, latent.post, model=self.generator, source=source)
 
     def choose_style_features(self, path: str | None = None) -> bool:
-        """Pick torchvision's VGG19 weights file for style transfer (checked before it is kept);
-        an empty choice goes back to the random features. True when a setting was made."""
-        from explorer.style_transfer.features import FeatureError, VGG19Features, set_vgg19_path
+        """Pick torchvision's VGG19 weights (style transfer) or VGG16 weights (photo projection's
+        LPIPS-style loss): checked before it is kept. An empty path forgets both (the random and
+        built-in features are used). True when a setting was made."""
+        from explorer.style_transfer.features import (FeatureError, VGG16Features, VGG19Features, set_vgg16_path,
+                                                      set_vgg19_path)
 
         if path is None:
             path, _ = QFileDialog.getOpenFileName(
-                self, "VGG19 weights for style transfer (torchvision's vgg19-*.pth; Cancel keeps the current)",
-                str(self.settings.value("style/vgg19", "") or Path.home()), "PyTorch weights (*.pth *.pt);;All files (*)")
+                self, "VGG19 (style transfer) or VGG16 (photo projection) weights: torchvision's vgg*.pth",
+                str(Path.home()), "PyTorch weights (*.pth *.pt);;All files (*)")
             if not path:
                 return False
-        if path:
+        if not path:
+            for key, setter in (("style/vgg19", set_vgg19_path), ("style/vgg16", set_vgg16_path)):
+                self.settings.setValue(key, "")
+                setter(None)
+            self.show_message("Style transfer uses its random features; projection its built-in ones.", "info")
+            return True
+        errors = []
+        for cls, key, setter, use in ((VGG19Features, "style/vgg19", set_vgg19_path,
+                                       "style transfer can use it (choose 'vgg19' in its Features)"),
+                                      (VGG16Features, "style/vgg16", set_vgg16_path,
+                                       "photo projection compares pictures with it (LPIPS-style)")):
             try:
-                VGG19Features.from_file(path)
+                cls.from_file(path)
             except FeatureError as e:
-                self.show_message(str(e), "error")
-                return False
-        self.settings.setValue("style/vgg19", path or "")
-        set_vgg19_path(path or None)
-        self.show_message(f"Style transfer can use VGG19 features from {Path(path).name} (choose 'vgg19' in "
-                           "its Features)." if path else "Style transfer uses its random features.", "info")
-        return True
+                errors.append(str(e))
+                continue
+            self.settings.setValue(key, path)
+            setter(path)
+            self.show_message(f"{cls.label} weights from {Path(path).name}: {use}.", "info")
+            return True
+        self.show_message(f"{errors[0].rstrip('.')}; nor is it torchvision's VGG16 file.", "error")
+        return False
 
     def _on_busy(self, busy: bool) -> None:
         self.status_progress.setVisible(busy or self.loader.busy)

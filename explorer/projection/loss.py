@@ -2,7 +2,8 @@
 
 The perceptual term compares unit-normalised activations of a frozen CNN (as LPIPS does, with
 equal layer weights): the default model's attribute classifier (trained on the same procedural
-faces: it sees eyes, mouths, glasses); the checkpoint's own discriminator when the file carries one
+faces: it sees eyes, mouths, glasses); VGG16 at LPIPS's five layers when the user has given
+torchvision's VGG16 weights (a setting, or LATENT_EXPLORER_VGG16); the checkpoint's own discriminator when the file carries one
 (NVIDIA snapshots: its residual blocks' outputs; it has seen the model's domain); otherwise the
 fixed seeded random CNN of the style transfer. Pixels: mean absolute difference at full, half and
 quarter size.
@@ -32,6 +33,16 @@ class ProjectionLoss(nn.Module):
             self.trunk = clf.net.trunk.eval().requires_grad_(False)
             self.resolution = clf.resolution
             self.normalise = None
+        elif features == "vgg16":
+            from ..style_transfer.features import vgg16_features
+
+            net = vgg16_features()
+            if net is None:
+                raise ValueError("VGG16 features need torchvision's VGG16 weights (LATENT_EXPLORER_VGG16)")
+            self.vgg = net
+            self.trunk = None
+            self.resolution = None
+            self.normalise = None
         elif features == "discriminator":
             if discriminator is None:
                 raise ValueError("discriminator features need the discriminator")
@@ -56,6 +67,9 @@ class ProjectionLoss(nn.Module):
         if self.resolution is not None and x.shape[-1] != self.resolution:
             x = F.interpolate(x, size=(self.resolution, self.resolution), mode="bilinear", antialias=True,
                               align_corners=False)
+        if self.kind == "vgg16":
+            feats = self.vgg((x + 1) / 2, self.vgg.style_layers)
+            return [f / (f.square().sum(1, keepdim=True).sqrt() + 1e-6) for f in feats.values()]
         if self.kind == "discriminator":
             from ..checkpoints.discriminator import block_features
 
@@ -92,6 +106,13 @@ def loss_for(gen, path=None) -> ProjectionLoss:
         or gen.config.get("name") == "default"
     if is_default and DEFAULT_CLASSIFIER.is_file():
         return ProjectionLoss("classifier")
+    from ..style_transfer.features import FeatureError, vgg16_features
+
+    try:
+        if vgg16_features() is not None:          # the user gave VGG16 weights: LPIPS-style distances
+            return ProjectionLoss("vgg16")
+    except FeatureError:
+        pass
     if path is not None and str(path) != "default":
         from ..checkpoints import CheckpointError
         from ..checkpoints.discriminator import load_discriminator

@@ -18,6 +18,7 @@ import torch.nn as nn
 from ..errors import FileProblem
 
 VGG19_ENV = "LATENT_EXPLORER_VGG19"
+VGG16_ENV = "LATENT_EXPLORER_VGG16"
 FEATURE_KINDS = ("random", "vgg19")
 MAX_WEIGHTS_BYTES = 1 << 30               # torchvision's vgg19 file is 548 MB
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -25,6 +26,7 @@ _IMAGENET_STD = (0.229, 0.224, 0.225)
 
 _setting_lock = threading.Lock()
 _vgg19_setting: str | None = None
+_vgg16_setting: str | None = None
 _cache: dict = {}
 
 
@@ -147,7 +149,8 @@ class _MultiKernel(nn.Module):
         return torch.cat([c(x) for c in self.convs], dim=1)
 
 
-# torchvision's vgg19().features: conv indices and channel counts, 'M' = max pool
+# torchvision's vgg16() / vgg19().features: conv indices and channel counts, 'M' = max pool
+_VGG16_CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
 _VGG19_CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"]
 
 
@@ -155,6 +158,8 @@ class VGG19Features(FeatureNet):
     """VGG19's convolutional part with torchvision's layer indices (weights `features.N.weight`);
     average pooling instead of max pooling, as Gatys et al. suggest for synthesis."""
     name = "vgg19"
+    label = "VGG19"
+    CFG = _VGG19_CFG
     style_layers = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
     content_layer = "relu4_2"
 
@@ -164,7 +169,7 @@ class VGG19Features(FeatureNet):
         layers: list[nn.Module] = []
         names: list[str | None] = []
         c_in, block, conv_in_block = 3, 1, 0
-        for v in _VGG19_CFG:
+        for v in self.CFG:
             if v == "M":
                 layers.append(nn.AvgPool2d(2))
                 names.append(None)
@@ -182,10 +187,10 @@ class VGG19Features(FeatureNet):
             self.features.load_state_dict(state)
         self._freeze()
 
-    @staticmethod
-    def expected_shapes() -> dict[str, tuple[int, ...]]:
+    @classmethod
+    def expected_shapes(cls) -> dict[str, tuple[int, ...]]:
         shapes, c_in, i = {}, 3, 0
-        for v in _VGG19_CFG:
+        for v in cls.CFG:
             if v == "M":
                 i += 1
                 continue
@@ -196,34 +201,78 @@ class VGG19Features(FeatureNet):
 
     @classmethod
     def from_file(cls, path: str | os.PathLike) -> "VGG19Features":
-        path = Path(path)
+        """Loaded weights-only; every tensor's shape checked. FeatureError says what is wrong."""
+        path, what = Path(path), f"{cls.label} weights"
         try:
             size = path.stat().st_size
         except OSError as e:
-            raise FeatureError(f"VGG19 weights {path}: cannot read it ({e.strerror or e}).") from None
+            raise FeatureError(f"{what} {path}: cannot read it ({e.strerror or e}).") from None
         if size > MAX_WEIGHTS_BYTES:
-            raise FeatureError(f"VGG19 weights {path}: {size / 2**20:.0f} MB is larger than a VGG19 file "
+            raise FeatureError(f"{what} {path}: {size / 2**20:.0f} MB is larger than a {cls.label} file "
                                f"({MAX_WEIGHTS_BYTES / 2**20:.0f} MB at most).")
         try:
             raw = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as e:  # noqa: BLE001 - any failure of a foreign file is one message
-            raise FeatureError(f"VGG19 weights {path}: not a readable PyTorch weights file "
+            raise FeatureError(f"{what} {path}: not a readable PyTorch weights file "
                                f"({type(e).__name__}).") from None
         if not isinstance(raw, dict):
-            raise FeatureError(f"VGG19 weights {path}: expected a state dict, found a {type(raw).__name__}.")
+            raise FeatureError(f"{what} {path}: expected a state dict, found a {type(raw).__name__}.")
         state = {}
         for key, shape in cls.expected_shapes().items():
             t = raw.get(f"features.{key}", raw.get(key))
             if not isinstance(t, torch.Tensor):
-                raise FeatureError(f"VGG19 weights {path}: no tensor features.{key}; this is not "
-                                   "torchvision's VGG19 file.")
+                raise FeatureError(f"{what} {path}: no tensor features.{key}; this is not "
+                                   f"torchvision's {cls.label} file.")
             if tuple(t.shape) != shape:
-                raise FeatureError(f"VGG19 weights {path}: features.{key} has shape {tuple(t.shape)}, "
-                                   f"VGG19 needs {shape}.")
+                raise FeatureError(f"{what} {path}: features.{key} has shape {tuple(t.shape)}, "
+                                   f"{cls.label} needs {shape}.")
             if not t.is_floating_point() or not torch.isfinite(t).all():
-                raise FeatureError(f"VGG19 weights {path}: features.{key} is not finite floating point.")
+                raise FeatureError(f"{what} {path}: features.{key} is not finite floating point.")
             state[key] = t.float()
+        extra = [k for k in raw if isinstance(k, str) and k.startswith("features.")
+                 and k[len("features."):] not in state]
+        if extra:                                   # VGG19's extra convolutions: not a VGG16 file
+            raise FeatureError(f"{what} {path}: holds {extra[0]}, which {cls.label} does not have.")
         return cls(state)
+
+
+class VGG16Features(VGG19Features):
+    """VGG16's convolutional part (torchvision layout): LPIPS-style distances for projection."""
+    name = "vgg16"
+    label = "VGG16"
+    CFG = _VGG16_CFG
+    style_layers = ("relu1_2", "relu2_2", "relu3_3", "relu4_3", "relu5_3")     # LPIPS's layers
+    content_layer = "relu4_3"
+
+
+def vgg16_path() -> Path | None:
+    """torchvision's VGG16 weights, when the user gave them (setting first, then LATENT_EXPLORER_VGG16)."""
+    with _setting_lock:
+        value = _vgg16_setting
+    value = value or os.environ.get(VGG16_ENV, "")
+    return Path(value).expanduser() if value else None
+
+
+def set_vgg16_path(path: str | os.PathLike | None) -> None:
+    global _vgg16_setting
+    with _setting_lock:
+        _vgg16_setting = os.fspath(path) if path else None
+
+
+def vgg16_features() -> "VGG16Features | None":
+    """The user's VGG16 (built once per file), or None when none is set."""
+    path = vgg16_path()
+    if path is None or not path.is_file():
+        return None
+    st = path.stat()
+    key = ("vgg16", str(path.resolve()), st.st_size, st.st_mtime_ns)
+    with _setting_lock:
+        net = _cache.get(key)
+    if net is None:
+        net = VGG16Features.from_file(path)
+        with _setting_lock:
+            _cache[key] = net
+    return net
 
 
 def feature_extractor(kind: str = "random") -> FeatureNet:
@@ -263,5 +312,6 @@ def total_variation(x: torch.Tensor) -> torch.Tensor:
     return (x[..., 1:, :] - x[..., :-1, :]).abs().mean() + (x[..., :, 1:] - x[..., :, :-1]).abs().mean()
 
 
-__all__ = ["FEATURE_KINDS", "FeatureError", "FeatureNet", "RandomFeatures", "VGG19Features", "VGG19_ENV",
+__all__ = ["FEATURE_KINDS", "FeatureError", "FeatureNet", "RandomFeatures", "VGG16Features", "VGG16_ENV",
+           "VGG19Features", "VGG19_ENV", "set_vgg16_path", "vgg16_features", "vgg16_path",
            "feature_extractor", "gram", "set_vgg19_path", "total_variation", "vgg19_path"]
