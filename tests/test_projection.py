@@ -178,7 +178,7 @@ def test_encoder_trains_saves_loads_and_is_found_by_fingerprint(tmp_path, make_g
     enc.save(enc_mod.encoder_path(gen))
     again = encoder_for(gen)
     assert again is not None and np.allclose(again.predict(np.zeros((32, 32, 3), np.uint8)),
-                                              enc.predict(np.zeros((32, 32, 3), np.uint8)), atol=1e-5)
+                                              enc.predict(np.zeros((32, 32, 3), np.uint8)), atol=1e-3)  # float16 file
     other = make_generator(res=32, dim=16, seed=5)
     assert encoder_for(other) is None                          # another model's encoder is not used
     bad = tmp_path / "bad.safetensors"

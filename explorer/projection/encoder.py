@@ -69,12 +69,14 @@ class Encoder:
             out = self.net(x)[0] * self.w_scale + self.w_mean
         return out.float().numpy()
 
-    def save(self, path: str | os.PathLike) -> Path:
+    def save(self, path: str | os.PathLike, half: bool = True) -> Path:
+        """safetensors (weights float16 by default: half the size, the same guesses to 1e-3)."""
         from safetensors.torch import save_file
 
         from ..export import atomic_path
 
-        state = {f"net.{k}": v.detach().contiguous() for k, v in self.net.state_dict().items()}
+        state = {f"net.{k}": (v.detach().half() if half else v.detach()).contiguous()
+                 for k, v in self.net.state_dict().items()}
         state["w_mean"], state["w_scale"] = self.w_mean.contiguous(), self.w_scale.contiguous()
         with atomic_path(path) as tmp:
             save_file(state, str(tmp), metadata={"encoder": json.dumps(self.meta)})
