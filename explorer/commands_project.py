@@ -21,12 +21,15 @@ DEFAULT_SPACE = "w+"
 def projected_latent(gen, result, photo_info: dict, aligned_note: str):
     """The Latent of a projection: its ws, a recipe naming the photo (file, hash) and the settings."""
     from .latents import Latent
+    from .noise import NoiseSpec
 
     recipe = {"op": "import", "name": f"{Path(photo_info['file']).stem} (projected)",
               "source": "projection", "photo": photo_info, "space": result.space, "steps": result.steps,
               "start": result.start, "psnr": round(float(result.psnr), 2), "alignment": aligned_note,
               "loss": getattr(result, "loss_kind", "")}
-    return Latent(ws=result.ws, recipe=recipe, model=str(gen.fingerprint))
+    noise = NoiseSpec.from_maps(result.noise_maps) if result.noise_maps else NoiseSpec()
+    recipe["noise_maps"] = bool(result.noise_maps)
+    return Latent(ws=result.ws, recipe=recipe, model=str(gen.fingerprint), noise=noise)
 
 
 def cmd_project(args) -> int:

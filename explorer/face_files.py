@@ -111,10 +111,15 @@ def _latent_from_meta(path: Path, meta: dict, model) -> tuple[Latent, str | None
             raise FaceFileError(f"{path.name} holds styles that are not finite numbers (it would render "
                                 "as a black square); the file is damaged.")
         warning = None
+        from .noise import noise_for_model
+
+        spec, why = noise_for_model(lat.noise, model)
+        if why:
+            lat, warning = lat.with_noise(spec), f"{path.name}: {why}."
         if lat.model != model.fingerprint:
             name = (meta.get("model") or {}).get("name") if isinstance(meta.get("model"), dict) else None
             warning = (f"{path.name} was made with {name or 'another model'}; it is shown with the current "
-                       "model and may look different.")
+                       "model and may look different." + (f" {warning}" if warning else ""))
         return lat, warning
     if meta.get("kind") == "seed" and "seed" in meta:   # `latent-explorer generate` output
         seed = meta["seed"]

@@ -85,7 +85,7 @@ class Latent:
     def digest(self) -> str:
         """Content key for caches: styles + noise (not the recipe: same face, same pixels)."""
         h = hashlib.sha1(self.ws.tobytes())
-        h.update(json.dumps(self.noise.to_json(), sort_keys=True).encode())
+        h.update(json.dumps(self.noise.key(), sort_keys=True).encode())
         return h.hexdigest()
 
     def with_noise(self, noise: NoiseSpec) -> "Latent":

@@ -113,6 +113,8 @@ class RenderService:
         self._fingerprint = str(generator.fingerprint)
         self._info = info
         self._has_noise = info.arch != "stylegan3" and bool(getattr(generator, "noise_inputs", lambda: [1])())
+        inputs = generator.noise_inputs() if self._has_noise and hasattr(generator, "noise_inputs") else []
+        self._noise_sides = [int(ni.resolution) for ni in inputs]
         self._model_gen = getattr(self, "_model_gen", 0) + 1
 
     @property
@@ -477,12 +479,13 @@ class RenderService:
         ws = torch.from_numpy(np.stack([it.ws for it in items])).to(dev)
         mode, strength, layers = items[0].noise.batch_key
         seeds = [it.noise.seed for it in items] if mode == "random" else None
+        maps = [it.noise.maps for it in items] if mode == "maps" else None
         base = 0
         if dev.type == "cuda":
             torch.cuda.reset_peak_memory_stats(dev)
             base = torch.cuda.memory_allocated(dev)
         with torch.inference_mode():
-            u8 = to_uint8(resize_images(self._synthesize(ws, mode, seeds, strength, layers), size))
+            u8 = to_uint8(resize_images(self._synthesize(ws, mode, seeds, strength, layers, maps), size))
         out = [u8[i].copy() for i in range(n)]  # own buffers: exact cache accounting
         dt = time.perf_counter() - t0
         for it in items:
@@ -490,8 +493,15 @@ class RenderService:
         self._record_batch(prio, n, dt, base)
         return out
 
-    def _synthesize(self, ws, mode, seeds, strength, layers=None):
+    def _synthesize(self, ws, mode, seeds, strength, layers=None, maps=None):
         dtype = None if self.dtype == torch.float32 else self.dtype
+        if mode == "maps":        # each image its own explicit maps, stacked per noise input
+            from .noise import NOISE_MAPS
+
+            per_image = [NOISE_MAPS.get(m) for m in maps]
+            noise = [torch.from_numpy(np.stack([p[j] for p in per_image]))[:, None].to(ws.device)
+                     for j in range(len(per_image[0]))]
+            return self._model.synthesize(ws, noise_mode="const", noise=noise, noise_strength=strength, dtype=dtype)
         if self._synth_fn is not None:
             try:  # noise passed as tensors: per-image seeds would otherwise be baked into guards
                 noise = self._model.make_noise(len(seeds), seeds, layers) if mode == "random" else None
@@ -619,6 +629,13 @@ class RenderService:
 
     def _resolve_noise(self, spec: NoiseSpec) -> NoiseSpec:
         spec = spec.canonical(self._has_noise)
+        if spec.mode == "maps":
+            from .noise import NOISE_MAPS
+
+            sides = [int(a.shape[0]) for a in NOISE_MAPS.get(spec.maps)]
+            if sides != self._noise_sides:
+                raise ValueError(f"these noise maps ({len(sides)} maps) were made for another model "
+                                 f"(this one has {len(self._noise_sides)} noise inputs)")
         if spec.mode == "random" and spec.seed is None:
             spec = NoiseSpec("random", secrets.randbits(31), spec.strength, spec.layers)
         return spec

@@ -201,7 +201,7 @@ def latent_digest(ws: np.ndarray) -> str:
 
 def cache_key(fingerprint: str, digest: str, noise: NoiseSpec, size: int, precision: str) -> tuple:
     """(model fingerprint, latent digest, noise, size, precision): one rendered image."""
-    return (fingerprint, digest, noise.mode, noise.seed, noise.strength, int(size), precision)
+    return (fingerprint, digest, noise.mode, noise.seed, noise.strength, noise.maps, int(size), precision)
 
 
 class RenderCache:

@@ -3,6 +3,7 @@ projection in W / W+ gets close to the photo, cancels, the encoder trains, saves
 `project` command writes the face with its recipe, its ws and a side-by-side."""
 from __future__ import annotations
 
+import base64
 import struct
 import zlib
 
@@ -142,7 +143,7 @@ def model_face(gen, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
     lat = latent_from_seed(gen, seed, 0.7)
     with torch.no_grad():
-        return lat.ws, to_uint8(gen.synthesize(torch.from_numpy(lat.ws)[None]))[0]
+        return lat.ws, to_uint8(gen.synthesize(torch.from_numpy(np.array(lat.ws))[None]))[0]
 
 
 def test_projection_gets_close_to_a_face_the_model_made(default_gen):
@@ -267,3 +268,51 @@ def test_projection_into_an_nvidia_checkpoint_uses_its_discriminator(fixtures_di
     losses = [h["loss"] for h in r.history[1:]]
     assert r.loss_kind == "discriminator" and losses[-1] < 0.8 * losses[0]   # an untrained fixture: the
     # loss is what it optimises; its pictures are noise, so PSNR says little here
+
+
+# ----- StyleGAN2 noise maps: optimised, kept in the face's recipe, rendered back exactly ----------
+def test_noise_maps_are_optimised_stored_and_rendered_back(make_generator, tmp_path):
+    from explorer.commands_project import projected_latent
+    from explorer.export import save_png
+    from explorer.face_files import latent_from_png, png_payload
+    from explorer.generators import to_uint8
+    from explorer.latents import Latent, latent_from_seed
+    from explorer.noise import NoiseSpec
+    from explorer.render import RenderService
+
+    gen = make_generator(res=32, dim=16)
+    lat = latent_from_seed(gen, 3)
+    with torch.no_grad():
+        face = to_uint8(gen.synthesize(torch.from_numpy(lat.ws)[None], noise_mode="random", noise_seed=5))[0]
+    r = project(gen, face, steps=30, start="w_avg", record_every=5)
+    assert r.noise_maps is not None and [m.shape[0] for m in r.noise_maps] == \
+        [ni.resolution for ni in gen.noise_inputs()]
+    for m in r.noise_maps:                                 # kept Gaussian-like: zero mean, unit variance
+        assert abs(float(m.mean())) < 0.05 and abs(float(m.std()) - 1) < 0.05
+    face_lat = projected_latent(gen, r, {"file": "x.jpg", "sha1": "0" * 16, "size": [32, 32]}, "centre")
+    assert face_lat.noise.mode == "maps" and face_lat.recipe["noise_maps"] is True
+    with RenderService(gen) as svc:                        # the render service draws it as projected
+        shown = svc.render(face_lat.ws[None], None, noise=[face_lat.noise]).images[0]
+    assert np.array_equal(shown, r.image)
+    back = Latent.from_json(face_lat.to_json())            # the recipe carries the maps (float16)
+    assert back.noise == face_lat.noise and back.digest() == face_lat.digest()
+    save_png(tmp_path / "f.png", r.image, png_payload(face_lat, "tiny"))
+    again, warning = latent_from_png(tmp_path / "f.png", gen)
+    assert again.noise.maps == face_lat.noise.maps and warning is None
+    from explorer.noise import noise_for_model
+
+    other = make_generator(res=64, dim=16)                 # another model's noise inputs: stored noise
+    spec, why = noise_for_model(face_lat.noise, other)
+    assert spec == NoiseSpec() and "another model" in why
+
+
+def test_bad_noise_maps_in_a_recipe_are_refused():
+    from explorer.noise import NoiseSpec
+
+    good = {"mode": "maps", "seed": None, "strength": 1.0, "layers": None, "map_sides": [4, 8],
+            "map_data": base64.b64encode(np.zeros(80, "<f2").tobytes()).decode()}
+    assert NoiseSpec.from_json(good).mode == "maps"
+    for bad in ({"map_sides": [4, 8], "map_data": "AAAA"}, {"map_sides": [5000]}, {"map_sides": "x"},
+                {"map_sides": [4] * 65}, {"map_sides": [4], "map_data": None}):
+        with pytest.raises(ValueError):
+            NoiseSpec.from_json(dict(good, **bad))

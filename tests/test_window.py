@@ -738,13 +738,15 @@ def test_dropping_an_exported_png_on_the_grid_brings_the_face_back(qtbot, window
     assert np.array_equal(back.latent.ws, orig.latent.ws)
 
 
-def test_png_without_recipe_is_a_clear_error(window, tmp_path):
+def test_png_without_recipe_is_a_photo_and_a_tiny_one_a_clear_error(qtbot, window, tmp_path):
+    """A PNG without a recipe is a picture to project (photo import); an 8 px one cannot be."""
     p = tmp_path / "plain.png"
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(p)
     n = window.grid_model.rowCount()
     window.open_files([str(p)])
+    qtbot.waitUntil(lambda: any("too small" in t for t in window.messages.texts()), timeout=WAIT_MS)
     assert window.grid_model.rowCount() == n
-    assert any("carries no face recipe" in t for t in window.messages.texts())
+    assert any("plain.png" in t for t in window.messages.texts())
 
 
 def test_open_checkpoint_in_background_and_recent_list(qtbot, window, tmp_path):

@@ -981,6 +981,12 @@ class MainWindow(QMainWindow):
                 if lat.ws.shape != (info.num_ws, info.w_dim):
                     raise ValueError(f"that face belongs to a model of another shape ({lat.ws.shape[0]}×"
                                      f"{lat.ws.shape[1]} styles)")
+                from explorer.noise import noise_for_model
+
+                spec, why = noise_for_model(lat.noise, self.generator)
+                if why:
+                    lat = lat.with_noise(spec)
+                    self.show_message(f"Pasted face: {why}.")
             elif isinstance(doc, dict) and doc.get("op"):
                 lat = replay(doc, self.generator, self.registry)
             else:

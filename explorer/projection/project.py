@@ -4,8 +4,9 @@ Adam on w (W: one w for every layer; W+: one per layer) from a first guess (the 
 or w_avg as NVIDIA's projector starts), the learning rate ramped up over the first 5 % of the
 steps and down (cosine) over the last 25 %, Gaussian noise on w at the start that fades out by 75 %
 of the steps (it helps escape a poor start), loss = `ProjectionLoss` (pixels at three scales +
-perceptual features). The model's stored noise inputs are kept (the face must render again from
-its recipe alone). Progress, a live preview and cancellation between steps.
+perceptual features). StyleGAN2 models with active noise inputs get their noise maps optimised too
+(NVIDIA's regularisation); the maps travel in the face's noise spec (float16 in its recipe), so it
+renders again from its recipe alone. Progress, a live preview and cancellation between steps.
 """
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ class ProjectionResult:
     cancelled: bool = False
     history: list[dict] = field(default_factory=list)   # {step, psnr, loss, seconds}
     loss_kind: str = ""            # the perceptual features used: classifier, discriminator, random
+    noise_maps: list | None = None  # StyleGAN2 with active noise: the optimised maps, float32 [r, r] each
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -64,12 +66,16 @@ def project(gen, target: np.ndarray, *, space: str = "w+", steps: int = 100, sta
             loss: ProjectionLoss | None = None, lr: float = 0.05, noise_factor: float | None = None,
             progress: Callable[[float], None] | None = None, preview: Callable[[np.ndarray], None] | None = None,
             preview_every: int = 10, cancelled: Callable[[], bool] | None = None, seed: int = 0,
-            record_every: int = 10) -> ProjectionResult:
+            record_every: int = 10, optimize_noise: bool = True, noise_reg: float = 1e5) -> ProjectionResult:
     """Project `target` (uint8, aligned, any size: resized to the model's) into `gen`.
 
     start: 'encoder' (needs `encoder`; w_avg without one), 'w_avg', or a ws array [num_ws, w_dim].
     noise_factor: w noise at the start, as a share of the spread of w (default 0.05 from w_avg,
-    0.01 from the encoder's guess, which is close already)."""
+    0.01 from the encoder's guess, which is close already).
+    optimize_noise: a StyleGAN2 with active noise inputs also gets its per-layer noise maps optimised,
+    from fresh Gaussian noise, kept Gaussian-like as NVIDIA's projector does: a penalty on the maps'
+    autocorrelation at every scale (weight `noise_reg`) and each map renormalised to zero mean and
+    unit variance after every step. StyleGAN3 has no noise inputs."""
     if space not in SPACES:
         raise ValueError(f"space must be one of {', '.join(SPACES)}, got {space!r}")
     t0 = time.perf_counter()
@@ -96,8 +102,12 @@ def project(gen, target: np.ndarray, *, space: str = "w+", steps: int = 100, sta
         noise_factor = 0.05 if start_name == "w_avg" else 0.01
     w_std = _w_std(gen)
     param = (ws0.mean(0, keepdim=True) if space == "w" else ws0).clone().requires_grad_(True)
-    opt = torch.optim.Adam([param], lr=lr, betas=(0.9, 0.999))
     gen_noise = torch.Generator(device="cpu").manual_seed(int(seed))
+    noise_bufs: list[torch.Tensor] = []
+    if optimize_noise and hasattr(gen, "has_active_noise") and gen.has_active_noise():
+        noise_bufs = [torch.randn(1, 1, ni.resolution, ni.resolution, generator=gen_noise).to(dev).requires_grad_(True)
+                      for ni in gen.noise_inputs()]
+    opt = torch.optim.Adam([param] + noise_bufs, lr=lr, betas=(0.9, 0.999))
     history: list[dict] = []
     stopped = False
 
@@ -105,7 +115,21 @@ def project(gen, target: np.ndarray, *, space: str = "w+", steps: int = 100, sta
         return p.expand(info.num_ws, -1)[None] if space == "w" else p[None]
 
     def render(p):
+        if noise_bufs:
+            return gen.synthesize(expand(p), noise_mode="const", noise=noise_bufs)
         return gen.synthesize(expand(p), noise_mode="const")
+
+    def noise_penalty():
+        total = param.new_zeros(())
+        for buf in noise_bufs:
+            n = buf
+            while True:
+                total = total + (n * torch.roll(n, shifts=1, dims=3)).mean() ** 2
+                total = total + (n * torch.roll(n, shifts=1, dims=2)).mean() ** 2
+                if n.shape[2] <= 8:
+                    break
+                n = F.avg_pool2d(n, kernel_size=2)
+        return total
 
     with torch.inference_mode(False), torch.enable_grad():
         with torch.no_grad():
@@ -128,9 +152,15 @@ def project(gen, target: np.ndarray, *, space: str = "w+", steps: int = 100, sta
             noise = torch.randn(param.shape, generator=gen_noise).to(dev) * scale
             img = render(param + noise)
             value = loss(img, tgt, tfeats)
+            total = value + noise_reg * noise_penalty() if noise_bufs else value
             opt.zero_grad(set_to_none=True)
-            value.backward()
+            total.backward()
             opt.step()
+            if noise_bufs:
+                with torch.no_grad():
+                    for buf in noise_bufs:
+                        buf -= buf.mean()
+                        buf *= buf.square().mean().rsqrt()
             done = i + 1
             last = done == steps
             want_record = done % record_every == 0 or last
@@ -147,7 +177,15 @@ def project(gen, target: np.ndarray, *, space: str = "w+", steps: int = 100, sta
                 progress(done / max(1, steps))
         with torch.no_grad():
             ws = expand(param.detach())[0].float().cpu().numpy()
-            final = to_uint8(gen.synthesize(torch.from_numpy(ws)[None].to(dev), noise_mode="const"))[0]
+            maps = None
+            if noise_bufs:        # as a recipe keeps them (float16), so the face renders again exactly
+                maps = [b.detach()[0, 0].float().cpu().numpy().astype(np.float16).astype(np.float32)
+                        for b in noise_bufs]
+                noise = [torch.from_numpy(m)[None, None].to(dev) for m in maps]
+                final = to_uint8(gen.synthesize(torch.from_numpy(ws)[None].to(dev), noise_mode="const",
+                                                noise=noise))[0]
+            else:
+                final = to_uint8(gen.synthesize(torch.from_numpy(ws)[None].to(dev), noise_mode="const"))[0]
     return ProjectionResult(ws=ws.astype(np.float32), image=final, target=shown_target,
                             psnr=psnr(final[..., :3], shown_target), steps=done, seconds=time.perf_counter() - t0,
-                            space=space, start=start_name, cancelled=stopped, history=history, loss_kind=loss.kind)
+                            space=space, start=start_name, cancelled=stopped, history=history, loss_kind=loss.kind, noise_maps=maps)
