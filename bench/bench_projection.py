@@ -43,7 +43,7 @@ def held_out_faces(n: int, res: int) -> list[np.ndarray]:
 
 def render(gen, ws: np.ndarray) -> np.ndarray:
     with torch.no_grad():
-        return to_uint8(gen.synthesize(torch.from_numpy(ws)[None]))[0]
+        return to_uint8(gen.synthesize(torch.from_numpy(np.array(ws))[None]))[0]
 
 
 def table(gen, faces, encoder, clf, steps_list=(100, 500)):

@@ -161,3 +161,29 @@ def test_the_seeds_demo_in_one_flow(qtbot, window, tmp_path):
     with Image.open(out) as im:
         assert im.n_frames == 8 and im.size == (64, 64)
     dlg.close()
+
+
+def test_a_model_without_an_encoder_gets_one_trained_in_the_background(qtbot, settings, tmp_path, monkeypatch):  # noqa: F811
+    from explorer.projection import encoder as enc_mod
+    from tests.conftest import tiny_generator
+    from ui.app import make_app
+    from ui.main_window import MainWindow
+
+    monkeypatch.setenv(enc_mod.ENCODER_DIR_ENV, str(tmp_path / "encoders"))
+    make_app()
+    w = MainWindow(settings=settings)
+    qtbot.addWidget(w)
+    w.show()
+    gen = tiny_generator(res=32, dim=16)
+    w.load_model(gen)
+    qtbot.waitUntil(lambda: visible_ready(w), timeout=WAIT_MS)
+    infos = []
+    w.show_message = lambda text, level="info", action=None: infos.append(text)
+    progress = []
+    w.photos.progress.connect(progress.append)
+    assert w.train_photo_encoder(steps=20) is True
+    qtbot.waitUntil(lambda: any("encoder of this model is ready" in t for t in infos), timeout=WAIT_MS * 2)
+    assert progress and progress[-1] == 1.0
+    assert enc_mod.encoder_path(gen).is_file() and enc_mod.encoder_for(gen) is not None
+    assert w.train_photo_encoder() is False and "already" in infos[-1]
+    w.close()

@@ -213,6 +213,9 @@ class MainWindow(QMainWindow):
         self.act_import_photo = A("Import &Photo…", self.import_photo_dialog, "Ctrl+Shift+O",
                                   "Bring a photo of a face into the model: it is aligned and projected into the "
                                   "latent space (in the background), then edits like any face")
+        self.act_train_encoder = A("Train Photo &Encoder", self.train_photo_encoder, None,
+                                   "Train this model's photo encoder in the background (once per model): "
+                                   "photo imports then start from its guess, not from the average face")
         self.act_quit = A("&Quit", self.close, QKeySequence.Quit, "Close the window")
         self.act_undo = self.undo_stack.createUndoAction(self, "&Undo")
         self.act_undo.setShortcuts(QKeySequence.Undo)
@@ -303,8 +306,8 @@ class MainWindow(QMainWindow):
             e.addSeparator() if a is None else e.addAction(a)
         g = mb.addMenu("F&aces")
         for a in (self.act_new_batch, self.act_jump, None, self.act_large, self.act_compare, None, self.act_mix,
-                  self.act_children, self.act_crossbreed, self.act_antiface, self.act_style_transfer, None,
-                  self.act_to_matrix_src,
+                  self.act_children, self.act_crossbreed, self.act_antiface, self.act_style_transfer,
+                  self.act_train_encoder, None, self.act_to_matrix_src,
                   self.act_to_matrix_dst):
             g.addSeparator() if a is None else g.addAction(a)
         self.view_menu = mb.addMenu("&View")
@@ -1051,6 +1054,27 @@ class MainWindow(QMainWindow):
                 self.show_message(f"{name} is in the grid as a face of this model"
                                   + (f" (PSNR {psnr:.1f} dB to the aligned photo)" if psnr else "") + ".")
             self.photos.import_photo(src, done, name=name)
+
+    def train_photo_encoder(self, steps: int = 2000) -> bool:
+        """Faces > Train Photo Encoder: False (and why) when there is nothing to do."""
+        from explorer.projection.encoder import encoder_for
+
+        if self.generator is None:
+            self.show_error("Open a model first: its encoder is trained on its own pictures.")
+            return False
+        if encoder_for(self.generator) is not None:
+            self.show_message("This model already has its photo encoder.")
+            return False
+
+        def done(path, why):
+            if path is None:
+                self.show_message("Encoder training cancelled." if why in (None, "cancelled")
+                                  else f"Encoder training failed: {why}", "info" if why in (None, "cancelled") else "error")
+                return
+            self.show_message(f"The photo encoder of this model is ready ({Path(path).name}); photo imports "
+                              "start from its guess now.")
+        self.photos.train_encoder(done, steps)
+        return True
 
     def import_pngs(self, paths: list[str]) -> list[Cell]:
         lats = []

@@ -33,6 +33,8 @@ class _Job:
     image: np.ndarray | None
     on_done: Callable
     cancelled: bool = False
+    kind: str = "photo"            # 'photo' or 'encoder' (train this model's encoder)
+    steps: int = 0
 
 
 class PhotoImporter(QObject):
@@ -72,6 +74,17 @@ class PhotoImporter(QObject):
             job = _Job(name or Path(source).name, str(source), None, on_done)
         else:
             job = _Job(name or "pasted image", None, np.asarray(source), on_done)
+        with self._cond:
+            self._queue.append(job)
+            self._cond.notify()
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name="photo import", daemon=True)
+                self._thread.start()
+
+    def train_encoder(self, on_done: Callable, steps: int = 2000) -> None:
+        """Train the current model's encoder (projection's first guess) in the background; it is kept
+        in the user data folder by the model's fingerprint. on_done(path, None) or on_done(None, why)."""
+        job = _Job("encoder", None, None, on_done, kind="encoder", steps=int(steps))
         with self._cond:
             self._queue.append(job)
             self._cond.notify()
@@ -122,7 +135,22 @@ class PhotoImporter(QObject):
             if empty:
                 self._emit(self.idle)
 
+    def _train(self, job: _Job):
+        from explorer.projection.encoder import encoder_path, train_encoder
+
+        gen = self.model
+        if gen is None:
+            raise RuntimeError("no model is open")
+        self._emit(self.started, f"Training the photo encoder of {gen.name or 'this model'} (once)")
+        enc = train_encoder(gen, steps=job.steps, progress=lambda f, _info: self._emit(self.progress, f),
+                            cancelled=lambda: job.cancelled or self._closing)
+        if job.cancelled or self._closing:
+            return None
+        return enc.save(encoder_path(gen))
+
     def _work(self, job: _Job):
+        if job.kind == "encoder":
+            return self._train(job)
         from explorer.commands_project import projected_latent
         from explorer.projection import align, framing_for, load_photo, photo_array, photo_id, project
         from explorer.projection.encoder import encoder_for
@@ -142,8 +170,8 @@ class PhotoImporter(QObject):
         loss = self._loss[1]
         encoder = encoder_for(gen)
         if encoder is None:
-            notes.append("this model has no encoder yet: the projection starts from the average face "
-                         "(`latent-explorer train-encoder` makes later imports faster)")
+            notes.append("this model has no photo encoder yet: the projection starts from the average face "
+                         "(Faces > Train Photo Encoder makes later imports faster and closer)")
         self._emit(self.notice, f"{job.name}: " + "; ".join(notes) + ".")
         self._emit(self.preview, job.name, aligned.image)
         result = project(gen, aligned.image, space=self.space, steps=self.steps,

@@ -63,7 +63,7 @@ def _w_std(gen, n: int = 2000, seed: int = 0) -> float:
 
 
 def project(gen, target: np.ndarray, *, space: str = "w+", steps: int = 100, start="encoder", encoder=None,
-            loss: ProjectionLoss | None = None, lr: float = 0.05, noise_factor: float | None = None,
+            loss: ProjectionLoss | None = None, lr: float = 0.1, noise_factor: float | None = None,
             progress: Callable[[float], None] | None = None, preview: Callable[[np.ndarray], None] | None = None,
             preview_every: int = 10, cancelled: Callable[[], bool] | None = None, seed: int = 0,
             record_every: int = 10, optimize_noise: bool = True, noise_reg: float = 1e5) -> ProjectionResult:
