@@ -187,3 +187,51 @@ def test_a_model_without_an_encoder_gets_one_trained_in_the_background(qtbot, se
     assert enc_mod.encoder_path(gen).is_file() and enc_mod.encoder_for(gen) is not None
     assert w.train_photo_encoder() is False and "already" in infos[-1]
     w.close()
+
+
+def test_no_face_found_asks_for_a_square_and_uses_it(qtbot, window, tmp_path):
+    asked = []
+
+    def chooser(photo, quad, name, reason):
+        asked.append((photo.shape, name, reason))
+        return np.array([[10, 10], [10, 74], [74, 74], [74, 10]], float)
+    window.photos.crop_chooser = chooser
+    rng = np.random.default_rng(0)
+    noise = tmp_path / "clouds.png"
+    Image.fromarray((rng.random((120, 160, 3)) * 255).astype(np.uint8)).save(noise)
+    drop_files(window, [noise])
+    qtbot.waitUntil(lambda: len(imported(window)) == 1, timeout=WAIT_MS)
+    assert asked and asked[0][1] == "clouds.png" and "No face found" in asked[0][2]
+    cell = imported(window)[0]
+    assert cell.latent.recipe["alignment"] == "cropped where you chose"
+    # cancelling the crop imports nothing
+    window.photos.crop_chooser = lambda *a: None
+    infos = []
+    window.show_message = lambda text, level="info", action=None: infos.append(text)
+    n = window.grid_model.rowCount()
+    drop_files(window, [noise])
+    qtbot.waitUntil(lambda: any("cancelled" in t for t in infos), timeout=WAIT_MS)
+    assert window.grid_model.rowCount() == n
+
+
+def test_the_crop_dialog_moves_and_sizes_its_square(qtbot):
+    from ui.crop_dialog import CropDialog
+
+    photo = np.zeros((200, 300, 3), np.uint8)
+    quad = np.array([[50, 50], [50, 150], [150, 150], [150, 50]], float)
+    dlg = CropDialog(photo, quad, "x.jpg", "No face found")
+    qtbot.addWidget(dlg)
+    view = dlg.view
+    assert np.allclose(view.quad(), quad)
+    start = view.rect().center()
+    qtbot.mousePress(view, Qt.LeftButton, pos=start)
+    from PySide6.QtCore import QPoint
+    from PySide6.QtGui import QMouseEvent
+    move = QMouseEvent(QMouseEvent.MouseMove, QPointF(start + QPoint(28, 0)), QPointF(start + QPoint(28, 0)),
+                       Qt.NoButton, Qt.LeftButton, Qt.NoModifier)
+    QApplication.sendEvent(view, move)
+    qtbot.mouseRelease(view, Qt.LeftButton, pos=start + QPoint(28, 0))
+    moved = view.quad()
+    assert moved[0][0] == pytest.approx(50 + 28 / view.scale) and moved[0][1] == pytest.approx(50)
+    dlg.size_slider.setValue(60)
+    assert np.hypot(*(view.quad()[3] - view.quad()[0])) == pytest.approx(60)

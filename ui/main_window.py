@@ -146,6 +146,7 @@ class MainWindow(QMainWindow):
         from .photo_import import PhotoImporter
 
         self.photos = PhotoImporter(self)          # photos projected into the model, in the background
+        self.photos.crop_chooser = self._ask_crop
         self.exporter = Exporter(self.bridge, self, post=self._apply_post)
         self.mapper = SeedMapper(self)
         self.directions: dict = {}        # name -> Direction of the current model (sliders, move_direction)
@@ -213,6 +214,9 @@ class MainWindow(QMainWindow):
         self.act_import_photo = A("Import &Photo…", self.import_photo_dialog, "Ctrl+Shift+O",
                                   "Bring a photo of a face into the model: it is aligned and projected into the "
                                   "latent space (in the background), then edits like any face")
+        self.act_import_photo_crop = A("Import Photo (&Crop Myself)…", lambda: self.import_photo_dialog(crop=True),
+                                       None, "Bring a photo in and choose the square to use yourself (for a "
+                                       "model that is not of faces, or a face the detector misses)")
         self.act_train_encoder = A("Train Photo &Encoder", self.train_photo_encoder, None,
                                    "Train this model's photo encoder in the background (once per model): "
                                    "photo imports then start from its guess, not from the average face")
@@ -293,6 +297,7 @@ class MainWindow(QMainWindow):
         f.addAction(self.act_open)
         self.recent_menu = f.addMenu("Open &Recent")
         f.addAction(self.act_import_photo)
+        f.addAction(self.act_import_photo_crop)
         f.addSeparator()
         f.addAction(self.act_export)
         f.addAction(self.act_export_size)
@@ -1025,16 +1030,21 @@ class MainWindow(QMainWindow):
                 return
             self.import_pngs(pngs)
 
-    def import_photo_dialog(self) -> None:
+    def import_photo_dialog(self, crop: bool = False) -> None:
         from .photo_import import PHOTO_SUFFIXES
 
         pattern = " ".join(f"*{x}" for x in sorted(PHOTO_SUFFIXES))
         paths, _ = QFileDialog.getOpenFileNames(self, "Import photos of faces", str(Path.home()),
                                                 f"Photos ({pattern});;All files (*)")
         if paths:
-            self.import_photos(paths)
+            self.import_photos(paths, ask_crop=crop)
 
-    def import_photos(self, sources: list, names: list[str] | None = None) -> None:
+    def _ask_crop(self, photo, quad, name: str, reason: str):
+        from .crop_dialog import ask_crop
+
+        return ask_crop(self, photo, quad, name, reason)
+
+    def import_photos(self, sources: list, names: list[str] | None = None, ask_crop: bool = False) -> None:
         """Project photos (paths or uint8 pictures) into the model; each arrives as a new face."""
         if self.generator is None:
             self.show_error("Open a model first: a photo is projected into the model you are exploring.")
@@ -1053,7 +1063,7 @@ class MainWindow(QMainWindow):
                 self.add_latents([latent], self.current_cell(), f"Import {name}", origin="import")
                 self.show_message(f"{name} is in the grid as a face of this model"
                                   + (f" (PSNR {psnr:.1f} dB to the aligned photo)" if psnr else "") + ".")
-            self.photos.import_photo(src, done, name=name)
+            self.photos.import_photo(src, done, name=name, ask_crop=ask_crop)
 
     def train_photo_encoder(self, steps: int = 2000) -> bool:
         """Faces > Train Photo Encoder: False (and why) when there is nothing to do."""

@@ -35,6 +35,16 @@ class _Job:
     cancelled: bool = False
     kind: str = "photo"            # 'photo' or 'encoder' (train this model's encoder)
     steps: int = 0
+    quad: np.ndarray | None = None     # a square the user chose (photo coordinates)
+    ask_crop: bool = False             # let the user crop even when a face is found
+    photo: np.ndarray | None = None    # the loaded photo, kept when it goes back for a crop
+
+
+@dataclass
+class _NeedsCrop:
+    photo: np.ndarray
+    quad: np.ndarray
+    reason: str
 
 
 class PhotoImporter(QObject):
@@ -52,6 +62,9 @@ class PhotoImporter(QObject):
         self.model_path = None            # the checkpoint file (its discriminator guides the projection)
         self._loss = None                 # (model, loss) built once per model
         self.steps, self.space = STEPS, SPACE
+        # crop_chooser(photo, suggested quad, name, reason) -> quad or None, on the GUI thread: asked
+        # when no face is found (or when the user asked to crop). None: the centre square is used.
+        self.crop_chooser = None
         self._queue: deque[_Job] = deque()
         self._running: _Job | None = None
         self._cond = threading.Condition()
@@ -68,14 +81,17 @@ class PhotoImporter(QObject):
         with self._cond:
             return len(self._queue) + (self._running is not None)
 
-    def import_photo(self, source, on_done: Callable, name: str | None = None) -> None:
+    def import_photo(self, source, on_done: Callable, name: str | None = None, ask_crop: bool = False) -> None:
         """source: a file path, or a uint8 [H, W, 3] picture (pasted)."""
         if isinstance(source, (str, Path)):
-            job = _Job(name or Path(source).name, str(source), None, on_done)
+            job = _Job(name or Path(source).name, str(source), None, on_done, ask_crop=ask_crop)
         else:
-            job = _Job(name or "pasted image", None, np.asarray(source), on_done)
+            job = _Job(name or "pasted image", None, np.asarray(source), on_done, ask_crop=ask_crop)
+        self._enqueue(job)
+
+    def _enqueue(self, job: _Job, front: bool = False) -> None:
         with self._cond:
-            self._queue.append(job)
+            (self._queue.appendleft if front else self._queue.append)(job)
             self._cond.notify()
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._loop, name="photo import", daemon=True)
@@ -160,8 +176,17 @@ class PhotoImporter(QObject):
             raise RuntimeError("no model is open")
         self._emit(self.started, f"Projecting {job.name}")
         notes: list[str] = []
-        photo = load_photo(job.path, notes) if job.path is not None else photo_array(job.image)
-        aligned = align(photo, gen.info.resolution, framing_for(gen))
+        if job.photo is not None:
+            photo = job.photo
+        else:
+            photo = load_photo(job.path, notes) if job.path is not None else photo_array(job.image)
+        if job.quad is not None:
+            aligned = align(photo, gen.info.resolution, framing_for(gen), quad=job.quad)
+        else:
+            aligned = align(photo, gen.info.resolution, framing_for(gen))
+            if self.crop_chooser is not None and (job.ask_crop or not aligned.face_found):
+                reason = "You asked to crop it yourself" if job.ask_crop else aligned.note.split(":")[0].capitalize()
+                return _NeedsCrop(photo, aligned.quad, reason)
         notes.append(aligned.note)
         from explorer.projection.loss import loss_for
 
@@ -191,6 +216,15 @@ class PhotoImporter(QObject):
                 pass
 
     def _deliver(self, job: _Job, latent, why) -> None:
+        if isinstance(latent, _NeedsCrop):          # back from the worker: the user chooses the square
+            quad = self.crop_chooser(latent.photo, latent.quad, job.name, latent.reason) \
+                if self.crop_chooser is not None else latent.quad
+            if quad is None:
+                job.on_done(None, "cancelled")
+                return
+            job.quad, job.photo, job.ask_crop = np.asarray(quad, dtype=np.float64), latent.photo, False
+            self._enqueue(job, front=True)
+            return
         if latent is None and why is None:
             why = "cancelled"
         job.on_done(latent, why)
