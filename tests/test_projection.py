@@ -250,7 +250,7 @@ def test_files_without_a_discriminator_give_none(fixtures_dir, tmp_path, make_ge
     from explorer.checkpoints import save_native
     from explorer.checkpoints.discriminator import load_discriminator
 
-    assert load_discriminator(fixtures_dir / "R1_rosinality_s64_cm2.pt") is None
+    assert load_discriminator(fixtures_dir / "R1c_rosinality_s64_cm2_convert_format.pt") is None   # g_ema only
     save_native(make_generator(), tmp_path / "g.safetensors")
     assert load_discriminator(tmp_path / "g.safetensors") is None
 
@@ -316,3 +316,45 @@ def test_bad_noise_maps_in_a_recipe_are_refused():
                 {"map_sides": [4] * 65}, {"map_sides": [4], "map_data": None}):
         with pytest.raises(ValueError):
             NoiseSpec.from_json(dict(good, **bad))
+
+
+def test_rosinality_discriminator_matches_its_maths_written_out(fixtures_dir):
+    """rosinality's D for the R1 fixture against its forward written out here with plain torch ops
+    (EqualConv2d scale 1/sqrt(fan_in), FusedLeakyReLU = lrelu(x + b, 0.2) * sqrt(2), Blur [1,3,3,1]
+    padded 2 before the strided 3x3 and 1 before the strided 1x1 skip, blocks summed / sqrt(2))."""
+    import math
+
+    import torch.nn.functional as F
+
+    from explorer.checkpoints.discriminator import block_features, load_discriminator
+    from explorer.checkpoints.rosinality import torch_load_weights_only
+
+    path = fixtures_dir / "R1_rosinality_s64_cm2.pt"
+    net = load_discriminator(path)
+    sd = torch_load_weights_only(path)["d"]
+    k = torch.tensor([1.0, 3.0, 3.0, 1.0])
+    k = (k[:, None] * k[None]) / (k.sum() ** 2)
+
+    def blur(x, pad):
+        x = F.pad(x, (pad, pad, pad, pad))
+        return F.conv2d(x, k.flip([0, 1])[None, None].repeat(x.shape[1], 1, 1, 1), groups=x.shape[1])
+
+    def conv(x, w, stride=1, padding=0):
+        return F.conv2d(x, w / math.sqrt(w[0].numel()), stride=stride, padding=padding)
+
+    def act(x, b):
+        return F.leaky_relu(x + b.view(1, -1, 1, 1), 0.2) * math.sqrt(2)
+
+    img = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    x = act(conv(img, sd["convs.0.0.weight"]), sd["convs.0.1.bias"])
+    expected = []
+    for i in range(1, 5):
+        out = act(conv(x, sd[f"convs.{i}.conv1.0.weight"], padding=1), sd[f"convs.{i}.conv1.1.bias"])
+        out = act(conv(blur(out, 2), sd[f"convs.{i}.conv2.1.weight"], stride=2), sd[f"convs.{i}.conv2.2.bias"])
+        skip = conv(blur(x, 1), sd[f"convs.{i}.skip.1.weight"], stride=2)
+        x = (out + skip) / math.sqrt(2)
+        expected.append(x)
+    with torch.no_grad():
+        got = block_features(net, img)
+    for a, b in zip(got, expected):
+        assert a.shape == b.shape and (a - b).abs().max() < 1e-4
