@@ -97,6 +97,10 @@ def test_cancel_stops_a_long_run_and_the_cell_says_so(qtbot, window):
     qtbot.waitUntil(lambda: new.state == "error", timeout=WAIT_MS)
     assert "cancelled" in new.error
     qtbot.waitUntil(lambda: not window.runner.image_edits.busy, timeout=WAIT_MS)
+    # a view asking for the same picture just after does not start the cancelled work again
+    answers = []
+    window.runner.finish_picture_async(np.zeros((32, 32, 3), np.uint8), new.latent, lambda im, why: answers.append(why))
+    assert answers == ["cancelled"] and not window.runner.image_edits.busy
 
 
 def test_vgg19_setting_refuses_a_wrong_file_and_keeps_a_right_one(qtbot, window, tmp_path):

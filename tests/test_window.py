@@ -79,8 +79,13 @@ def activate(qtbot, window):
     for w in QApplication.topLevelWidgets():
         if w is not window and w.isVisible() and w.isWindow():
             w.close()
-    window.activateWindow()
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=WAIT_MS)
+    def active() -> bool:
+        if QApplication.activeWindow() is window:
+            return True
+        window.raise_()                  # ask again: a window closed meanwhile may have taken it
+        window.activateWindow()
+        return False
+    qtbot.waitUntil(active, timeout=WAIT_MS)
 
 
 def drag_cells(window, sources: list[int], target: int, modifiers=Qt.NoModifier):

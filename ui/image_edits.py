@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
@@ -30,6 +31,7 @@ from .render_bridge import to_qimage
 
 log = logging.getLogger(__name__)
 PREVIEW_PX = 40
+CANCEL_HOLD_S = 30.0     # a cancelled edit is not restarted by other views' requests for this long
 
 
 def picture_source(model, latent: Latent) -> str:
@@ -67,6 +69,7 @@ class ImageEditWorker(QObject):
         self._cond = threading.Condition()
         self._closing = False
         self._thread: threading.Thread | None = None
+        self._cancelled_at: dict[str, float] = {}   # key -> when the user cancelled it
         self._finished.connect(self._deliver, Qt.QueuedConnection)
 
     # ----- asking -------------------------------------------------------------------------------
@@ -92,6 +95,10 @@ class ImageEditWorker(QObject):
             on_done(hit, None)
             return
         key = edit_key(source, image.shape, latent.post)
+        when = self._cancelled_at.get(key)
+        if when is not None and time.monotonic() - when < CANCEL_HOLD_S:
+            on_done(None, "cancelled")       # a late request (another view) does not restart what was cancelled
+            return
         with self._cond:
             job = self._by_key.get(key)
             if job is not None and not job.cancelled:
@@ -130,6 +137,7 @@ class ImageEditWorker(QObject):
         with self._cond:
             if self._running is not None:
                 self._running.cancelled = True
+                self._cancelled_at[self._running.key] = time.monotonic()
 
     def cancel_all(self) -> None:
         with self._cond:
