@@ -10,15 +10,11 @@ edit is reported to whoever asked (the cell says so), and nothing is cached for 
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
-import shiboken6
-from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QToolButton, QWidget
 
@@ -27,6 +23,7 @@ from explorer.plugins import EditCancelled, ParamError, PluginError, PluginRegis
 from explorer.post_cache import edit_key
 from explorer.recipe_text import short_label
 
+from .job_queue import JobQueue
 from .render_bridge import to_qimage
 
 log = logging.getLogger(__name__)
@@ -51,26 +48,15 @@ class _Job:
     cancelled: bool = False
 
 
-class ImageEditWorker(QObject):
+class ImageEditWorker(JobQueue):
     """finish(image, latent, on_done): on_done(image, None) or on_done(None, message) on the GUI thread."""
-    started = Signal(str)                 # label of the job now running
-    progress = Signal(float)              # fraction of the running job
-    preview = Signal(str, object)         # picture source of the running job, uint8 image
-    idle = Signal()                       # nothing left to do
-    _finished = Signal(object, object, object)   # job, image or None, message or None
 
     def __init__(self, registry: PluginRegistry, parent=None):
-        super().__init__(parent)
+        super().__init__(parent, "image edits")
         self.registry = registry
         self.model = None
-        self._queue: deque[_Job] = deque()
         self._by_key: dict[str, _Job] = {}
-        self._running: _Job | None = None
-        self._cond = threading.Condition()
-        self._closing = False
-        self._thread: threading.Thread | None = None
         self._cancelled_at: dict[str, float] = {}   # key -> when the user cancelled it
-        self._finished.connect(self._deliver, Qt.QueuedConnection)
 
     # ----- asking -------------------------------------------------------------------------------
     def needs_background(self, latent: Latent) -> bool:
@@ -110,9 +96,7 @@ class ImageEditWorker(QObject):
             job = _Job(key, np.ascontiguousarray(image), latent, model, source,
                        f"{self._edit_name(latent)} of {short_label(latent.recipe)}", [on_done])
             self._by_key[key] = job
-            (self._queue.appendleft if urgent else self._queue.append)(job)
-            self._cond.notify()
-        self._ensure_thread()
+        self.enqueue(job, front=urgent)
 
     def _edit_name(self, latent: Latent) -> str:
         for step in latent.post:
@@ -124,20 +108,8 @@ class ImageEditWorker(QObject):
                 return plugin.name
         return "Image edit"
 
-    @property
-    def busy(self) -> bool:
-        with self._cond:
-            return self._running is not None or bool(self._queue)
-
-    def pending(self) -> int:
-        with self._cond:
-            return len(self._queue) + (self._running is not None)
-
-    def cancel_current(self) -> None:
-        with self._cond:
-            if self._running is not None:
-                self._running.cancelled = True
-                self._cancelled_at[self._running.key] = time.monotonic()
+    def on_cancel(self, job) -> None:
+        self._cancelled_at[job.key] = time.monotonic()
 
     def cancel_all(self) -> None:
         with self._cond:
@@ -147,76 +119,38 @@ class ImageEditWorker(QObject):
                 self._running.cancelled = True
         for job in jobs:
             job.cancelled = True
-            self._deliver(job, None, "cancelled")
+            self._deliver(job, None, EditCancelled("image edit", "cancelled"))
 
     def close(self, timeout: float = 15.0) -> None:
-        """Stop: the running edit is cancelled, queued ones dropped, the thread joined."""
         with self._cond:
-            self._closing = True
-            self._queue.clear()
             self._by_key.clear()
-            if self._running is not None:
-                self._running.cancelled = True
-            self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        super().close(timeout)
 
     # ----- the worker thread ----------------------------------------------------------------------
-    def _ensure_thread(self) -> None:
-        if self._thread is None or not self._thread.is_alive():
-            self._thread = threading.Thread(target=self._loop, name="image edits", daemon=True)
-            self._thread.start()
+    def run_job(self, job: _Job):
+        self.emit(self.started, job.label)
+        return self.registry.apply_post(
+            job.image, job.latent.post, model=job.model, source=job.source,
+            progress=lambda f: self.emit(self.progress, f),
+            preview=lambda im, src=job.source: self.emit(self.preview, src, np.array(im)),
+            cancelled=lambda: self.stopping(job))
 
-    def _loop(self) -> None:
-        while True:
-            with self._cond:
-                while not self._queue and not self._closing:
-                    if not self._cond.wait(timeout=30.0):
-                        if not self._queue:
-                            self._thread = None
-                            return
-                if self._closing:
-                    return
-                job = self._queue.popleft()
-                self._running = job
-            self._emit(self.started, job.label)
-            image, message = None, None
-            try:
-                image = self.registry.apply_post(
-                    job.image, job.latent.post, model=job.model, source=job.source,
-                    progress=lambda f: self._emit(self.progress, f),
-                    preview=lambda im, src=job.source: self._emit(self.preview, src, np.array(im)),
-                    cancelled=lambda: job.cancelled or self._closing)
-            except EditCancelled:
-                message = "cancelled"
-            except (PluginError, ParamError) as e:
-                message = _sentence(e)
-            except Exception as e:  # noqa: BLE001 - reported on the cell, never fatal
-                log.exception("image edit failed")
-                message = f"{type(e).__name__}: {e}"
-            with self._cond:
-                self._running = None
-                empty = not self._queue
-            if self._closing:
-                return
-            self._emit(self._finished, job, image, message)
-            if empty:
-                self._emit(self.idle)
-
-    def _emit(self, signal, *args) -> None:
-        if not self._closing and shiboken6.isValid(self):
-            try:
-                signal.emit(*args)
-            except RuntimeError:     # the window went away meanwhile
-                pass
-
-    def _deliver(self, job: _Job, image, message) -> None:
+    def deliver(self, job: _Job, image, error) -> None:
         with self._cond:
             if self._by_key.get(job.key) is job:
                 del self._by_key[job.key]
+        message = None
+        if error is not None:
+            if isinstance(error, EditCancelled):
+                message = "cancelled"
+            elif isinstance(error, (PluginError, ParamError)):
+                message = _sentence(error)
+            else:
+                log.error("image edit failed: %s: %s", type(error).__name__, error)
+                message = f"{type(error).__name__}: {error}"
         for cb in job.callbacks:
             try:
-                cb(image, message)
+                cb(image if error is None else None, message)
             except RuntimeError as e:   # a receiver closed meanwhile
                 if "already deleted" not in str(e):
                     raise

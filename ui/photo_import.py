@@ -9,15 +9,14 @@ bar (the same strip as slow image edits). The result is a new face whose recipe 
 from __future__ import annotations
 
 import logging
-import threading
-from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import shiboken6
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import Signal
+
+from .job_queue import JobQueue
 
 log = logging.getLogger(__name__)
 
@@ -47,17 +46,12 @@ class _NeedsCrop:
     reason: str
 
 
-class PhotoImporter(QObject):
+class PhotoImporter(JobQueue):
     """import_photo(path or image): on_done(latent, None) or on_done(None, why) on the GUI thread."""
-    started = Signal(str)
-    progress = Signal(float)
-    preview = Signal(str, object)
-    idle = Signal()
     notice = Signal(str)
-    _finished = Signal(object, object, object)
 
     def __init__(self, parent=None):
-        super().__init__(parent)
+        super().__init__(parent, "photo import")
         self.model = None
         self.model_path = None            # the checkpoint file (its discriminator guides the projection)
         self._loss = None                 # (model, loss) built once per model
@@ -65,21 +59,6 @@ class PhotoImporter(QObject):
         # crop_chooser(photo, suggested quad, name, reason) -> quad or None, on the GUI thread: asked
         # when no face is found (or when the user asked to crop). None: the centre square is used.
         self.crop_chooser = None
-        self._queue: deque[_Job] = deque()
-        self._running: _Job | None = None
-        self._cond = threading.Condition()
-        self._closing = False
-        self._thread: threading.Thread | None = None
-        self._finished.connect(self._deliver, Qt.QueuedConnection)
-
-    @property
-    def busy(self) -> bool:
-        with self._cond:
-            return self._running is not None or bool(self._queue)
-
-    def pending(self) -> int:
-        with self._cond:
-            return len(self._queue) + (self._running is not None)
 
     def import_photo(self, source, on_done: Callable, name: str | None = None, ask_crop: bool = False) -> None:
         """source: a file path, or a uint8 [H, W, 3] picture (pasted)."""
@@ -87,69 +66,16 @@ class PhotoImporter(QObject):
             job = _Job(name or Path(source).name, str(source), None, on_done, ask_crop=ask_crop)
         else:
             job = _Job(name or "pasted image", None, np.asarray(source), on_done, ask_crop=ask_crop)
-        self._enqueue(job)
-
-    def _enqueue(self, job: _Job, front: bool = False) -> None:
-        with self._cond:
-            (self._queue.appendleft if front else self._queue.append)(job)
-            self._cond.notify()
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._loop, name="photo import", daemon=True)
-                self._thread.start()
+        self.enqueue(job)
 
     def train_encoder(self, on_done: Callable, steps: int = 2000) -> None:
         """Train the current model's encoder (projection's first guess) in the background; it is kept
         in the user data folder by the model's fingerprint. on_done(path, None) or on_done(None, why)."""
-        job = _Job("encoder", None, None, on_done, kind="encoder", steps=int(steps))
-        with self._cond:
-            self._queue.append(job)
-            self._cond.notify()
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._loop, name="photo import", daemon=True)
-                self._thread.start()
-
-    def cancel_current(self) -> None:
-        with self._cond:
-            if self._running is not None:
-                self._running.cancelled = True
-
-    def close(self, timeout: float = 15.0) -> None:
-        with self._cond:
-            self._closing = True
-            self._queue.clear()
-            if self._running is not None:
-                self._running.cancelled = True
-            self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self.enqueue(_Job("encoder", None, None, on_done, kind="encoder", steps=int(steps)))
 
     # ----- the worker thread -------------------------------------------------------------------
-    def _loop(self) -> None:
-        while True:
-            with self._cond:
-                while not self._queue and not self._closing:
-                    self._cond.wait()
-                if self._closing:
-                    return
-                job = self._queue.popleft()
-                self._running = job
-            latent, why = None, None
-            try:
-                latent = self._work(job)
-            except Exception as e:  # noqa: BLE001 - reported to the user, never fatal
-                from explorer.errors import FileProblem
-
-                if not isinstance(e, FileProblem):
-                    log.exception("photo import failed")
-                why = str(e) if isinstance(e, FileProblem) else f"{type(e).__name__}: {e}"
-            with self._cond:
-                self._running = None
-                empty = not self._queue
-            if self._closing:
-                return
-            self._emit(self._finished, job, latent, why)
-            if empty:
-                self._emit(self.idle)
+    def run_job(self, job: _Job):
+        return self._train(job) if job.kind == "encoder" else self._work(job)
 
     def _train(self, job: _Job):
         from explorer.projection.encoder import encoder_path, train_encoder
@@ -157,16 +83,14 @@ class PhotoImporter(QObject):
         gen = self.model
         if gen is None:
             raise RuntimeError("no model is open")
-        self._emit(self.started, f"Training the photo encoder of {gen.name or 'this model'} (once)")
-        enc = train_encoder(gen, steps=job.steps, progress=lambda f, _info: self._emit(self.progress, f),
-                            cancelled=lambda: job.cancelled or self._closing)
-        if job.cancelled or self._closing:
+        self.emit(self.started, f"Training the photo encoder of {gen.name or 'this model'} (once)")
+        enc = train_encoder(gen, steps=job.steps, progress=lambda f, _info: self.emit(self.progress, f),
+                            cancelled=lambda: self.stopping(job))
+        if self.stopping(job):
             return None
         return enc.save(encoder_path(gen))
 
     def _work(self, job: _Job):
-        if job.kind == "encoder":
-            return self._train(job)
         from explorer.commands_project import projected_latent
         from explorer.projection import align, framing_for, load_photo, photo_array, photo_id, project
         from explorer.projection.encoder import encoder_for
@@ -174,7 +98,7 @@ class PhotoImporter(QObject):
         gen = self.model
         if gen is None:
             raise RuntimeError("no model is open")
-        self._emit(self.started, f"Projecting {job.name}")
+        self.emit(self.started, f"Projecting {job.name}")
         notes: list[str] = []
         if job.photo is not None:
             photo = job.photo
@@ -197,25 +121,27 @@ class PhotoImporter(QObject):
         if encoder is None:
             notes.append("this model has no photo encoder yet: the projection starts from the average face "
                          "(Faces > Train Photo Encoder makes later imports faster and closer)")
-        self._emit(self.notice, f"{job.name}: " + "; ".join(notes) + ".")
-        self._emit(self.preview, job.name, aligned.image)
+        self.emit(self.notice, f"{job.name}: " + "; ".join(notes) + ".")
+        self.emit(self.preview, job.name, aligned.image)
         result = project(gen, aligned.image, space=self.space, steps=self.steps,
                          start="encoder" if encoder is not None else "w_avg", encoder=encoder, loss=loss,
-                         progress=lambda f: self._emit(self.progress, f),
-                         preview=lambda im: self._emit(self.preview, job.name, np.array(im)),
-                         cancelled=lambda: job.cancelled or self._closing)
+                         progress=lambda f: self.emit(self.progress, f),
+                         preview=lambda im: self.emit(self.preview, job.name, np.array(im)),
+                         cancelled=lambda: self.stopping(job))
         if result.cancelled:
             return None
         return projected_latent(gen, result, photo_id(job.path, photo), aligned.note)
 
-    def _emit(self, signal, *args) -> None:
-        if not self._closing and shiboken6.isValid(self):
-            try:
-                signal.emit(*args)
-            except RuntimeError:
-                pass
+    def deliver(self, job: _Job, latent, error) -> None:
+        why = None
+        if error is not None:
+            from explorer.errors import FileProblem
 
-    def _deliver(self, job: _Job, latent, why) -> None:
+            if not isinstance(error, FileProblem):
+                log.error("photo import failed: %s: %s", type(error).__name__, error)
+            why = str(error) if isinstance(error, FileProblem) else f"{type(error).__name__}: {error}"
+            job.on_done(None, why)
+            return
         if isinstance(latent, _NeedsCrop):          # back from the worker: the user chooses the square
             quad = self.crop_chooser(latent.photo, latent.quad, job.name, latent.reason) \
                 if self.crop_chooser is not None else latent.quad
@@ -223,7 +149,8 @@ class PhotoImporter(QObject):
                 job.on_done(None, "cancelled")
                 return
             job.quad, job.photo, job.ask_crop = np.asarray(quad, dtype=np.float64), latent.photo, False
-            self._enqueue(job, front=True)
+            job.cancelled = False
+            self.enqueue(job, front=True)
             return
         if latent is None and why is None:
             why = "cancelled"
