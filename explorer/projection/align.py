@@ -118,13 +118,11 @@ def crop_quad(image: np.ndarray, quad: np.ndarray, size: int) -> np.ndarray:
         src = np.pad(image, ((pad, pad), (pad, pad), (0, 0)), mode="edge")
     q = quad + pad
     img = Image.fromarray(np.ascontiguousarray(src[..., :3]))
-    work = size
     if side > 2 * size:                          # shrink first: QUAD sampling does not antialias
         k = max(1, int(side // (2 * size)))
         img = img.reduce(k)
         q = q / k
-        work = size
-    out = img.transform((work, work), Image.QUAD, tuple(q.flatten()), Image.BICUBIC)
+    out = img.transform((size, size), Image.QUAD, tuple(q.flatten()), Image.BICUBIC)
     return np.asarray(out, dtype=np.uint8)
 
 
@@ -153,12 +151,12 @@ def align(image: np.ndarray, size: int, framing=FFHQ_FRAMING, *, detect: bool = 
     return Aligned(crop_quad(image, q, size), q, True, "face aligned as FFHQ was (68 landmarks)")
 
 
-__all__ = ["Aligned", "DEFAULT_MODEL_FRAMING", "FFHQ_FRAMING", "align", "centre_square", "crop_quad",
-           "dlib_available", "ffhq_quad", "landmarks", "reframe"]
-
-
 def framing_for(gen) -> tuple:
     """Where a model's faces sit: the default model's renderer framing, FFHQ's for any other."""
     name = str(gen.config.get("name", ""))
     source = str((gen.config.get("source") or {}).get("file", ""))
     return DEFAULT_MODEL_FRAMING if name == "default" or source.startswith("default_model") else FFHQ_FRAMING
+
+
+__all__ = ["Aligned", "DEFAULT_MODEL_FRAMING", "FFHQ_FRAMING", "align", "centre_square", "crop_quad",
+           "dlib_available", "ffhq_quad", "framing_for", "landmarks", "reframe"]

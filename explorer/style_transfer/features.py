@@ -296,7 +296,8 @@ def feature_extractor(kind: str = "random") -> FeatureNet:
     if net is None:
         net = RandomFeatures() if kind == "random" else VGG19Features.from_file(path)
         with _setting_lock:
-            _cache.clear() if len(_cache) > 2 else None
+            if len(_cache) > 2:
+                _cache.clear()
             _cache[key] = net
     return net
 
