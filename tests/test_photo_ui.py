@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from tests.test_projection import photo_of, rendered_face  # noqa: E402
 from tests.test_timeline_ui import drop_on_track  # noqa: E402
-from tests.test_window import WAIT_MS, drag_cells, select_rows, settings, visible_ready  # noqa: E402,F401
+from tests.test_window import WAIT_MS, drag_cells, open_window, select_rows, settings  # noqa: E402,F401
 
 STEPS = 12
 
@@ -33,16 +33,7 @@ def default_gen():
 
 @pytest.fixture
 def window(qtbot, default_gen, settings):  # noqa: F811
-    from ui.app import make_app
-    from ui.main_window import MainWindow
-
-    make_app()
-    w = MainWindow(settings=settings)
-    qtbot.addWidget(w)
-    w.resize(1200, 800)
-    w.show()
-    w.load_model(default_gen)
-    qtbot.waitUntil(lambda: visible_ready(w), timeout=WAIT_MS)
+    w = open_window(qtbot, default_gen, settings, (1200, 800))
     w.photos.steps = STEPS
     yield w
     w.close()
@@ -166,17 +157,10 @@ def test_the_seeds_demo_in_one_flow(qtbot, window, tmp_path):
 def test_a_model_without_an_encoder_gets_one_trained_in_the_background(qtbot, settings, tmp_path, monkeypatch):  # noqa: F811
     from explorer.projection import encoder as enc_mod
     from tests.conftest import tiny_generator
-    from ui.app import make_app
-    from ui.main_window import MainWindow
 
     monkeypatch.setenv(enc_mod.ENCODER_DIR_ENV, str(tmp_path / "encoders"))
-    make_app()
-    w = MainWindow(settings=settings)
-    qtbot.addWidget(w)
-    w.show()
     gen = tiny_generator(res=32, dim=16)
-    w.load_model(gen)
-    qtbot.waitUntil(lambda: visible_ready(w), timeout=WAIT_MS)
+    w = open_window(qtbot, gen, settings)
     infos = []
     w.show_message = lambda text, level="info", action=None: infos.append(text)
     progress = []

@@ -150,18 +150,9 @@ def test_a_bad_style_picture_is_refused_before_any_face_is_made(qtbot, window, t
 
 
 def test_closing_the_window_mid_run_stops_the_worker(qtbot, gen, settings):
-    from ui.app import make_app
-    from ui.main_window import MainWindow
+    from tests.test_window import open_window
 
-    from tests.test_window import visible_ready
-
-    make_app()
-    w = MainWindow(settings=settings)
-    qtbot.addWidget(w)
-    w.resize(1000, 700)
-    w.show()
-    w.load_model(gen)
-    qtbot.waitUntil(lambda: visible_ready(w), timeout=WAIT_MS)
+    w = open_window(qtbot, gen, settings, (1000, 700))
     select_rows(w, [0])
     form = open_form(qtbot, w)
     form.editors["iterations"].set_value(1000)

@@ -57,18 +57,24 @@ def visible_ready(window) -> bool:
     return len(rows) > 0 and all(window.grid_model.cell(r).state == "ready" for r in rows)
 
 
-@pytest.fixture
-def window(qtbot, gen, settings):
+def open_window(qtbot, gen, settings, size=(1100, 760)):
+    """A shown MainWindow on `gen` whose visible thumbnails are ready (tests close it)."""
     from ui.app import make_app
     from ui.main_window import MainWindow
 
     make_app()
     w = MainWindow(settings=settings)
     qtbot.addWidget(w)
-    w.resize(1100, 760)
+    w.resize(*size)
     w.show()
     w.load_model(gen)
     qtbot.waitUntil(lambda: visible_ready(w), timeout=WAIT_MS)
+    return w
+
+
+@pytest.fixture
+def window(qtbot, gen, settings):
+    w = open_window(qtbot, gen, settings)
     yield w
     w.close()
 
