@@ -88,7 +88,7 @@ def project(gen, target: np.ndarray, *, space: str = "w+", steps: int = 100, sta
     loss = loss.to(dev)
     w_avg = gen.w_avg.detach().float().to(dev)
     if isinstance(start, (np.ndarray, torch.Tensor)):
-        ws0 = torch.as_tensor(np.asarray(start), dtype=torch.float32, device=dev).reshape(info.num_ws, info.w_dim)
+        ws0 = torch.as_tensor(np.array(start, dtype=np.float32), dtype=torch.float32, device=dev).reshape(info.num_ws, info.w_dim)
         start_name = "given"
     elif start == "encoder" and encoder is not None:
         ws0 = torch.as_tensor(encoder.predict(target_u8), dtype=torch.float32, device=dev)

@@ -69,7 +69,7 @@ def _train(rank: int, world: int, args, cfg, port: int | None) -> int:
     run_dir = Path(args.run_dir)
     try:
         trainer = RendererTrainer(cfg, FaceDataset(args.data), run_dir, device=args.device if world == 1 else "cpu",
-                                  log=say, par=par)
+                                  log=say, par=par, preload_workers=args.preload if world == 1 else None)
         snap = run_dir / "snapshot.pt"
         if args.resume and snap.is_file():
             trainer.load_snapshot(snap)
@@ -138,6 +138,9 @@ def register(sub) -> None:
     t.add_argument("--threads", type=int, default=None)
     t.add_argument("--processes", type=int, default=1,
                    help="data-parallel CPU processes (e.g. one per core, each with --threads 1)")
+    t.add_argument("--preload", type=int, default=None, metavar="WORKERS",
+                   help="hold the whole dataset with its z and noise maps on --device, drawn by WORKERS "
+                        "processes (the GPU path; 60,000 items at 128 px take 8.2 GB)")
     for name, typ in [("resolution", int), ("batch", int), ("w_dim", int), ("mapping_layers", int),
                       ("mapping_lr", float), ("channel_base", int), ("channel_max", int), ("lr", float),
                       ("mix_prob", float), ("ema_kimg", float), ("seed", int),

@@ -22,7 +22,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 import numpy as np
 import torch
@@ -95,12 +95,30 @@ def group_mixed_ws(G: Generator, zs: dict[str, torch.Tensor]) -> torch.Tensor:
     return ws
 
 
+class _Losses(Mapping):
+    """A step's losses as floats, read from the device only when asked (a GPU step need not wait)."""
+
+    def __init__(self, parts: dict):
+        self._parts = parts
+
+    def __getitem__(self, key: str) -> float:
+        return float(self._parts[key])
+
+    def __iter__(self):
+        return iter(self._parts)
+
+    def __len__(self) -> int:
+        return len(self._parts)
+
+
 class RendererTrainer:
     def __init__(self, cfg: RendererConfig, data, run_dir: str | os.PathLike, device: str | torch.device = "cpu",
-                 log: Callable[[str], None] = print, par=None):
+                 log: Callable[[str], None] = print, par=None, preload_workers: int | None = None):
         """data: a FaceDataset written with renderer 2 at cfg.resolution. par: a parallel.Gloo when
         this is one of several data-parallel processes (each takes batch / world images per step,
-        gradients are averaged, process 0 writes snapshots), else single-process."""
+        gradients are averaged, process 0 writes snapshots), else single-process.
+        preload_workers: hold the whole dataset (images, z, noise maps) on `device`, drawn by that
+        many processes (the GPU path: `device_data.DeviceData`); None reads it per step."""
         from .parallel import Solo
 
         self.par = par if par is not None else Solo()
@@ -130,8 +148,18 @@ class RendererTrainer:
             self.par.broadcast_module(net)
         self.step, self.nimg, self.seconds = 0, 0, 0.0
         self.rng = torch.Generator().manual_seed(cfg.seed + 7919 * self.par.rank)
-        self.last_losses: dict[str, float] = {}
+        self.last_losses: Mapping[str, float] = {}
         self._held_out = None
+        self.device_data = None
+        if preload_workers is not None:
+            from .device_data import DeviceData
+
+            if self.device.type == "cuda":
+                torch.backends.cuda.matmul.allow_tf32 = True
+                torch.backends.cudnn.allow_tf32 = True
+                torch.backends.cudnn.benchmark = True
+            self.device_data = DeviceData(data, [ni.resolution for ni in self.G.noise_inputs()], self.device,
+                                          workers=preload_workers, log=log)
 
     def _load_judge(self):
         """The frozen classifier trunk whose activations the feature loss compares."""
@@ -165,7 +193,7 @@ class RendererTrainer:
         c = cfg.r1_interval / (cfg.r1_interval + 1)   # lazy regularisation: scale lr and betas
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr * c, betas=(0.0, 0.99 ** c), eps=1e-8)
 
-    def _d_step(self, fake: torch.Tensor, real: torch.Tensor) -> dict[str, float]:
+    def _d_step(self, fake: torch.Tensor, real: torch.Tensor) -> dict[str, torch.Tensor]:
         cfg = self.cfg
         self.D.requires_grad_(True)
         do_r1 = self.step % cfg.r1_interval == 0
@@ -177,22 +205,26 @@ class RendererTrainer:
             (grad,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
             r1 = grad.square().sum(dim=[1, 2, 3]).mean()
             loss = loss + r1 * (cfg.r1_gamma / 2) * cfg.r1_interval
-            out["R1"] = float(r1.detach())
+            out["R1"] = r1.detach()
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
         self.par.average_grads(self.D.parameters())
         self.opt_d.step()
-        out.update({"D": float(loss.detach()), "D_real": float(real_logits.detach().mean())})
+        out.update({"D": loss.detach(), "D_real": real_logits.detach().mean()})
         return out
 
     # ----- batches ----------------------------------------------------------------------
     def _batch(self, n: int):
+        """(target in -1..1, z, noise maps) of n random dataset items."""
         idx = np.sort(torch.randint(len(self.data), (n,), generator=self.rng).numpy())
+        if self.device_data is not None:
+            target, z, noise = self.device_data.batch(torch.from_numpy(idx))
+            return self._fmt(target), z, noise
         imgs, _ = self.data.batch(idx)
         target = torch.from_numpy(np.ascontiguousarray(imgs)).to(self.device).permute(0, 3, 1, 2).float()
         seeds = [int(self.data.seed + i) for i in idx]
         z = torch.from_numpy(np.stack([faces_v2.z_of_seed(s) for s in seeds])).to(self.device)
-        return self._fmt(target / 127.5 - 1.0), z, seeds
+        return self._fmt(target / 127.5 - 1.0), z, self.G.make_noise(len(seeds), seeds)
 
     def _fmt(self, x: torch.Tensor) -> torch.Tensor:
         return x.contiguous(memory_format=torch.channels_last if self.cfg.channels_last else torch.contiguous_format)
@@ -214,10 +246,9 @@ class RendererTrainer:
     # ----- one iteration ----------------------------------------------------------------
     def train_step(self) -> dict[str, float]:
         cfg = self.cfg
-        real, z, seeds = self._batch(self.local_batch)
+        real, z, noise = self._batch(self.local_batch)
         mixing = float(torch.rand(1, generator=self.rng)) < cfg.mix_prob
         ws = group_mixed_ws(self.G, mixed_z(z, self.rng)) if mixing else self.G.mapping(z)
-        noise = self.G.make_noise(len(seeds), seeds)
         fake = self._fmt(self.G.synthesis(ws, noise))
         parts = self.losses(fake, real)
         if self.D is not None:
@@ -233,14 +264,14 @@ class RendererTrainer:
             w_mean = self.par.mean(self.G.mapping(z)[:, 0].mean(0) if mixing else ws[:, 0].mean(0))
             self.G.mapping.w_avg.lerp_(w_mean, 1 - self.G.mapping.w_avg_beta)
             beta = 0.5 ** (cfg.batch / max(cfg.ema_kimg * 1000, 1e-8))
-            for p_ema, p in zip(self.G_ema.parameters(), self.G.parameters()):
-                p_ema.copy_(p.detach().lerp(p_ema, beta))
+            torch._foreach_lerp_(list(self.G_ema.parameters()), [p.detach() for p in self.G.parameters()],
+                                 1.0 - beta)
             for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers()):
                 b_ema.copy_(b)
         self.step += 1
         self.nimg += cfg.batch
-        self.last_losses = {"loss": float(loss.detach()), "mixed": float(mixing),
-                            **{k: float(v.detach()) for k, v in parts.items()}, **d_losses}
+        self.last_losses = _Losses({"loss": loss.detach(), "mixed": float(mixing),
+                                    **{k: v.detach() for k, v in parts.items()}, **d_losses})
         return self.last_losses
 
     # ----- evaluation -------------------------------------------------------------------

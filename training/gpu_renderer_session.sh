@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# One GPU lease of the default model v2 (neural renderer): render the data on the machine's
+# cores, then continue the committed training pack in two variants side by side on the one GPU
+# (A: L1 + edges + classifier features, as on the CPU; B: the same plus an adversarial term),
+# and leave each variant's pack, log and sample grid in $OUT.
+#
+#   OUT=/tmp/out MINUTES=6.5 bash training/gpu_renderer_session.sh           # the device run
+#   OUT=/tmp/out MINUTES=0.2 COUNT=256 DEVICE=cpu BATCH=8 bash training/gpu_renderer_session.sh  # dry run
+#
+# Runs under the machine's own python3 with the project on PYTHONPATH (nothing to install).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+PY=${PYTHON:-python3}
+OUT=${OUT:?set OUT}
+DEVICE=${DEVICE:-cuda}
+COUNT=${COUNT:-60000}
+MINUTES=${MINUTES:-6.5}
+BATCH=${BATCH:-64}
+ADV=${ADV:-0.05}
+WORK=${WORK:-/tmp/nr_gpu}
+CORES=$(nproc)
+mkdir -p "$OUT" "$WORK"
+DATA=$WORK/faces128v2.lef
+COMMON=(--data "$DATA" --warm-start training/default_v2_run.safetensors --device "$DEVICE"
+        --preload $(( CORES > 4 ? CORES / 2 - 1 : 1 )) --batch "$BATCH" --kimg 100000 --minutes "$MINUTES"
+        --snapshot-minutes 2 --progress-seconds 20 --edge-weight 1.0 --feature-weight 0.5
+        --feature-classifier training/attribute_classifier_v2.safetensors)
+ts() { date +%H:%M:%S; }
+
+echo "$(ts) $($PY -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available(),
+      torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")')"
+
+# the data: renderer-2 faces, seeds 0.. (the same file as on the CPU), all cores
+$PY -m explorer.cli make-faces --renderer 2 --resolution 128 --count "$COUNT" --out "$DATA" \
+    --workers "$CORES" >"$WORK/make.log" 2>&1 || { tail -c 2000 "$WORK/make.log"; exit 1; }
+echo "$(ts) rendered $COUNT faces"
+
+run() {   # name, extra args...
+    local name=$1; shift
+    $PY -m explorer.cli train-renderer "${COMMON[@]}" --run-dir "$WORK/run$name" "$@" >"$OUT/$name.log" 2>&1
+    echo "$(ts) run $name ended: $?"
+    $PY -m explorer.cli export-renderer --run-dir "$WORK/run$name" --out "$WORK/$name.safetensors" \
+        --pack "$OUT/${name}_pack.safetensors" >>"$OUT/$name.log" 2>&1
+}
+run A &
+run B --adv-weight "$ADV" --r1-gamma 1.0 &
+wait
+for name in A B; do
+    cp "$WORK/run$name/log.jsonl" "$WORK/${name}_log.jsonl" 2>/dev/null
+    last=$(ls "$WORK/run$name"/samples-*.png 2>/dev/null | tail -1)
+    [ -n "$last" ] && cp "$last" "$WORK/${name}_samples.png"
+    tail -3 "$OUT/$name.log"
+done
+tar -C "$WORK" -cf "$OUT/figures.tar" $(cd "$WORK" && ls *_log.jsonl *_samples.png 2>/dev/null)
+echo "$(ts) done"; ls -la "$OUT"
