@@ -46,7 +46,7 @@ def render(gen, ws: np.ndarray) -> np.ndarray:
         return to_uint8(gen.synthesize(torch.from_numpy(np.array(ws))[None]))[0]
 
 
-def table(gen, faces, encoder, clf, steps_list=(100, 500)):
+def table(gen, faces, encoder, clf, steps_list=(100, 500), w_avg_lr: float | None = None):
     feat = lambda ims: clf.features(np.stack(ims))  # noqa: E731
     target_f = feat(faces)
     rows = {}
@@ -63,12 +63,18 @@ def table(gen, faces, encoder, clf, steps_list=(100, 500)):
                 out.append(r.image)
             times[(start, steps)] = (time.perf_counter() - t0) / len(faces)
             rows[f"{start} + {steps} steps"] = out
+    if w_avg_lr:      # w_avg's best case too: the same steps at the encoder start's learning rate
+        for steps in steps_list:
+            t0 = time.perf_counter()
+            rows[f"w_avg + {steps} steps, lr {w_avg_lr}"] = [
+                project(gen, f, space="w+", steps=steps, start="w_avg", lr=w_avg_lr).image for f in faces]
+            times[(f"w_avg", f"{steps} steps, lr {w_avg_lr}")] = (time.perf_counter() - t0) / len(faces)
     print("| start | PSNR (dB) median | PSNR mean | feature distance mean | s / face |")
     print("|---|---|---|---|---|")
     for name, ims in rows.items():
         p = [psnr(a, b) for a, b in zip(ims, faces)]
         d = np.linalg.norm(feat(ims) - target_f, axis=1)
-        key = next(((s, n) for (s, n) in times if name == f"{s} + {n} steps"), None)
+        key = next(((s, n) for (s, n) in times if name in (f"{s} + {n} steps", f"{s} + {n}")), None)
         t = f"{times[key]:.1f}" if key else "—"
         print(f"| {name} | {statistics.median(p):.2f} | {np.mean(p):.2f} | {d.mean():.3f} | {t} |")
 
@@ -96,6 +102,9 @@ def main() -> int:
     p.add_argument("--round-trip", type=int, default=8)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--framing", action="store_true")
+    p.add_argument("--encoder", default=None, help="an encoder file to measure instead of the shipped one")
+    p.add_argument("--w-avg-lr", type=float, default=None,
+                   help="also run w_avg at this learning rate (its best case; NVIDIA's default is 0.1)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)
@@ -105,7 +114,12 @@ def main() -> int:
     from explorer.training.classifier import AttributeClassifier
 
     gen = load_generator("default")
-    encoder = encoder_for(gen)
+    if args.encoder:
+        from explorer.projection.encoder import Encoder
+
+        encoder = Encoder.load(args.encoder)
+    else:
+        encoder = encoder_for(gen)
     if encoder is None:
         print("no encoder for the default model (resources/default_encoder.safetensors)")
         return 1
@@ -113,7 +127,7 @@ def main() -> int:
     print(f"default model {gen.info.resolution} px, encoder {encoder.meta.get('steps')} steps; "
           f"torch {torch.__version__}, {args.threads} threads")
     print(f"\n## 1. {args.faces} held-out renderer faces (seeds {HELD_OUT}+), W+")
-    table(gen, held_out_faces(args.faces, gen.info.resolution), encoder, clf)
+    table(gen, held_out_faces(args.faces, gen.info.resolution), encoder, clf, w_avg_lr=args.w_avg_lr)
     print(f"\n## 2. Round trip: {args.round_trip} faces the model made (seeds 0.., psi 0.7), W+, encoder + 500 steps")
     ps, p100 = [], []
     for s in range(args.round_trip):

@@ -98,9 +98,39 @@ def cmd_train_encoder(args) -> int:
             last[0] = time.perf_counter()
             print(f"step {info['step']}/{args.steps}  loss {info['loss']:.4f}  {info['seconds']:.0f} s", flush=True)
 
-    enc = train_encoder(gen, steps=args.steps, batch=args.batch, seed=args.seed, progress=progress)
+    from .projection.loss import is_default_model
+
+    if args.finetune_steps and not is_default_model(gen):
+        print("error: --finetune-steps draws its pictures from the default model's renderer; "
+              "other models have no picture source yet", file=sys.stderr)
+        return 2
+    if args.start:
+        from .projection.encoder import Encoder, EncoderError
+
+        try:
+            enc = Encoder.load(args.start)
+        except EncoderError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        if enc.meta.get("fingerprint") != str(gen.fingerprint):
+            print(f"error: {args.start} is another model's encoder", file=sys.stderr)
+            return 2
+    else:
+        enc = train_encoder(gen, steps=args.steps, batch=args.batch, seed=args.seed, progress=progress)
+        print(f"trained {enc.meta['steps']} steps, loss {enc.meta['final_loss']:.4f}, {enc.meta['seconds']:.0f} s")
+    if args.finetune_steps:
+        from .projection.encoder_finetune import finetune_encoder, renderer_pictures
+
+        def ft_progress(f, info):
+            if time.perf_counter() - last[0] > 10 or f >= 1:
+                last[0] = time.perf_counter()
+                print(f"fine-tune step {info['step']}/{args.finetune_steps}  reconstruction {info['loss']:.4f}  "
+                      f"{info['seconds']:.0f} s", flush=True)
+
+        enc = finetune_encoder(gen, enc, renderer_pictures(gen.info.resolution), steps=args.finetune_steps,
+                               batch=args.finetune_batch, lr=args.finetune_lr, seed=args.seed, progress=ft_progress)
     path = enc.save(args.out or encoder_path(gen))
-    print(f"wrote {path} ({enc.meta['steps']} steps, loss {enc.meta['final_loss']:.4f}, {enc.meta['seconds']:.0f} s)")
+    print(f"wrote {path}")
     return 0
 
 
@@ -123,4 +153,11 @@ def register(sub) -> None:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=int, default=None)
     t.add_argument("--out", default=None, help="default: the user data folder, by the model's fingerprint")
+    t.add_argument("--start", default=None, metavar="ENCODER", help="continue from this encoder file "
+                   "instead of training one (with --finetune-steps)")
+    t.add_argument("--finetune-steps", type=int, default=0,
+                   help="then fine-tune by reconstruction through the model on the default model's renderer "
+                        "pictures (the photos it will see; default model only)")
+    t.add_argument("--finetune-batch", type=int, default=12)
+    t.add_argument("--finetune-lr", type=float, default=2e-4)
     t.set_defaults(func=cmd_train_encoder)

@@ -120,3 +120,44 @@ def test_noise_resampled_in_one_layer_group_only(sg2):
     # coarse structure unchanged: the 8x8 means barely move when only fine noise changes
     pool = torch.nn.functional.avg_pool2d
     assert (pool(const, 8) - pool(only_fine, 8)).abs().mean() < (const - only_fine).abs().mean()
+
+
+def test_preview_stops_a_skip_generator_at_the_thumbnails_block():
+    """synthesize(preview_size=S): skip models stop at the first block >= S (the same picture as the
+    full render up to the finer blocks' detail); resnet / orig and StyleGAN3 render in full."""
+    torch.manual_seed(0)
+    skip = Generator(stylegan2_config(64, channel_base=512, channel_max=32, z_dim=16, w_dim=16)).eval()
+    ws = skip.map(torch.randn(3, 16))
+    assert skip.preview_resolution(20) == 32 and skip.preview_resolution(64) == 64
+    prev = skip.synthesize(ws, preview_size=20)
+    assert prev.shape == (3, 3, 32, 32)
+    assert torch.equal(skip.synthesize(ws, preview_size=64), skip.synthesize(ws))
+    # the 32 px preview is exactly the skip image before the 64 px block: with that block's RGB
+    # switched off, the full render is the preview upsampled
+    from explorer.generators.ops import upsample2d
+
+    last = skip.synthesis.b64
+    with torch.no_grad():
+        last.torgb.weight.zero_()
+        last.torgb.bias.zero_()
+    assert torch.allclose(skip.synthesize(ws), upsample2d(prev, last.resample_filter), atol=1e-5)
+    cfg = stylegan2_config(64, channel_base=512, channel_max=32, z_dim=16, w_dim=16, architecture="resnet")
+    resnet = Generator(cfg).eval()
+    assert resnet.preview_resolution(20) == 64
+    assert resnet.synthesize(resnet.map(torch.randn(1, 16)), preview_size=20).shape[-1] == 64
+    sg3 = Generator(stylegan3_config(16, channel_base=128, channel_max=16, z_dim=16, w_dim=16)).eval()
+    assert sg3.preview_resolution(8) == 16
+
+
+def test_generate_size_writes_pictures_of_that_size(tmp_path):
+    from PIL import Image
+
+    from explorer.cli import main
+
+    assert main(["generate", "--seeds", "0-1", "--size", "32", "--outdir", str(tmp_path / "p")]) == 0
+    assert main(["generate", "--seeds", "0", "--size", "32", "--full", "--outdir", str(tmp_path / "f")]) == 0
+    a = np.asarray(Image.open(tmp_path / "p" / "seed0000.png"))
+    b = np.asarray(Image.open(tmp_path / "f" / "seed0000.png"))
+    assert a.shape == b.shape == (32, 32, 3)
+    err = np.abs(a.astype(np.float32) - b).mean()
+    assert 0 < err < 20, err        # the preview differs only in the finest detail

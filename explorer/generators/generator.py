@@ -201,8 +201,12 @@ class Generator(nn.Module):
                    noise_seed: int | Sequence[int] | None = None,
                    noise: Sequence[torch.Tensor | None] | None = None, noise_strength: float = 1.0,
                    noise_layers: Sequence[int] | range | None = None,
-                   dtype: torch.dtype | None = None) -> torch.Tensor:
+                   dtype: torch.dtype | None = None, preview_size: int | None = None) -> torch.Tensor:
         """ws [N, num_ws, w_dim] -> images float32 [N, C, R, R] in about [-1, 1].
+
+        preview_size: the picture will be shown at this many pixels: a StyleGAN2 skip generator
+        stops at the first block of at least that resolution (R is then that block's; the caller
+        resizes), skipping the finer blocks' cost; other architectures render in full.
 
         noise_mode: 'const' (the stored per-layer noise), 'random' (seeded by noise_seed) or 'none'.
         noise: optional explicit tensors per noise input (None entries fall back to noise_mode).
@@ -218,8 +222,18 @@ class Generator(nn.Module):
         with self._precision(dtype):
             if self.info.arch == "stylegan3":
                 return self.synthesis(ws)
-            return self.synthesis(ws, self._noise_list(ws.shape[0], noise_mode, noise_seed, noise,
-                                                       noise_strength, noise_layers))
+            noises = self._noise_list(ws.shape[0], noise_mode, noise_seed, noise, noise_strength, noise_layers)
+            stop = self.preview_resolution(preview_size) if preview_size else None
+            if stop is not None and stop < self.info.resolution:
+                return self.synthesis(ws, noises, stop_at=stop)
+            return self.synthesis(ws, noises)
+
+    def preview_resolution(self, size: int) -> int:
+        """The resolution `synthesize(..., preview_size=size)` renders at (the full one when the
+        architecture cannot stop early)."""
+        if self.info.arch == "stylegan3":
+            return self.info.resolution
+        return self.synthesis.preview_resolution(int(size))
 
     def forward(self, z: torch.Tensor, c: torch.Tensor | None = None, psi: float = 1.0,
                 cutoff: int | None = None, **synth_kwargs) -> torch.Tensor:

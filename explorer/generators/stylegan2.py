@@ -145,6 +145,7 @@ class SynthesisNetworkSG2(nn.Module):
         if architecture not in ("skip", "resnet", "orig"):
             raise ValueError(f"unknown StyleGAN2 architecture {architecture!r}")
         self.w_dim, self.img_resolution, self.img_channels = w_dim, img_resolution, img_channels
+        self.architecture = architecture
         self.block_resolutions = [2 ** i for i in range(2, int(np.log2(img_resolution)) + 1)]
         f = make_resample_filter(list(resample_taps))
         self.num_ws = 0
@@ -168,7 +169,17 @@ class SynthesisNetworkSG2(nn.Module):
     def noise_layers(self) -> list[SynthesisLayer]:
         return [layer for b in self.blocks() for layer in b.noise_layers()]
 
-    def forward(self, ws: torch.Tensor, noises: NoiseList) -> torch.Tensor:
+    def preview_resolution(self, size: int) -> int:
+        """The block resolution a `size`-pixel picture can stop at: the skip architecture's image is
+        the sum of every block's upsampled RGB so far, so stopping at the first block of at least
+        `size` pixels leaves out only the finer blocks' detail (which a thumbnail cannot show).
+        resnet / orig produce RGB only at the last block: always the full resolution."""
+        if self.architecture != "skip":
+            return self.img_resolution
+        return next((r for r in self.block_resolutions if r >= size), self.img_resolution)
+
+    def forward(self, ws: torch.Tensor, noises: NoiseList, stop_at: int | None = None) -> torch.Tensor:
+        """stop_at: a resolution from `preview_resolution` (the picture at that resolution)."""
         x = img = None
         w_idx = 0
         n_idx = 0
@@ -177,6 +188,8 @@ class SynthesisNetworkSG2(nn.Module):
             x, img = block(x, img, ws[:, w_idx: w_idx + width], noises[n_idx: n_idx + block.num_conv])
             w_idx += block.num_conv
             n_idx += block.num_conv
+            if stop_at is not None and block.resolution >= stop_at and self.architecture == "skip":
+                break
         return img
 
     def ws_resolutions(self) -> list[int]:

@@ -99,12 +99,16 @@ class ProjectionLoss(nn.Module):
         return loss
 
 
+def is_default_model(gen) -> bool:
+    """Whether `gen` is the embedded default model (its classifier and renderer fit it)."""
+    return str((gen.config.get("source") or {}).get("file", "")).startswith("default_model") \
+        or gen.config.get("name") == "default"
+
+
 def loss_for(gen, path=None) -> ProjectionLoss:
     """The default model's classifier features when projecting into it; the discriminator in the
     checkpoint at `path` when it has one; random features otherwise."""
-    is_default = str((gen.config.get("source") or {}).get("file", "")).startswith("default_model") \
-        or gen.config.get("name") == "default"
-    if is_default and DEFAULT_CLASSIFIER.is_file():
+    if is_default_model(gen) and DEFAULT_CLASSIFIER.is_file():
         return ProjectionLoss("classifier")
     from ..style_transfer.features import FeatureError, vgg16_features
 

@@ -1,9 +1,10 @@
 """Projection: the latent whose picture is closest to a (aligned) photo, in W or W+.
 
 Adam on w (W: one w for every layer; W+: one per layer) from a first guess (the model's encoder,
-or w_avg as NVIDIA's projector starts), the learning rate ramped up over the first 5 % of the
-steps and down (cosine) over the last 25 %, Gaussian noise on w at the start that fades out by 75 %
-of the steps (it helps escape a poor start), loss = `ProjectionLoss` (pixels at three scales +
+or w_avg as NVIDIA's projector starts). From w_avg, NVIDIA's schedule: the learning rate (0.1)
+ramped up over the first 5 % of the steps and down (cosine) over the last 25 %, Gaussian noise on
+w at the start that fades out by 75 % of the steps (it helps escape a poor start). From a guess:
+lr 0.8 ramped up over 40 %, down over the last 15 %, no w noise (`SCHEDULES`). Loss = `ProjectionLoss` (pixels at three scales +
 perceptual features). StyleGAN2 models with active noise inputs get their noise maps optimised too
 (NVIDIA's regularisation); the maps travel in the face's noise spec (float16 in its recipe), so it
 renders again from its recipe alone. Progress, a live preview and cancellation between steps.
@@ -62,16 +63,32 @@ def _w_std(gen, n: int = 2000, seed: int = 0) -> float:
     return float(((w - w.mean(0)) ** 2).sum(1).mean().sqrt())
 
 
+# (learning rate, warm-up share, ramp-down share, w noise) per start. From w_avg: NVIDIA's projector.
+# From a guess (the encoder's, or given ws): a long warm-up at a high rate, a short ramp-down and no
+# w noise; NVIDIA's short warm-up shakes a good start with full-size first Adam steps. Chosen on 8
+# held-out faces of the default model (bench/bench_projection.py measures the issue's 64).
+SCHEDULES = {"w_avg": (0.1, 0.05, 0.25, 0.05), "guess": (0.8, 0.4, 0.15, 0.0)}
+
+
+def _lr_ramp(frac: float, steps: int, up: float, down: float) -> float:
+    """The learning rate's share at `frac` of the run: linear up over the first `up`, cosine down
+    over the last `down`."""
+    ramp = min(1.0, (1.0 - frac) / down)
+    ramp = 0.5 - 0.5 * math.cos(ramp * math.pi)
+    return ramp * (min(1.0, frac / up) if steps >= 20 else 1.0)
+
+
 def project(gen, target: np.ndarray, *, space: str = "w+", steps: int = 100, start="encoder", encoder=None,
-            loss: ProjectionLoss | None = None, lr: float = 0.1, noise_factor: float | None = None,
+            loss: ProjectionLoss | None = None, lr: float | None = None, noise_factor: float | None = None,
             progress: Callable[[float], None] | None = None, preview: Callable[[np.ndarray], None] | None = None,
             preview_every: int = 10, cancelled: Callable[[], bool] | None = None, seed: int = 0,
-            record_every: int = 10, optimize_noise: bool = True, noise_reg: float = 1e5) -> ProjectionResult:
+            record_every: int = 10, optimize_noise: bool = True, noise_reg: float = 1e5,
+            ramp: tuple[float, float] | None = None) -> ProjectionResult:
     """Project `target` (uint8, aligned, any size: resized to the model's) into `gen`.
 
     start: 'encoder' (needs `encoder`; w_avg without one), 'w_avg', or a ws array [num_ws, w_dim].
-    noise_factor: w noise at the start, as a share of the spread of w (default 0.05 from w_avg,
-    0.01 from the encoder's guess, which is close already).
+    lr, ramp (warm-up share, ramp-down share), noise_factor (w noise at the start, as a share of the
+    spread of w): default by start, `SCHEDULES`.
     optimize_noise: a StyleGAN2 with active noise inputs also gets its per-layer noise maps optimised,
     from fresh Gaussian noise, kept Gaussian-like as NVIDIA's projector does: a penalty on the maps'
     autocorrelation at every scale (weight `noise_reg`) and each map renormalised to zero mean and
@@ -98,8 +115,10 @@ def project(gen, target: np.ndarray, *, space: str = "w+", steps: int = 100, sta
         start_name = "w_avg"
     else:
         raise ValueError(f"start must be 'encoder', 'w_avg' or a ws array, got {start!r}")
-    if noise_factor is None:
-        noise_factor = 0.05 if start_name == "w_avg" else 0.01
+    base_lr, up, down, base_noise = SCHEDULES["w_avg" if start_name == "w_avg" else "guess"]
+    lr = base_lr if lr is None else float(lr)
+    up, down = ramp if ramp is not None else (up, down)
+    noise_factor = base_noise if noise_factor is None else noise_factor
     w_std = _w_std(gen)
     param = (ws0.mean(0, keepdim=True) if space == "w" else ws0).clone().requires_grad_(True)
     gen_noise = torch.Generator(device="cpu").manual_seed(int(seed))
@@ -143,11 +162,8 @@ def project(gen, target: np.ndarray, *, space: str = "w+", steps: int = 100, sta
                 stopped = True
                 break
             frac = i / max(1, steps)
-            ramp = min(1.0, (1.0 - frac) / 0.25)
-            ramp = 0.5 - 0.5 * math.cos(ramp * math.pi)
-            ramp *= min(1.0, frac / 0.05) if steps >= 20 else 1.0
             for group in opt.param_groups:
-                group["lr"] = lr * max(ramp, 1e-3)
+                group["lr"] = lr * max(_lr_ramp(frac, steps, up, down), 1e-3)
             scale = w_std * noise_factor * max(0.0, 1.0 - frac / 0.75) ** 2
             noise = torch.randn(param.shape, generator=gen_noise).to(dev) * scale
             img = render(param + noise)
