@@ -121,6 +121,14 @@ class RenderService:
     def generator(self):
         return self._generator
 
+    def preview_applies(self, size: int | None) -> bool:
+        """Whether a picture of `size` px has a cheaper preview path than the full render (a
+        StyleGAN2 skip generator stopping at an earlier block)."""
+        gen = self._generator
+        if size is None or not hasattr(gen, "preview_resolution"):
+            return False
+        return gen.preview_resolution(int(size)) < self._info.resolution
+
     def set_generator(self, generator) -> None:
         """Render with another model from now on; queued work for the old one ends SUPERSEDED."""
         generator.fingerprint  # noqa: B018  (computed here, not under the lock)
@@ -134,8 +142,12 @@ class RenderService:
     # ----- submitting -------------------------------------------------------------------
     def submit(self, latents, size: int | None = None, priority: Priority = Priority.VISIBLE,
                token: Hashable | None = None, callback: Callable[[RenderResult], Any] | None = None,
-               noise: NoiseSpec | Sequence[NoiseSpec] = NoiseSpec(), cache: bool = True) -> Ticket:
+               noise: NoiseSpec | Sequence[NoiseSpec] = NoiseSpec(), cache: bool = True,
+               preview: bool = False) -> Ticket:
         """Render latents (ws [N, num_ws, w_dim], one [num_ws, w_dim], or a list of those) at `size`.
+
+        preview: through the generator's cheap preview path where there is one for `size`
+        (`preview_applies`; the result says whether it was); otherwise a full render.
 
         Cached images are looked up here, on the calling thread; a request answered entirely from
         the cache is done (and its callback called) before submit returns.
@@ -149,11 +161,13 @@ class RenderService:
         specs = [self._resolve_noise(s) for s in specs]
         with self._cond:
             gen, fp = self._model_gen, self._fingerprint
-        req = _Request(next(self._ids), priority, size, token, callback, gen, cache=cache, collect=True)
+        preview = bool(preview) and self.preview_applies(size)
+        req = _Request(next(self._ids), priority, size, token, callback, gen, cache=cache, collect=True,
+                       preview=preview)
         req.images, req.from_cache, req.noise = [None] * n, [False] * n, specs
         hits = 0
         for i in range(n):
-            key = cache_key(fp, latent_digest(ws[i]), specs[i], size, self.precision) if cache else None
+            key = cache_key(fp, latent_digest(ws[i]), specs[i], size, self.precision, preview) if cache else None
             img = self.cache.get(key) if key is not None else None
             if img is not None:
                 req.images[i], req.from_cache[i] = img, True
@@ -408,7 +422,7 @@ class RenderService:
             while req.pending:
                 it = req.pending[0]
                 if it.image is None:
-                    key = (req.size,) + it.noise.batch_key
+                    key = (req.size, req.preview) + it.noise.batch_key
                     if compat is None:
                         compat = key
                     elif key != compat or n >= limit:
@@ -485,7 +499,8 @@ class RenderService:
             torch.cuda.reset_peak_memory_stats(dev)
             base = torch.cuda.memory_allocated(dev)
         with torch.inference_mode():
-            u8 = to_uint8(resize_images(self._synthesize(ws, mode, seeds, strength, layers, maps), size))
+            preview = size if items[0].req.preview else None
+            u8 = to_uint8(resize_images(self._synthesize(ws, mode, seeds, strength, layers, maps, preview), size))
         out = [u8[i].copy() for i in range(n)]  # own buffers: exact cache accounting
         dt = time.perf_counter() - t0
         for it in items:
@@ -493,7 +508,7 @@ class RenderService:
         self._record_batch(prio, n, dt, base)
         return out
 
-    def _synthesize(self, ws, mode, seeds, strength, layers=None, maps=None):
+    def _synthesize(self, ws, mode, seeds, strength, layers=None, maps=None, preview_size=None):
         dtype = None if self.dtype == torch.float32 else self.dtype
         if mode == "maps":        # each image its own explicit maps, stacked per noise input
             from .noise import NOISE_MAPS
@@ -501,18 +516,19 @@ class RenderService:
             per_image = [NOISE_MAPS.get(m) for m in maps]
             noise = [torch.from_numpy(np.stack([p[j] for p in per_image]))[:, None].to(ws.device)
                      for j in range(len(per_image[0]))]
-            return self._model.synthesize(ws, noise_mode="const", noise=noise, noise_strength=strength, dtype=dtype)
+            return self._model.synthesize(ws, noise_mode="const", noise=noise, noise_strength=strength, dtype=dtype,
+                                          preview_size=preview_size)
         if self._synth_fn is not None:
             try:  # noise passed as tensors: per-image seeds would otherwise be baked into guards
                 noise = self._model.make_noise(len(seeds), seeds, layers) if mode == "random" else None
                 return self._synth_fn(ws, noise_mode="const" if mode == "random" else mode, noise=noise,
-                                      noise_strength=strength, dtype=dtype)
+                                      noise_strength=strength, dtype=dtype, preview_size=preview_size)
             except Exception as e:
                 if is_oom(e):
                     raise
                 self._compile_failed(e)
         return self._model.synthesize(ws, noise_mode=mode, noise_seed=seeds, noise_strength=strength,
-                                      noise_layers=layers, dtype=dtype)
+                                      noise_layers=layers, dtype=dtype, preview_size=preview_size)
 
     def _record_batch(self, prio: Priority, n: int, dt: float, base: int) -> None:
         if self._per_image_s is None or n * 2 >= self._max_n_seen:  # small batches mislead on GPUs
@@ -603,7 +619,7 @@ class RenderService:
                     del self._tokens[req.token]
         req.result = RenderResult(req.id, status, req.images, req.from_cache, req.noise, req.count,
                                   req.render_s * 1000.0, (time.perf_counter() - req.t_submit) * 1000.0,
-                                  error, req.token, req.priority, req.size)
+                                  error, req.token, req.priority, req.size, req.preview)
         return functools.partial(_complete, req)
 
     def _as_latents(self, latents) -> np.ndarray:

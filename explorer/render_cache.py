@@ -51,6 +51,7 @@ class RenderResult:
     token: Hashable | None
     priority: Priority
     size: int
+    preview: bool = False   # the cheap preview path (a StyleGAN2 skip generator stopped at the size's block)
 
     @property
     def ok(self) -> bool:
@@ -118,8 +119,9 @@ class _Request:
     """One submitted request or job (internal; guarded by the service's lock)."""
 
     def __init__(self, rid, priority, size, token, callback, model_gen, *, cache, collect,
-                 source=None, noise_fn=None, total=None, on_images=None, on_progress=None):
+                 source=None, noise_fn=None, total=None, on_images=None, on_progress=None, preview=False):
         self.id, self.priority, self.size, self.token = rid, Priority(priority), size, token
+        self.preview = preview       # rendered through the generator's preview path (stops early)
         self.callback, self.on_images, self.on_progress = callback, on_images, on_progress
         self.model_gen, self.cache, self.collect = model_gen, cache, collect
         self.source, self.noise_fn, self.total = source, noise_fn, total
@@ -199,9 +201,11 @@ def latent_digest(ws: np.ndarray) -> str:
     return h.hexdigest()
 
 
-def cache_key(fingerprint: str, digest: str, noise: NoiseSpec, size: int, precision: str) -> tuple:
-    """(model fingerprint, latent digest, noise, size, precision): one rendered image."""
-    return (fingerprint, digest, noise.mode, noise.seed, noise.strength, noise.maps, int(size), precision)
+def cache_key(fingerprint: str, digest: str, noise: NoiseSpec, size: int, precision: str,
+              preview: bool = False) -> tuple:
+    """(model fingerprint, latent digest, noise, size, precision, preview): one rendered image."""
+    return (fingerprint, digest, noise.mode, noise.seed, noise.strength, noise.maps, int(size), precision,
+            bool(preview))
 
 
 class RenderCache:

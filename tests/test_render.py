@@ -525,3 +525,29 @@ def test_stylegan3_renders(svc_factory):
     res = svc_factory(g3).submit(ws, noise=NoiseSpec("random", seed=1)).wait(WAIT)
     assert res.ok and res.noise[0].mode == "none"                # SG3 has no noise inputs
     assert_images_close(np.stack(res.images), to_uint8(g3.synthesize(torch.from_numpy(ws))))
+
+
+def test_preview_requests_take_the_cheap_path_and_are_cached_apart(gen):
+    """submit(preview=True): a skip model stops at the size's block (result.preview says so), the
+    picture equals synthesize(preview_size) resized, and preview and full pictures never share a
+    cache entry; where there is no cheaper path the request is a plain full render."""
+    from explorer.render_cache import resize_images
+
+    ws = latents(gen, 3)
+    with RenderService(gen, device="cpu") as svc:
+        assert svc.preview_applies(12) and not svc.preview_applies(32) and not svc.preview_applies(None)
+        prev = svc.render(ws, 12, preview=True, timeout=WAIT)
+        full = svc.render(ws, 12, timeout=WAIT)
+        assert prev.ok and full.ok and prev.preview and not full.preview
+        assert not any(full.from_cache)                       # not served the preview from the cache
+        with torch.no_grad():
+            want_prev = to_uint8(resize_images(gen.synthesize(torch.from_numpy(ws), preview_size=12), 12))
+            want_full = to_uint8(resize_images(gen.synthesize(torch.from_numpy(ws)), 12))
+        for i in range(3):
+            assert_images_close(prev.images[i], want_prev[i])
+            assert_images_close(full.images[i], want_full[i])
+        assert any(np.abs(p.astype(int) - f).max() > 1 for p, f in zip(prev.images, full.images))
+        again = svc.render(ws, 12, preview=True, timeout=WAIT)
+        assert all(again.from_cache) and again.preview
+        whole = svc.render(ws, 32, preview=True, timeout=WAIT)     # the model's own size: no cheaper path
+        assert whole.ok and not whole.preview

@@ -909,3 +909,54 @@ def test_shortcuts_and_tooltips(window):
                       ("Export Selected…", "Ctrl+E"), ("Undo", "Ctrl+Z"), ("Copy Recipe", "Ctrl+C")):
         assert acts[name].shortcut().toString() == key, name
         assert acts[name].toolTip()
+
+
+def test_big_models_show_previews_first_then_refine_the_visible_cells(qtbot, settings):
+    """A 128 px StyleGAN2 skip model with 64 px thumbnails: the grid's first pictures come through the
+    preview path (the generator stops at its 64 px block), marked 'preview'; once every visible cell
+    has one, they are rendered again in full and the mark goes."""
+    import torch
+
+    from ui.app import make_app
+    from ui.main_window import MainWindow
+
+    torch.manual_seed(3)
+    big = Generator(stylegan2_config(128, z_dim=16, w_dim=16, channel_base=512, channel_max=16, mapping_layers=1))
+    big.config["name"] = "tiny128"
+    make_app()
+    w = MainWindow(settings=settings)
+    qtbot.addWidget(w)
+    w.resize(900, 600)
+    w.show()
+    w.size_slider.setValue(64)
+    seen = []
+    w.grid_model.dataChanged.connect(lambda a, b, *_: seen.extend(w.grid_model.cell(r).preview
+                                                                   for r in range(a.row(), b.row() + 1)))
+    w.load_model(big)
+    assert w.thumbs.request_size() == 64 and w.bridge.service.preview_applies(64)
+
+    def refined():
+        rows = w.grid_view.visible_rows()
+        return visible_ready(w) and all(not w.grid_model.cell(r).preview and w.grid_model.cell(r).image_size == 64
+                                        for r in rows)
+
+    qtbot.waitUntil(refined, timeout=WAIT_MS)
+    assert True in seen and False in seen                  # previews were shown, then replaced
+    # the mark: a cell painted as a preview differs from the same cell in full, in its corner
+    from PySide6.QtCore import QRect
+    from PySide6.QtGui import QImage, QPainter
+
+    cell = w.grid_model.cell(0)
+    delegate = w.grid_view.itemDelegate()
+    shots = []
+    for flag in (True, False):
+        cell.preview = flag
+        img = QImage(140, 140, QImage.Format_ARGB32)
+        img.fill(0)
+        p = QPainter(img)
+        delegate.paint_cell(p, QRect(0, 0, 140, 140), cell, False, False, False)
+        p.end()
+        shots.append(img)
+    assert shots[0] != shots[1]
+    cell.preview = False
+    w.close()

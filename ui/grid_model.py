@@ -38,6 +38,7 @@ class Cell:
     image: QImage | None = None      # last thumbnail (maybe of another size while a new one renders)
     image_size: int = 0              # the size `image` was rendered at
     state: str = "pending"           # pending | ready | error
+    preview: bool = False            # `image` came through the cheap preview path; full quality follows
     error: str = ""
     origin: str = ""                 # 'seed', 'made', 'import': how the cell came to be
 

@@ -45,6 +45,7 @@ def group_for_modifiers(mods) -> str | None:
 
 
 _DIM = QColor(20, 21, 23, 60)
+PREVIEW_TEXT = "preview"
 _DROP_FILL = QColor(theme.DROP.red(), theme.DROP.green(), theme.DROP.blue(), 40)
 _DROP_PEN = QPen(theme.DROP, 3)
 _SELECT_PEN = QPen(theme.ACCENT, 2.5)
@@ -73,6 +74,8 @@ class ThumbDelegate(QStyledItemDelegate):
         self.view = view
         self.caption_font = QFont(view.font())
         self.caption_font.setPointSizeF(max(7.5, view.font().pointSizeF() * 0.92))
+        self.badge_font = QFont(view.font())
+        self.badge_font.setPointSizeF(max(6.5, view.font().pointSizeF() * 0.75))
         self._composites: OrderedDict[int, tuple] = OrderedDict()
         self._composite_bytes = 0
 
@@ -91,7 +94,8 @@ class ThumbDelegate(QStyledItemDelegate):
         """One cell. Called for every visible cell on each repaint: a resting cell with its picture is
         one blit of a cached composite (picture, caption, badge); the rest is drawn piece by piece."""
         if cell.state == "ready" and not (selected or hovered or is_drop) and cell.image is not None:
-            key = (cell.image.cacheKey(), self.view.thumb_size, rect.width(), rect.height(), cell.origin)
+            key = (cell.image.cacheKey(), self.view.thumb_size, rect.width(), rect.height(), cell.origin,
+                   cell.preview)
             comp = self._composites.get(cell.uid)
             if comp is not None and comp[0] == key:
                 painter.drawPixmap(rect.x(), rect.y(), comp[1])
@@ -153,6 +157,8 @@ class ThumbDelegate(QStyledItemDelegate):
             painter.drawPath(rounded(r.adjusted(-1, -1, 1, 1), RADIUS + 1))
         if cell.origin == "made":
             self._made_dot(painter, r)
+        if cell.preview:
+            self._preview_badge(painter, r)
 
         width = rect.width() - 8
         cached = getattr(cell, "_caption", None)
@@ -221,6 +227,18 @@ class ThumbDelegate(QStyledItemDelegate):
         painter.setFont(self.caption_font)
         painter.setPen(theme.DROP)
         painter.drawText(pill, Qt.AlignCenter, fm.elidedText(text, Qt.ElideRight, int(pill.width()) - 10))
+
+    def _preview_badge(self, painter: QPainter, r: QRectF) -> None:
+        """'preview' in the corner: this picture came through the cheap path; full quality follows."""
+        painter.setFont(self.badge_font)
+        fm = QFontMetrics(self.badge_font)
+        w, h = fm.horizontalAdvance(PREVIEW_TEXT) + 8, fm.height() + 2
+        box = QRectF(r.right() - w - 5, r.bottom() - h - 5, w, h)
+        path = QPainterPath()
+        path.addRoundedRect(box, 4, 4)
+        painter.fillPath(path, QColor(0, 0, 0, 150))
+        painter.setPen(theme.TEXT)
+        painter.drawText(box, Qt.AlignCenter, PREVIEW_TEXT)
 
     def _made_dot(self, painter: QPainter, r: QRectF) -> None:
         """A small accent dot: this face was made here (mix, edit, import), not drawn from a seed."""

@@ -37,10 +37,10 @@ MAX_CANCELS_PER_PASS = 16
 
 
 class _Group:
-    __slots__ = ("uids", "size", "prio", "ticket")
+    __slots__ = ("uids", "size", "prio", "ticket", "preview")
 
-    def __init__(self, uids: list[int], size: int, prio: Priority):
-        self.uids, self.size, self.prio, self.ticket = uids, size, prio, None
+    def __init__(self, uids: list[int], size: int, prio: Priority, preview: bool = False):
+        self.uids, self.size, self.prio, self.ticket, self.preview = uids, size, prio, None, preview
 
 
 class ThumbnailScheduler(QObject):
@@ -59,6 +59,9 @@ class ThumbnailScheduler(QObject):
         self.is_slow = None
         self.post_async = None
         self._styling: dict[int, int] = {}                  # uid -> thumbnail size being finished
+        # big StyleGAN2 skip models: pictures first through the preview path (the generator stops at
+        # the thumbnail's block), then the visible ones again in full, behind every first picture
+        self.previews = True
         self._inflight: dict[int, _Group] = {}              # uid -> the request bringing its picture
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -97,6 +100,10 @@ class ThumbnailScheduler(QObject):
         return (cell.image_size != size and not (cell.state == "error" and cell.image_size == -size)
                 and self._styling.get(cell.uid) != size)
 
+    def _use_preview(self, size: int) -> bool:
+        service = self.bridge.service
+        return self.previews and service is not None and service.preview_applies(size)
+
     def _slow(self, cell: Cell) -> bool:
         return bool(cell.latent.post) and self.is_slow is not None and self.post_async is not None \
             and self.is_slow(cell.latent)
@@ -111,17 +118,25 @@ class ThumbnailScheduler(QObject):
         size = self.request_size()
         visible = self.view.visible_rows()
         ahead = range(visible.stop, min(n, visible.stop + PREFETCH_SCREENS * per_screen))
-        wanted: dict[int, tuple[Cell, Priority]] = {}
+        wanted: dict[int, tuple[Cell, Priority, bool]] = {}
+        preview = self._use_preview(size)
+        refine = []
         for rows, prio in ((visible, Priority.VISIBLE), (ahead, Priority.PREFETCH)):
             for row in rows:
                 cell = self.model.cell(row)
                 if self._needs(cell, size):
-                    wanted[cell.uid] = (cell, prio)
+                    wanted[cell.uid] = (cell, prio, preview and not self._slow(cell))
+                elif cell.preview and prio is Priority.VISIBLE and cell.image_size == size:
+                    refine.append(cell)
+        if not any(w[1] is Priority.VISIBLE for w in wanted.values()):
+            for cell in refine:       # every visible first picture is in: refine the previews in full
+                wanted[cell.uid] = (cell, Priority.PREFETCH, False)
 
         # requests no longer useful: wrong size, or none of their cells wanted any more
         cancels = MAX_CANCELS_PER_PASS
         for group in {id(g): g for g in self._inflight.values()}.values():
-            if group.size == size and any(u in wanted for u in group.uids):
+            if group.size == size and any(u in wanted or (not group.preview and self._refining(u, size))
+                                          for u in group.uids):
                 continue
             if cancels <= 0:
                 self.schedule()
@@ -131,31 +146,36 @@ class ThumbnailScheduler(QObject):
             cancels -= 1
         for uid, group in self._inflight.items():   # already on its way, soon enough
             want = wanted.get(uid)
-            if want is not None and group.size == size and group.prio <= want[1]:
+            if want is not None and group.size == size and (group.prio <= want[1] or not group.preview) \
+                    and (want[2] or not group.preview):
                 del wanted[uid]
 
         # new requests: neighbours of the same priority together, a few requests per turn
         budget = MAX_GROUPS_PER_PASS
         batch: list[Cell] = []
-        batch_prio = None
-        for cell, prio in wanted.values():
-            if batch and (prio != batch_prio or len(batch) >= GROUP):
+        batch_kind = None
+        for cell, prio, pv in wanted.values():
+            if batch and ((prio, pv) != batch_kind or len(batch) >= GROUP):
                 if budget <= 0:
                     break
-                self._submit(batch, size, batch_prio)
+                self._submit(batch, size, *batch_kind)
                 budget -= 1
                 batch = []
             batch.append(cell)
-            batch_prio = prio
+            batch_kind = (prio, pv)
         else:
             if batch and budget > 0:
-                self._submit(batch, size, batch_prio)
+                self._submit(batch, size, *batch_kind)
                 batch = []
         if batch:
             self.schedule()           # more to ask for next turn
         if n and not any(self._needs(self.model.cell(r), size) or self.model.cell(r).uid in self._styling
-                         for r in visible):
+                         or self.model.cell(r).preview for r in visible):
             self.allVisibleReady.emit()
+
+    def _refining(self, uid: int, size: int) -> bool:
+        cell = self.model.cell_by_uid(uid)
+        return cell is not None and cell.preview and cell.image_size == size
 
     def _finish_slow(self, cell: Cell, image, size: int) -> None:
         uid = cell.uid
@@ -169,7 +189,7 @@ class ThumbnailScheduler(QObject):
                 return
             if out is not None:
                 c.image = to_qimage(fit(out, size))
-                c.image_size, c.state, c.error = size, "ready", ""
+                c.image_size, c.state, c.error, c.preview = size, "ready", "", False
             else:
                 c.state, c.error, c.image_size = "error", f"image edit {why}", -size
             self.model.cell_changed(c)
@@ -184,18 +204,18 @@ class ThumbnailScheduler(QObject):
             if self._inflight.get(u) is group:
                 del self._inflight[u]
 
-    def _submit(self, cells: list[Cell], size: int, prio: Priority) -> None:
+    def _submit(self, cells: list[Cell], size: int, prio: Priority, preview: bool = False) -> None:
         slow = [c for c in cells if self._slow(c)]
         if slow and len(slow) < len(cells):
-            self._submit([c for c in cells if not self._slow(c)], size, prio)
-            cells = slow
-        group = _Group([c.uid for c in cells], size, prio)
+            self._submit([c for c in cells if not self._slow(c)], size, prio, preview)
+            cells, preview = slow, False
+        group = _Group([c.uid for c in cells], size, prio, preview)
         for c in cells:
             if c.image is None and c.state != "error":
                 c.state = "pending"
         render_size = None if slow else size       # a slow edit works on the full picture, scaled after
         ticket = self.bridge.submit([c.latent for c in cells], render_size, lambda r, g=group: self._on_result(g, r),
-                                    priority=prio)
+                                    priority=prio, preview=preview)
         if ticket is None:
             return
         group.ticket = ticket
@@ -224,6 +244,7 @@ class ThumbnailScheduler(QObject):
             if image is not None:
                 cell.image = to_qimage(image)
                 cell.image_size, cell.state, cell.error = group.size, "ready", ""
+                cell.preview = bool(result.preview)
             else:
                 cell.state, cell.error = "error", error
                 cell.image_size = -group.size   # do not ask again at this size (a new size tries again)
