@@ -139,10 +139,17 @@ def main(argv=None) -> int:
     ap.add_argument("--platform", default=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
     ap.add_argument("--timeout", type=float, default=600.0)
     ap.add_argument("--make-stand-in", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--first-screen", action="store_true",
+                    help="only launch -> first screen -> every visible cell in full quality (big models)")
+    ap.add_argument("--no-previews", action="store_true", help="thumbnails in full quality from the start")
+    ap.add_argument("--compare-previews", action="store_true",
+                    help="--first-screen twice, with and without previews, side by side (two processes)")
     args = ap.parse_args(argv)
     if args.make_stand_in:
         stand_in_model(Path(args.make_stand_in))
         return 0
+    if args.compare_previews:
+        return compare_previews(args)
     os.environ["QT_QPA_PLATFORM"] = args.platform
     tmp = Path(tempfile.mkdtemp(prefix="bench_ui_"))
     default_file = ROOT / "resources" / "default_model.safetensors"   # (importing the engine would load torch)
@@ -161,6 +168,7 @@ def main(argv=None) -> int:
 
     app = make_app()
     win = MainWindow(settings=QSettings(str(tmp / "settings.ini"), QSettings.IniFormat), model=model)
+    win.thumbs.previews = not args.no_previews
     win.resize(1600, 1000)
     win.show()
     app.processEvents()
@@ -177,10 +185,27 @@ def main(argv=None) -> int:
         print(f"could not load {model}: {win.empty.detail.text()}", file=sys.stderr)
         return 1
     t_model = time.perf_counter()
+    probe = StallProbe()
+    probe.start()
     wait_until(app, screen_ready, args.timeout, "the first screen")
     t_first = time.perf_counter()
     first_cells = len(win.grid_view.visible_rows())
     gen, svc = win.generator, win.bridge.service
+    if args.first_screen:
+        wait_until(app, lambda: screen_ready() and not any(win.grid_model.cell(r).preview
+                                                           for r in win.grid_view.visible_rows()),
+                   args.timeout, "the refined screen")
+        t_full = time.perf_counter()
+        probe.stop()
+        i = gen.info
+        print(f"model: {gen.name} ({i.arch}, {i.resolution}px); previews {'off' if args.no_previews else 'on'}; "
+              f"thumbnails {win.thumbs.request_size()} px; {svc.num_threads or 'default'} render thread(s)")
+        print(f"RESULT first_screen_s={t_first - t_launch:.2f} refined_s={t_full - t_launch:.2f} "
+              f"cells={first_cells} model_s={t_model - t_launch:.2f} stall_ms={max(probe.gaps or [0]):.1f}")
+        win.close()
+        app.processEvents()
+        return 0
+    probe.stop()
 
     settle(app, 0.5)
     browse = grid_run(app, win, args.cells, args.timeout, scroll=True)
@@ -205,6 +230,33 @@ def main(argv=None) -> int:
               f"own-CPU spell {r['max_cpu']:.1f} ms (target: no stall over {TARGET_STALL_MS:.0f} ms) -> {verdict}")
     win.close()
     app.processEvents()
+    return 0
+
+
+def compare_previews(args) -> int:
+    """Two fresh processes (nothing cached, same model): previews on, previews off."""
+    import subprocess
+
+    if not args.model:
+        print("--compare-previews needs --model (a big StyleGAN2 skip checkpoint)", file=sys.stderr)
+        return 2
+    found = {}
+    for label, extra in (("previews on", []), ("previews off", ["--no-previews"])):
+        out = subprocess.run([sys.executable, __file__, "--model", args.model, "--first-screen",
+                              "--timeout", str(args.timeout), "--platform", args.platform] + extra,
+                             capture_output=True, text=True)
+        line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT")), None)
+        if line is None:
+            print(out.stdout + out.stderr, file=sys.stderr)
+            return 1
+        found[label] = dict(kv.split("=") for kv in line.split()[1:])
+        print(next(x for x in out.stdout.splitlines() if x.startswith("model:")))
+    print("| | first screen (s) | every visible cell in full (s) | longest stall (ms) | cells |")
+    print("|---|---|---|---|---|")
+    for label, r in found.items():
+        print(f"| {label} | {r['first_screen_s']} | {r['refined_s']} | {r['stall_ms']} | {r['cells']} |")
+    on, off = found["previews on"], found["previews off"]
+    print(f"first screen, on / off: {float(on['first_screen_s']) / float(off['first_screen_s']):.2f}x")
     return 0
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import copy
 import functools
 import itertools
+import math
 import logging
 import secrets
 import threading
@@ -127,7 +128,7 @@ class RenderService:
         gen = self._generator
         if size is None or not hasattr(gen, "preview_resolution"):
             return False
-        return gen.preview_resolution(int(size)) < self._info.resolution
+        return gen.preview_resolution(_preview_size(size)) < self._info.resolution
 
     def set_generator(self, generator) -> None:
         """Render with another model from now on; queued work for the old one ends SUPERSEDED."""
@@ -499,7 +500,7 @@ class RenderService:
             torch.cuda.reset_peak_memory_stats(dev)
             base = torch.cuda.memory_allocated(dev)
         with torch.inference_mode():
-            preview = size if items[0].req.preview else None
+            preview = _preview_size(size) if items[0].req.preview else None
             u8 = to_uint8(resize_images(self._synthesize(ws, mode, seeds, strength, layers, maps, preview), size))
         out = [u8[i].copy() for i in range(n)]  # own buffers: exact cache accounting
         dt = time.perf_counter() - t0
@@ -655,6 +656,13 @@ class RenderService:
         if spec.mode == "random" and spec.seed is None:
             spec = NoiseSpec("random", secrets.randbits(31), spec.strength, spec.layers)
         return spec
+
+
+PREVIEW_UPSCALE = 1.25   # a preview may be shown up to this much larger than its block (144 px from 128)
+
+
+def _preview_size(size: int) -> int:
+    return max(1, math.ceil(int(size) / PREVIEW_UPSCALE))
 
 
 def _to_numpy(x) -> np.ndarray:
