@@ -41,9 +41,10 @@ import torch
 from .devices import default_dtype as default_precision
 from .devices import pick_device
 from .generators.generator import to_uint8
-from .render_cache import (BatchRecord, NoiseSpec, Priority, RenderCache, RenderResult, RenderStats, Status,
-                           Ticket, _Item, _Request, cache_key, default_num_threads, is_oom, latent_digest,
-                           resize_images)
+from .noise import NoiseSpec
+from .render_cache import RenderCache, cache_key, latent_digest, resize_images
+from .render_queue import (BatchRecord, Priority, RenderItem, RenderRequest, RenderResult, RenderStats, Status, Ticket,
+                           default_num_threads, is_oom)
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ class RenderService:
         self.compile_options = dict(compile_options or {})
         self._cond = threading.Condition()
         self.stats.lock = self._cond
-        self._queues: dict[Priority, deque[_Request]] = {p: deque() for p in Priority}
+        self._queues: dict[Priority, deque[RenderRequest]] = {p: deque() for p in Priority}
         self._tokens: dict[Hashable, set] = {}
         self._ids = itertools.count(1)
         self._paused = False
@@ -163,7 +164,7 @@ class RenderService:
         with self._cond:
             gen, fp = self._model_gen, self._fingerprint
         preview = bool(preview) and self.preview_applies(size)
-        req = _Request(next(self._ids), priority, size, token, callback, gen, cache=cache, collect=True,
+        req = RenderRequest(next(self._ids), priority, size, token, callback, gen, cache=cache, collect=True,
                        preview=preview)
         req.images, req.from_cache, req.noise = [None] * n, [False] * n, specs
         hits = 0
@@ -174,7 +175,7 @@ class RenderService:
                 req.images[i], req.from_cache[i] = img, True
                 hits += 1
             else:
-                req.pending.append(_Item(req, i, ws[i], specs[i], key))
+                req.pending.append(RenderItem(req, i, ws[i], specs[i], key))
         req.count = hits
         return self._enqueue(req, hits)
 
@@ -198,7 +199,7 @@ class RenderService:
         noise_fn = noise if callable(noise) else (lambda i, _s=noise: _s)
         with self._cond:
             gen = self._model_gen
-        req = _Request(next(self._ids), priority, size, token, callback, gen, cache=cache, collect=collect,
+        req = RenderRequest(next(self._ids), priority, size, token, callback, gen, cache=cache, collect=collect,
                        source=iter(_chunks(latents)), noise_fn=noise_fn, total=total,
                        on_images=on_images, on_progress=on_progress)
         return self._enqueue(req, 0)
@@ -208,7 +209,7 @@ class RenderService:
         kw.setdefault("priority", Priority.INTERACTIVE)
         return self.submit(latents, size, **kw).wait(timeout)
 
-    def _enqueue(self, req: _Request, hits: int) -> Ticket:
+    def _enqueue(self, req: RenderRequest, hits: int) -> Ticket:
         ticket = Ticket(self, req)
         thunks = []
         with self._cond:
@@ -402,7 +403,7 @@ class RenderService:
                     img = self.cache.get(key) if key is not None else None
                     hits += img is not None
                     have += img is None
-                    req.pending.append(_Item(req, i, row, spec, key, img))
+                    req.pending.append(RenderItem(req, i, row, spec, key, img))
             need -= have
             if need <= 0:
                 break
@@ -595,7 +596,7 @@ class RenderService:
         _call_all(thunks)
         return any(t is not None for t in thunks)
 
-    def _finish_locked(self, req: _Request, status: Status, error: str | None = None):
+    def _finish_locked(self, req: RenderRequest, status: Status, error: str | None = None):
         """Mark req ended (lock held); returns the thunk (callback, then wake waiters) that the
         caller must run after releasing the lock."""
         if req.finished:
@@ -709,7 +710,7 @@ def _parse_optimize(optimize) -> frozenset:
     return frozenset(parts)
 
 
-def _complete(req: _Request) -> None:
+def _complete(req: RenderRequest) -> None:
     """Run the completion callback, then release waiters (so wait() sees every callback's effect)."""
     try:
         if req.callback is not None:
