@@ -124,7 +124,9 @@ def main() -> int:
         print("no encoder for the default model (resources/default_encoder.safetensors)")
         return 1
     clf = AttributeClassifier.load(DEFAULT_CLASSIFIER)
-    print(f"default model {gen.info.resolution} px, encoder {encoder.meta.get('steps')} steps; "
+    tuned = encoder.meta.get("finetune_steps")
+    print(f"default model {gen.info.resolution} px, encoder {encoder.meta.get('steps')} steps"
+          + (f" + {tuned} fine-tuning steps" if tuned else "") + "; "
           f"torch {torch.__version__}, {args.threads} threads")
     print(f"\n## 1. {args.faces} held-out renderer faces (seeds {HELD_OUT}+), W+")
     table(gen, held_out_faces(args.faces, gen.info.resolution), encoder, clf, w_avg_lr=args.w_avg_lr)

@@ -94,7 +94,8 @@ def finetune_encoder(gen, encoder: Encoder, pictures: Pictures, steps: int = 600
     finally:
         for p, w in zip(gen_params, was):
             p.requires_grad_(w)
-    meta = dict(encoder.meta)
-    meta.update({"finetune_steps": done, "finetune_batch": batch, "finetune_loss": last.get("loss"),
-                 "finetune_seconds": round(time.perf_counter() - t0, 1)})
+    meta = dict(encoder.meta)        # fine-tuning runs add up (a run may continue another's result)
+    meta.update({"finetune_steps": int(meta.get("finetune_steps") or 0) + done, "finetune_batch": batch,
+                 "finetune_loss": last.get("loss"),
+                 "finetune_seconds": round(float(meta.get("finetune_seconds") or 0) + time.perf_counter() - t0, 1)})
     return Encoder(net.eval(), encoder.w_mean, encoder.w_scale, meta)
