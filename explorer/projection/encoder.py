@@ -121,6 +121,16 @@ def sample_batch(gen, n: int, rng: torch.Generator) -> torch.Tensor:
     return w
 
 
+def own_pairs_loss(gen, net: EncoderNet, n: int, rng: torch.Generator, w_mean: torch.Tensor,
+                   w_scale: torch.Tensor) -> torch.Tensor:
+    """The encoder's objective on n of the model's own (picture, ws) pairs: mean squared error of
+    the ws, each dimension scaled by its spread."""
+    ws = sample_batch(gen, n, rng)
+    with torch.no_grad():
+        img = gen.synthesize(ws, noise_mode="const").clamp(-1, 1)
+    return F.mse_loss(net(img), (ws - w_mean) / w_scale)
+
+
 def train_encoder(gen, steps: int = 2000, batch: int = 32, lr: float = 3e-4, seed: int = 0,
                   progress: Callable[[float, dict], None] | None = None,
                   cancelled: Callable[[], bool] | None = None) -> Encoder:
@@ -141,11 +151,7 @@ def train_encoder(gen, steps: int = 2000, batch: int = 32, lr: float = 3e-4, see
                 break
             for group in opt.param_groups:          # cosine decay to 5 %
                 group["lr"] = lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / max(1, steps))))
-            ws = sample_batch(gen, batch, rng)
-            with torch.no_grad():
-                img = gen.synthesize(ws, noise_mode="const").clamp(-1, 1)
-            pred = net(img)
-            loss = F.mse_loss(pred, (ws - w_mean) / w_scale)
+            loss = own_pairs_loss(gen, net, batch, rng, w_mean, w_scale)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

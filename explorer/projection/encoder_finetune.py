@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .encoder import Encoder, sample_batch
+from .encoder import Encoder, own_pairs_loss
 from .loss import ProjectionLoss
 
 Pictures = Callable[[int, np.random.Generator], np.ndarray]   # (n, rng) -> uint8 [n, H, W, 3]
@@ -79,11 +79,7 @@ def finetune_encoder(gen, encoder: Encoder, pictures: Pictures, steps: int = 600
                 rec = loss(gen.synthesize(ws, noise_mode="const"), x)
                 total = rec
                 if latent_weight:
-                    own_ws = sample_batch(gen, batch, trng)
-                    with torch.no_grad():
-                        own = gen.synthesize(own_ws, noise_mode="const").clamp(-1, 1)
-                    lat = F.mse_loss(net(own), (own_ws - w_mean) / w_scale)
-                    total = total + latent_weight * lat
+                    total = total + latent_weight * own_pairs_loss(gen, net, batch, trng, w_mean, w_scale)
                 opt.zero_grad(set_to_none=True)
                 total.backward()
                 opt.step()
