@@ -46,7 +46,8 @@ def render(gen, ws: np.ndarray) -> np.ndarray:
         return to_uint8(gen.synthesize(torch.from_numpy(np.array(ws))[None]))[0]
 
 
-def table(gen, faces, encoder, clf, steps_list=(100, 500), w_avg_lr: float | None = None):
+def table(gen, faces, encoder, clf, steps_list=(100, 500), w_avg_lr: float | None = None,
+          starts=("encoder", "w_avg")):
     feat = lambda ims: clf.features(np.stack(ims))  # noqa: E731
     target_f = feat(faces)
     rows = {}
@@ -56,7 +57,7 @@ def table(gen, faces, encoder, clf, steps_list=(100, 500), w_avg_lr: float | Non
     rows["w_avg alone"] = [render(gen, avg_ws)] * len(faces)
     times = {}
     for steps in steps_list:
-        for start in ("encoder", "w_avg"):
+        for start in starts:
             out, t0 = [], time.perf_counter()
             for f in faces:
                 r = project(gen, f, space="w+", steps=steps, start=start, encoder=encoder)
@@ -102,6 +103,9 @@ def main() -> int:
     p.add_argument("--round-trip", type=int, default=8)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--framing", action="store_true")
+    p.add_argument("--starts", default="encoder,w_avg",
+                   help="optimisation starts to run (w_avg's rows do not depend on the encoder: "
+                        "projection is deterministic, so a new encoder needs only 'encoder')")
     p.add_argument("--encoder", default=None, help="an encoder file to measure instead of the shipped one")
     p.add_argument("--w-avg-lr", type=float, default=None,
                    help="also run w_avg at this learning rate (its best case; NVIDIA's default is 0.1)")
@@ -129,7 +133,8 @@ def main() -> int:
           + (f" + {tuned} fine-tuning steps" if tuned else "") + "; "
           f"torch {torch.__version__}, {args.threads} threads")
     print(f"\n## 1. {args.faces} held-out renderer faces (seeds {HELD_OUT}+), W+")
-    table(gen, held_out_faces(args.faces, gen.info.resolution), encoder, clf, w_avg_lr=args.w_avg_lr)
+    table(gen, held_out_faces(args.faces, gen.info.resolution), encoder, clf, w_avg_lr=args.w_avg_lr,
+          starts=tuple(args.starts.split(",")))
     print(f"\n## 2. Round trip: {args.round_trip} faces the model made (seeds 0.., psi 0.7), W+, encoder + 500 steps")
     ps, p100 = [], []
     for s in range(args.round_trip):
