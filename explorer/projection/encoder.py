@@ -131,6 +131,24 @@ def own_pairs_loss(gen, net: EncoderNet, n: int, rng: torch.Generator, w_mean: t
     return F.mse_loss(net(img), (ws - w_mean) / w_scale)
 
 
+def cosine_lr(opt: torch.optim.Optimizer, base: float, step: int, steps: int, floor: float) -> None:
+    """Cosine decay from `base` to `floor` x base over `steps`."""
+    for group in opt.param_groups:
+        group["lr"] = base * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * step / max(1, steps))))
+
+
+def step_and_report(opt: torch.optim.Optimizer, total: torch.Tensor, shown: torch.Tensor, done: int, steps: int,
+                    t0: float, progress: Callable[[float, dict], None] | None) -> dict:
+    """One optimiser step on `total`; progress(share, info) every 10 steps and at the end."""
+    opt.zero_grad(set_to_none=True)
+    total.backward()
+    opt.step()
+    last = {"step": done, "loss": float(shown.detach()), "seconds": time.perf_counter() - t0}
+    if progress is not None and (done % 10 == 0 or done == steps):
+        progress(done / steps, last)
+    return last
+
+
 def train_encoder(gen, steps: int = 2000, batch: int = 32, lr: float = 3e-4, seed: int = 0,
                   progress: Callable[[float, dict], None] | None = None,
                   cancelled: Callable[[], bool] | None = None) -> Encoder:
@@ -149,16 +167,10 @@ def train_encoder(gen, steps: int = 2000, batch: int = 32, lr: float = 3e-4, see
         for step in range(int(steps)):
             if cancelled is not None and cancelled():
                 break
-            for group in opt.param_groups:          # cosine decay to 5 %
-                group["lr"] = lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / max(1, steps))))
+            cosine_lr(opt, lr, step, steps, 0.05)
             loss = own_pairs_loss(gen, net, batch, rng, w_mean, w_scale)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
             done = step + 1
-            last = {"step": done, "loss": float(loss.detach()), "seconds": time.perf_counter() - t0}
-            if progress is not None and (done % 10 == 0 or done == steps):
-                progress(done / steps, last)
+            last = step_and_report(opt, loss, loss, done, steps, t0, progress)
     meta = {"fingerprint": str(gen.fingerprint), "resolution": info.resolution, "num_ws": info.num_ws,
             "w_dim": info.w_dim, "steps": done, "batch": batch, "final_loss": last.get("loss"),
             "seconds": round(time.perf_counter() - t0, 1)}

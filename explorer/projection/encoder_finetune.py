@@ -15,7 +15,6 @@ range the benches use); for any model `pictures` may be any source of aligned fa
 from __future__ import annotations
 
 import copy
-import math
 import time
 from typing import Callable
 
@@ -23,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .encoder import Encoder, own_pairs_loss
+from .encoder import Encoder, cosine_lr, own_pairs_loss, step_and_report
 from .loss import ProjectionLoss
 
 Pictures = Callable[[int, np.random.Generator], np.ndarray]   # (n, rng) -> uint8 [n, H, W, 3]
@@ -72,21 +71,15 @@ def finetune_encoder(gen, encoder: Encoder, pictures: Pictures, steps: int = 600
             for step in range(int(steps)):
                 if cancelled is not None and cancelled():
                     break
-                for group in opt.param_groups:      # cosine decay to 10 %
-                    group["lr"] = lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / max(1, steps))))
+                cosine_lr(opt, lr, step, steps, 0.1)
                 x = _to_tensor(pictures(batch, rng), info.resolution, gen.device)
                 ws = net(x) * w_scale + w_mean
                 rec = loss(gen.synthesize(ws, noise_mode="const"), x)
                 total = rec
                 if latent_weight:
                     total = total + latent_weight * own_pairs_loss(gen, net, batch, trng, w_mean, w_scale)
-                opt.zero_grad(set_to_none=True)
-                total.backward()
-                opt.step()
                 done = step + 1
-                last = {"step": done, "loss": float(rec.detach()), "seconds": time.perf_counter() - t0}
-                if progress is not None and (done % 10 == 0 or done == steps):
-                    progress(done / steps, last)
+                last = step_and_report(opt, total, rec, done, steps, t0, progress)
     finally:
         for p, w in zip(gen_params, was):
             p.requires_grad_(w)
