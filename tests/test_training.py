@@ -123,9 +123,21 @@ def _rank_checksums(rank, world, port, data_path, run_dir, out_dir):
         t.train_step()
     t.save_snapshot()
     moved = max(float((p - q).abs().max()) for p, q in zip(t.G.parameters(), init))
-    sums = [float(p.double().sum()) for p in list(t.G.parameters()) + list(t.D.parameters())]
+    sums = [float(p.detach().double().sum()) for p in list(t.G.parameters()) + list(t.D.parameters())]
     torch.save({"sums": sums, "moved": moved, "nimg": t.nimg, "w_avg": t.G.mapping.w_avg.clone()},
                f"{out_dir}/rank{rank}.pt")
+    # leave as the CLI's workers do: a spawned process ending normally while gloo's threads wind
+    # down aborts now and then ("terminate called without an active exception")
+    import os
+    import sys
+
+    import torch.distributed as dist
+
+    dist.barrier()
+    dist.destroy_process_group()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def test_data_parallel_processes_stay_in_step(tmp_path, faces16):
