@@ -5,6 +5,7 @@
     latent-explorer convert IN OUT [--half]
     latent-explorer info PATH
     latent-explorer animate --model PATH --seeds 3,7,12 --seconds 4 --fps 30 --loop --out clip.mp4
+    latent-explorer library list [--tag T] [--min-stars N] [--collection C] [--json]
 """
 from __future__ import annotations
 
@@ -123,7 +124,7 @@ def _add_training_commands(sub) -> None:
     import importlib
 
     for name in (".training.commands", ".training.commands_renderer", ".training.commands_directions",
-                 ".commands_animate", ".commands_stylize", ".commands_project"):
+                 ".commands_animate", ".commands_stylize", ".commands_project", ".commands_library"):
         try:
             module = importlib.import_module(name, __package__)
         except ModuleNotFoundError:
@@ -137,6 +138,7 @@ def main(argv: list[str] | None = None, open_window: Callable[[str], int] | None
     The engine never imports the UI: the `latent-explorer` command starts in ui/launcher.py,
     which passes the window in here."""
     from .checkpoints import CheckpointError
+    from .errors import FileProblem
 
     args = build_parser().parse_args(argv)
     try:
@@ -150,7 +152,7 @@ def main(argv: list[str] | None = None, open_window: Callable[[str], int] | None
     except CheckpointError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, FileProblem) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

@@ -135,9 +135,9 @@ def default_plugin_folder() -> Path:
     env = os.environ.get(PLUGIN_DIR_ENV)
     if env:
         return Path(env).expanduser()
-    import platformdirs
+    from .user_data import data_dir
 
-    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)) / "plugins"
+    return data_dir() / "plugins"
 
 
 def _dist_name(ep) -> str:

@@ -34,9 +34,9 @@ def default_cache_folder() -> Path:
     env = os.environ.get(CACHE_DIR_ENV)
     if env:
         return Path(env).expanduser() / "image-edits"
-    import platformdirs
+    from .user_data import cache_dir
 
-    return Path(platformdirs.user_cache_dir("latent-explorer", appauthor=False)) / "image-edits"
+    return cache_dir() / "image-edits"
 
 
 def edit_key(source: str, shape, steps) -> str:

@@ -10,6 +10,8 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # never open windows in tests
 # slow image edits keep results in a cache folder: never the user's own during tests
 os.environ.setdefault("LATENT_EXPLORER_CACHE_DIR", tempfile.mkdtemp(prefix="latent-explorer-test-cache-"))
+# every other user file (library, workspaces, encoders, settings) too
+os.environ.setdefault("LATENT_EXPLORER_HOME", tempfile.mkdtemp(prefix="latent-explorer-test-home-"))
 
 # The repo is <root>/main and the read-only fixtures live next to it in <root>/shared.
 SHARED_DIR = Path(__file__).resolve().parents[2] / "shared"

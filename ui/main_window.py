@@ -50,10 +50,10 @@ OPEN_FILTER = "Checkpoints and faces (*.pkl *.pt *.pth *.safetensors *.png);;Fac
 
 
 def default_settings() -> QSettings:
-    """Window settings in the user's config folder (platformdirs), one INI file."""
-    import platformdirs
+    """Window settings in the user's config folder (platformdirs or LATENT_EXPLORER_HOME), one INI file."""
+    from explorer.user_data import config_dir
 
-    folder = Path(platformdirs.user_config_dir("latent-explorer", appauthor=False))
+    folder = config_dir()
     return QSettings(str(folder / "window.ini"), QSettings.IniFormat)
 
 

@@ -20,9 +20,9 @@ _SAFE_MODEL = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 def default_root() -> Path:
-    from platformdirs import user_data_path
+    from ..user_data import data_dir
 
-    return user_data_path(APP_NAME, appauthor=False) / "directions"
+    return data_dir() / "directions"
 
 
 def _file_name(name: str) -> str:

@@ -181,9 +181,9 @@ def encoder_folder() -> Path:
     env = os.environ.get(ENCODER_DIR_ENV)
     if env:
         return Path(env).expanduser()
-    import platformdirs
+    from ..user_data import data_dir
 
-    return Path(platformdirs.user_data_dir("latent-explorer", appauthor=False)) / "encoders"
+    return data_dir() / "encoders"
 
 
 def encoder_path(gen) -> Path:
