@@ -25,6 +25,18 @@ def _open(args):
     return lib
 
 
+def _faces_or_say_why(lib, name: str) -> list[int]:
+    """The collection's faces in order; [] after printing why there are none."""
+    try:
+        ids = _ids_of(lib, name)
+    except KeyError as e:
+        print(f"error: {e.args[0]}", file=sys.stderr)
+        return []
+    if not ids:
+        print(f"error: {name!r} holds no faces", file=sys.stderr)
+    return ids
+
+
 def _ids_of(lib, name: str) -> list[int]:
     from .library import LibraryFilter
 
@@ -113,13 +125,8 @@ def cmd_export(args) -> int:
     from .library.transfer import export_faces
 
     with _open(args) as lib:
-        try:
-            ids = _ids_of(lib, args.collection)
-        except KeyError as e:
-            print(f"error: {e.args[0]}", file=sys.stderr)
-            return 1
+        ids = _faces_or_say_why(lib, args.collection)
         if not ids:
-            print(f"error: {args.collection!r} holds no faces", file=sys.stderr)
             return 1
         render = _renderer(args, lib, ids)
         files = export_faces(lib, ids, args.out, name=args.collection, render=render)
@@ -147,13 +154,8 @@ def cmd_sheet(args) -> int:
     from .library.transfer import contact_sheet
 
     with _open(args) as lib:
-        try:
-            ids = _ids_of(lib, args.collection)
-        except KeyError as e:
-            print(f"error: {e.args[0]}", file=sys.stderr)
-            return 1
+        ids = _faces_or_say_why(lib, args.collection)
         if not ids:
-            print(f"error: {args.collection!r} holds no faces", file=sys.stderr)
             return 1
         contact_sheet(lib, ids, args.out, columns=args.columns, cell=args.cell, title=args.collection)
         print(f"wrote {args.out} ({len(ids)} faces)")
