@@ -960,3 +960,30 @@ def test_big_models_show_previews_first_then_refine_the_visible_cells(qtbot, set
     assert shots[0] != shots[1]
     cell.preview = False
     w.close()
+
+
+def test_k_keeps_the_selected_faces_in_the_library_and_they_survive_a_new_window(qtbot, window, gen, settings,
+                                                                                 tmp_path, monkeypatch):
+    from explorer.library import Library, parse_query
+
+    monkeypatch.setenv("LATENT_EXPLORER_HOME", str(tmp_path / "home"))
+    activate(qtbot, window)
+    select_rows(window, [1, 3])
+    kept_ws = {c.latent.ws.tobytes() for c in window.selected_cells()}
+    qtbot.keyClick(window.grid_view, Qt.Key_K)                    # the user presses K
+    with Library() as lib:
+        ids = lib.find()
+        assert len(ids) == 2 and {lib.latent(i).ws.tobytes() for i in ids} == kept_ws
+        assert all(lib.thumbnail(i) for i in ids)                 # the grid's pictures came along
+        lib.update(ids[0], stars=5)
+        lib.add_tags([ids[0]], ["hero"])
+        starred = lib.latent(ids[0]).ws.tobytes()
+    window.act_new_batch.trigger()                                # the grid moves on; the kept faces stay
+    window.close()
+    w2 = open_window(qtbot, gen, settings)
+    try:
+        lib = w2.library()
+        found = lib.find(parse_query("#hero stars>=5"))
+        assert len(found) == 1 and lib.latent(found[0]).ws.tobytes() == starred
+    finally:
+        w2.close()

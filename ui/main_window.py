@@ -217,6 +217,9 @@ class MainWindow(QMainWindow):
         self.act_import_photo_crop = A("Import Photo (&Crop Myself)…", lambda: self.import_photo_dialog(crop=True),
                                        None, "Bring a photo in and choose the square to use yourself (for a "
                                        "model that is not of faces, or a face the detector misses)")
+        self.act_keep = A("&Keep in Library", self.keep_selected, "K",
+                          "Keep the selected faces in your face library (latent, recipe, thumbnail): "
+                          "they stay when the grid changes, and can be starred, tagged and found later")
         self.act_train_encoder = A("Train Photo &Encoder", self.train_photo_encoder, None,
                                    "Train this model's photo encoder in the background (once per model): "
                                    "photo imports then start from its guess, not from the average face")
@@ -312,7 +315,7 @@ class MainWindow(QMainWindow):
         g = mb.addMenu("F&aces")
         for a in (self.act_new_batch, self.act_jump, None, self.act_large, self.act_compare, None, self.act_mix,
                   self.act_children, self.act_crossbreed, self.act_antiface, self.act_style_transfer,
-                  self.act_train_encoder, None, self.act_to_matrix_src,
+                  self.act_train_encoder, None, self.act_keep, None, self.act_to_matrix_src,
                   self.act_to_matrix_dst):
             g.addSeparator() if a is None else g.addAction(a)
         self.view_menu = mb.addMenu("&View")
@@ -1225,6 +1228,48 @@ class MainWindow(QMainWindow):
             return self.open_large(cells[:2])
         return None
 
+    # ================================================================== library
+    def library(self):
+        """The face library (opened on first use); None, after saying why, when it cannot be."""
+        if getattr(self, "_library", None) is None:
+            from explorer.library import Library, LibraryError
+
+            try:
+                self._library = Library()
+            except LibraryError as e:
+                self.show_error(str(e))
+                return None
+            if self._library.message:
+                self.show_message(self._library.message, "warning")
+        return self._library
+
+    def keep_selected(self) -> list[int]:
+        """Keep the selected faces in the library; returns their library ids."""
+        from explorer.library import LibraryError
+
+        from .render_bridge import qimage_to_array
+
+        cells = self.selected_cells()
+        if not cells:
+            self.show_message("Select the faces to keep first.")
+            return []
+        lib = self.library()
+        if lib is None:
+            return []
+        name = (self.generator.config.get("name") if self.generator is not None else "") or \
+            (Path(self.model_path).stem if self.model_path else "")
+        faces = [{"latent": c.latent, "name": c.label, "model_name": str(name), "model_path": self.model_path or "",
+                  "thumbnail": qimage_to_array(c.image) if c.image is not None and not c.image.isNull() else None}
+                 for c in cells]
+        try:
+            ids = lib.add_many(faces)
+        except LibraryError as e:
+            self.show_error(str(e))
+            return []
+        self.show_message(f"Kept {cells[0].label} in the library." if len(ids) == 1
+                          else f"Kept {len(ids)} faces in the library.")
+        return ids
+
     # ================================================================== messages
     def show_message(self, text: str, level: str = "info", action=None) -> None:
         self.messages.show_message(text, level, action)
@@ -1341,6 +1386,8 @@ class MainWindow(QMainWindow):
             self.export_dialog.cancel()
         self.runner.close()
         self.photos.close()
+        if getattr(self, "_library", None) is not None:
+            self._library.close()
         self.mapper.close()
         for view in list(self.large_views):
             view.close()
