@@ -234,3 +234,21 @@ def test_the_library_lives_in_the_user_data_folder(tmp_path, monkeypatch):
     with Library() as lib:
         lib.add(face(1))
     assert (tmp_path / "home" / "data" / "library.sqlite").is_file()
+
+
+def test_direction_scores_are_sigma_from_the_average_face_along_each_direction():
+    from types import SimpleNamespace
+
+    from explorer.directions import Direction
+    from explorer.library.scores import direction_scores
+
+    info = SimpleNamespace(num_ws=4, w_dim=8, groups={"coarse": range(0, 2), "medium": range(2, 3), "fine": range(3, 4)})
+    w_avg = np.full(8, 0.5, np.float32)
+    v = np.eye(8, dtype=np.float32)[0]
+    smile = Direction(v, name="smile", layers="coarse", model="m1", scale=2.0)
+    other = Direction(v, name="theirs", model="m2")
+    ws = np.tile(w_avg, (4, 1))
+    ws[0:2, 0] += 3.0                      # +3 along smile on the coarse layers = +1.5 sigma
+    ws[3, 0] -= 100.0                      # the fine layer does not count for a coarse direction
+    got = direction_scores(ws, [smile, other], w_avg, info, model="m1")
+    assert got == {"smile": pytest.approx(1.5)}

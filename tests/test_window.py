@@ -970,11 +970,18 @@ def test_k_keeps_the_selected_faces_in_the_library_and_they_survive_a_new_window
     activate(qtbot, window)
     select_rows(window, [1, 3])
     kept_ws = {c.latent.ws.tobytes() for c in window.selected_cells()}
+    from explorer.directions import Direction
+    vec = np.eye(gen.info.w_dim, dtype=np.float32)[0]
+    window.directions = {"smile": Direction(vec, name="smile", model=str(gen.fingerprint), scale=1.0)}
     qtbot.keyClick(window.grid_view, Qt.Key_K)                    # the user presses K
     with Library() as lib:
         ids = lib.find()
         assert len(ids) == 2 and {lib.latent(i).ws.tobytes() for i in ids} == kept_ws
         assert all(lib.thumbnail(i) for i in ids)                 # the grid's pictures came along
+        w_avg = gen.w_avg.numpy()
+        for i in ids:                                             # stored for semantic filters
+            expect = float(lib.latent(i).ws.astype(np.float64).mean(0)[0] - w_avg[0])
+            assert lib.scores(i)["smile"] == pytest.approx(expect, rel=1e-4, abs=1e-5)
         lib.update(ids[0], stars=5)
         lib.add_tags([ids[0]], ["hero"])
         starred = lib.latent(ids[0]).ws.tobytes()

@@ -1243,6 +1243,15 @@ class MainWindow(QMainWindow):
                 self.show_message(self._library.message, "warning")
         return self._library
 
+    def _direction_scores(self, latent) -> dict:
+        """The face's sigma along the model's directions (stored for semantic filters)."""
+        if self.generator is None or not self.directions or latent.model != str(self.generator.fingerprint):
+            return {}
+        from explorer.library.scores import direction_scores
+
+        return direction_scores(latent.ws, self.directions.values(), self.generator.w_avg.detach().cpu().numpy(),
+                                self.generator.info, latent.model)
+
     def keep_selected(self) -> list[int]:
         """Keep the selected faces in the library; returns their library ids."""
         from explorer.library import LibraryError
@@ -1258,9 +1267,10 @@ class MainWindow(QMainWindow):
             return []
         name = (self.generator.config.get("name") if self.generator is not None else "") or \
             (Path(self.model_path).stem if self.model_path else "")
+        scores = self._direction_scores
         faces = [{"latent": c.latent, "name": c.label, "model_name": str(name), "model_path": self.model_path or "",
-                  "thumbnail": qimage_to_array(c.image) if c.image is not None and not c.image.isNull() else None}
-                 for c in cells]
+                  "thumbnail": qimage_to_array(c.image) if c.image is not None and not c.image.isNull() else None,
+                  "scores": scores(c.latent)} for c in cells]
         try:
             ids = lib.add_many(faces)
         except LibraryError as e:
