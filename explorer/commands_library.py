@@ -109,8 +109,8 @@ def cmd_add(args) -> int:
     return 1 if failures else 0
 
 
-def _renderer(args, lib, ids):
-    """Render faces of the model given (or of each face's remembered model) at --size."""
+def _renderer(args):
+    """Faces of --model rendered at --size (None without --model: stored thumbnails)."""
     from .library.transfer import render_with
 
     if not args.model:
@@ -128,7 +128,7 @@ def cmd_export(args) -> int:
         ids = _faces_or_say_why(lib, args.collection)
         if not ids:
             return 1
-        render = _renderer(args, lib, ids)
+        render = _renderer(args)
         files = export_faces(lib, ids, args.out, name=args.collection, render=render)
         print(f"wrote {len(files)} faces to {args.out}" + ("" if render else
               " (stored thumbnails: give --model to render them at --size)"))

@@ -14,33 +14,25 @@ APP_NAME = "latent-explorer"
 HOME_ENV = "LATENT_EXPLORER_HOME"
 
 
-def _home() -> Path | None:
+def _folder(kind: str) -> Path:
+    """`kind` is data, config or cache: $LATENT_EXPLORER_HOME/<kind>, or the platform's folder."""
     env = os.environ.get(HOME_ENV)
-    return Path(env).expanduser() if env else None
+    if env:
+        return Path(env).expanduser() / kind
+    import platformdirs
+
+    platform = {"data": platformdirs.user_data_dir, "config": platformdirs.user_config_dir,
+                "cache": platformdirs.user_cache_dir}[kind]
+    return Path(platform(APP_NAME, appauthor=False))
 
 
 def data_dir() -> Path:
-    home = _home()
-    if home is not None:
-        return home / "data"
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+    return _folder("data")
 
 
 def config_dir() -> Path:
-    home = _home()
-    if home is not None:
-        return home / "config"
-    import platformdirs
-
-    return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+    return _folder("config")
 
 
 def cache_dir() -> Path:
-    home = _home()
-    if home is not None:
-        return home / "cache"
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
+    return _folder("cache")
