@@ -1,11 +1,12 @@
 """`latent-explorer` command line: the window by default, headless subcommands for scripts.
 
-    latent-explorer [--model PATH]                     open the window
+    latent-explorer [--model PATH] [--workspace FILE]  open the window (the last workspace by default)
     latent-explorer generate --model PATH --seeds 0-7 --psi 0.7 --outdir DIR
     latent-explorer convert IN OUT [--half]
     latent-explorer info PATH
     latent-explorer animate --model PATH --seeds 3,7,12 --seconds 4 --fps 30 --loop --out clip.mp4
     latent-explorer library list [--tag T] [--min-stars N] [--collection C] [--json]
+    latent-explorer workspace show [--json]           the last workspace's faces, labels and recipes
 """
 from __future__ import annotations
 
@@ -87,7 +88,10 @@ def cmd_info(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="latent-explorer", description=__doc__.split("\n")[0])
-    p.add_argument("--model", default="default", help="checkpoint for the window (default: embedded model)")
+    p.add_argument("--model", default=None, help="checkpoint for the window (default: the last workspace's "
+                   "model, else the embedded model)")
+    p.add_argument("--workspace", default=None, help="workspace file to open in the window (default: the last "
+                   "one used; 'new' starts a new one)")
     sub = p.add_subparsers(dest="command")
 
     g = sub.add_parser("generate", help="render seeds to PNGs that carry their recipe")
@@ -124,7 +128,8 @@ def _add_training_commands(sub) -> None:
     import importlib
 
     for name in (".training.commands", ".training.commands_renderer", ".training.commands_directions",
-                 ".commands_animate", ".commands_stylize", ".commands_project", ".commands_library"):
+                 ".commands_animate", ".commands_stylize", ".commands_project", ".commands_library",
+                 ".commands_workspace"):
         try:
             module = importlib.import_module(name, __package__)
         except ModuleNotFoundError:
@@ -147,6 +152,8 @@ def main(argv: list[str] | None = None, open_window: Callable[[str], int] | None
                 print("no command given; the window opens with `latent-explorer` (ui.launcher)",
                       file=sys.stderr)
                 return 2
+            if args.workspace is not None:
+                return open_window(args.model, workspace=args.workspace)
             return open_window(args.model)
         return args.func(args)
     except CheckpointError as exc:

@@ -27,13 +27,19 @@ def make_app(argv: list[str] | None = None) -> QApplication:
     return app
 
 
-def run_app(model: str = "default", argv: list[str] | None = None) -> int:
-    """Open the explorer window on `model` (a checkpoint path or "default") and run until closed.
+def run_app(model: str | None = None, argv: list[str] | None = None, workspace: str | None = None) -> int:
+    """Open the explorer window on `model` (a checkpoint path or "default"; None: the workspace's
+    own model) and the last workspace (or `workspace`, a file), and run until closed.
 
     A model that cannot be loaded (the default one not installed yet, a bad file) still opens the
     window, with the reason and an Open button."""
     app = make_app(argv)
-    window = MainWindow(model=model, ask_before_quit=True)
+    if workspace is None:            # the last workspace, as it was left (a new one the first time)
+        from explorer.workspace import last_path
+
+        last = last_path()
+        workspace = str(last) if last is not None else "new"
+    window = MainWindow(model=model, ask_before_quit=True, workspace=workspace)
     window.show()
     code = app.exec()
     window.close()
@@ -42,4 +48,4 @@ def run_app(model: str = "default", argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_app(sys.argv[1] if len(sys.argv) > 1 else "default"))
+    sys.exit(run_app(sys.argv[1] if len(sys.argv) > 1 else None))

@@ -6,63 +6,89 @@ from typing import Callable, Sequence
 
 from PySide6.QtGui import QUndoCommand
 
+from explorer.session import Page, Session
+
 from .grid_model import Cell, GridModel
 
 
 class InsertCellsCommand(QUndoCommand):
     """New cells right after `anchor` (a mix after its target, children after their parent ...),
-    or at `row` when there is no anchor."""
+    or at `row` when there is no anchor, in the page shown when the command was made (undo and
+    redo show that page again)."""
 
     def __init__(self, model: GridModel, cells: Sequence[Cell], text: str, anchor: Cell | None = None,
                  row: int | None = None, on_done: Callable[[list[Cell]], None] | None = None):
         super().__init__(text)
-        self.model, self.cells, self.anchor = model, list(cells), anchor
-        self.row = model.rowCount() if row is None else row
+        self.session = model.session
+        self.page = self.session.page
+        self.cells, self.anchor = list(cells), anchor
+        self.row = len(self.page.faces) if row is None else row
         self.on_done = on_done
 
     def redo(self) -> None:
-        at = self.model.row_of(self.anchor) + 1 if self.anchor is not None else -1
+        _show(self.session, self.page)
+        at = self.session.row_of(self.anchor, self.page) + 1 if self.anchor is not None else -1
         if at <= 0:
-            at = min(self.row, self.model.rowCount())
-        self.model.insert_cells(at, self.cells)
+            at = min(self.row, len(self.page.faces))
+        self.session.insert(at, self.cells, self.page)
         if self.on_done is not None:
             self.on_done(self.cells)
 
     def undo(self) -> None:
-        self.model.remove_cells(self.cells)
+        _show(self.session, self.page)
+        self.session.remove(self.cells, self.page)
 
 
 class RemoveCellsCommand(QUndoCommand):
     def __init__(self, model: GridModel, cells: Sequence[Cell], text: str):
         super().__init__(text)
-        self.model = model
-        self.placed = sorted(((model.row_of(c), c) for c in cells if model.row_of(c) >= 0), key=lambda p: p[0])
+        self.session = model.session
+        self.page = self.session.page
+        rows = ((self.session.row_of(c, self.page), c) for c in cells)
+        self.placed = sorted(((r, c) for r, c in rows if r >= 0), key=lambda p: p[0])
 
     def redo(self) -> None:
-        self.model.remove_cells([c for _, c in self.placed])
+        _show(self.session, self.page)
+        self.session.remove([c for _, c in self.placed], self.page)
 
     def undo(self) -> None:
+        _show(self.session, self.page)
         for row, cell in self.placed:   # ascending: each lands where it was
-            self.model.insert_cells(row, [cell])
+            self.session.insert(row, [cell], self.page)
 
 
-class ReplaceGridCommand(QUndoCommand):
-    """The whole grid at once (a new batch): old cells and the seed stream come back on undo."""
+class PageCommand(QUndoCommand):
+    """A page added (New Batch) or, with remove=True, taken away; undo does the opposite and the
+    work on the page comes back with it."""
 
-    def __init__(self, model: GridModel, new_cells: Sequence[Cell], text: str, old_state, new_state,
-                 set_state: Callable[[object], None]):
+    def __init__(self, session: Session, page: Page, text: str, remove: bool = False):
         super().__init__(text)
-        self.model = model
-        self.old_cells, self.new_cells = model.cells, list(new_cells)
-        self.old_state, self.new_state, self.set_state = old_state, new_state, set_state
+        self.session, self.page, self.remove = session, page, remove
+        self.shown = session.current
+        self.at = next((i for i, p in enumerate(session.pages) if p is page), len(session.pages))
+
+    def _add(self) -> None:
+        self.session.add_page(self.page, self.at, show=True)
+
+    def _take(self) -> None:
+        self.session.remove_page(self.page)
+        if not self.remove:
+            self.session.show_page(min(self.shown, len(self.session.pages) - 1))
 
     def redo(self) -> None:
-        self.set_state(self.new_state)
-        self.model.reset_cells(self.new_cells)
+        self._take() if self.remove else self._add()
 
     def undo(self) -> None:
-        self.set_state(self.old_state)
-        self.model.reset_cells(self.old_cells)
+        self._add() if self.remove else self._take()
+
+
+def _show(session: Session, page: Page) -> None:
+    """Bring `page` on screen (an undo acts where the user can see it)."""
+    for i, p in enumerate(session.pages):
+        if p is page:
+            if i != session.current:
+                session.show_page(i)
+            return
 
 
 class StateCommand(QUndoCommand):

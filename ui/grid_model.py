@@ -6,21 +6,19 @@ view and the window (a drop asks which layer group to mix), not by this model.
 """
 from __future__ import annotations
 
-import itertools
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Iterable, Sequence
 
 from PySide6.QtCore import QAbstractListModel, QByteArray, QMimeData, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QImage
 
-from explorer.latents import Latent, describe
+from explorer.latents import describe
 from explorer.recipe_text import recipe_tree, short_label
+from explorer.session import Face, Session
 
 CELL_MIME = "application/x-latent-explorer-cells"
-
-_uids = itertools.count(1)
 
 
 class Roles:
@@ -32,15 +30,13 @@ class Roles:
 
 
 @dataclass(eq=False)
-class Cell:
-    latent: Latent
-    uid: int = field(default_factory=lambda: next(_uids))
+class Cell(Face):
+    """A face of the session with its thumbnail and render state (what only the window needs)."""
     image: QImage | None = None      # last thumbnail (maybe of another size while a new one renders)
     image_size: int = 0              # the size `image` was rendered at
     state: str = "pending"           # pending | ready | error
     preview: bool = False            # `image` came through the cheap preview path; full quality follows
     error: str = ""
-    origin: str = ""                 # 'seed', 'made', 'import': how the cell came to be
 
     @cached_property
     def label(self) -> str:          # the latent never changes, so neither does its caption
@@ -48,11 +44,48 @@ class Cell:
 
 
 class GridModel(QAbstractListModel):
-    def __init__(self, parent=None):
+    """The shown page of a Session, as a Qt list model. It mirrors the session's events (the
+    session owns the faces; changes go to the session, which tells this model)."""
+
+    def __init__(self, parent=None, session: Session | None = None):
         super().__init__(parent)
         self._cells: list[Cell] = []
         self._rows: dict[int, int] | None = None   # uid -> row, rebuilt lazily
         self.groups: dict | None = None            # the model's layer groups, for the recipe tooltips
+        self.session: Session | None = None
+        self._unsubscribe = None
+        self.set_session(session if session is not None else Session(face_factory=Cell))
+
+    def set_session(self, session: Session) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        self.session = session
+        self._unsubscribe = session.subscribe(self._on_session)
+        self._mirror_page()
+
+    def _on_session(self, kind: str, data: dict) -> None:
+        s = self.session
+        if kind == "inserted" and data["page"] is s.page:
+            row, faces = data["row"], data["faces"]
+            self.beginInsertRows(QModelIndex(), row, row + len(faces) - 1)
+            self._cells[row:row] = faces
+            self._rows = None
+            self.endInsertRows()
+        elif kind == "removed" and data["page"] is s.page:
+            rows = sorted((r for r in (self.row_of(c) for c in data["faces"]) if r >= 0), reverse=True)
+            for start, stop in _runs(rows):
+                self.beginRemoveRows(QModelIndex(), start, stop)
+                del self._cells[start:stop + 1]
+                self._rows = None
+                self.endRemoveRows()
+        elif kind == "page":
+            self._mirror_page()
+
+    def _mirror_page(self) -> None:
+        self.beginResetModel()
+        self._cells = list(self.session.page.faces)
+        self._rows = None
+        self.endResetModel()
 
     # ----- Qt model API -----------------------------------------------------------------
     def rowCount(self, parent=QModelIndex()) -> int:
@@ -140,31 +173,14 @@ class GridModel(QAbstractListModel):
         return [c for c in (self.cell_by_uid(int(u)) for u in payload.get("uids", [])) if c is not None]
 
     def insert_cells(self, row: int, cells: Iterable[Cell]) -> None:
-        cells = list(cells)
-        if not cells:
-            return
-        row = max(0, min(row, len(self._cells)))
-        self.beginInsertRows(QModelIndex(), row, row + len(cells) - 1)
-        self._cells[row:row] = cells
-        self._rows = None
-        self.endInsertRows()
+        """Into the shown page of the session (which tells this model)."""
+        self.session.insert(row, cells)
 
     def append_cells(self, cells: Iterable[Cell]) -> None:
-        self.insert_cells(len(self._cells), cells)
+        self.session.append(cells)
 
     def remove_cells(self, cells: Iterable[Cell]) -> None:
-        rows = sorted((r for r in (self.row_of(c) for c in cells) if r >= 0), reverse=True)
-        for start, stop in _runs(rows):
-            self.beginRemoveRows(QModelIndex(), start, stop)
-            del self._cells[start:stop + 1]
-            self._rows = None
-            self.endRemoveRows()
-
-    def reset_cells(self, cells: Iterable[Cell]) -> None:
-        self.beginResetModel()
-        self._cells = list(cells)
-        self._rows = None
-        self.endResetModel()
+        self.session.remove(cells)
 
     def cell_changed(self, cell: Cell) -> None:
         r = self.row_of(cell)

@@ -8,13 +8,13 @@ from __future__ import annotations
 import sys
 
 
-def open_window(model: str) -> int:
+def open_window(model: str | None, workspace: str | None = None) -> int:
     try:
         from .app import run_app
     except ImportError as exc:
         print(f"the window needs the 'ui' extra (PySide6): {exc}", file=sys.stderr)
         return 2
-    return run_app(model=model)
+    return run_app(model=model, workspace=workspace)
 
 
 def main(argv: list[str] | None = None) -> int:

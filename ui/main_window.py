@@ -24,8 +24,9 @@ from explorer.latents import Latent, latents_from_seeds, parse_seeds
 from explorer.plugins import PluginRegistry
 from explorer.recipe_text import recipe_tree
 from explorer.recipes import replay
+from explorer.session import Page, SeedStream, Session
 
-from .commands import InsertCellsCommand, RemoveCellsCommand, ReplaceGridCommand
+from .commands import InsertCellsCommand, PageCommand, RemoveCellsCommand
 from .edit_runner import EditRunner
 from .empty_state import EmptyState
 from .exporter import Exporter
@@ -39,6 +40,7 @@ from .model_loader import ModelLoader, display_name
 from .render_bridge import RenderBridge
 from .seed_mapper import SeedMapper
 from .thumbnails import ThumbnailScheduler
+from .workspace_ui import WorkspaceController
 
 ORG, APP = "LatentExplorer", "Latent Explorer"
 MAX_RECENT = 8
@@ -76,33 +78,17 @@ def render_options() -> dict:
     return {}
 
 
-class SeedStream:
-    """Where the grid's seeds come from: start, next and the truncation they are drawn at."""
-
-    def __init__(self, start: int = 0, psi: float = DEFAULT_PSI):
-        self.start, self.next, self.psi = int(start), int(start), float(psi)
-
-    def state(self) -> tuple:
-        return (self.start, self.next, self.psi)
-
-    def set_state(self, state: tuple) -> None:
-        self.start, self.next, self.psi = state
-
-    def take(self, n: int) -> list[int]:
-        seeds = list(range(self.next, self.next + n))
-        self.next += n
-        return seeds
-
-
 SIDE_DOCK_WIDTH = 400   # px: the grid, the heart of the window, keeps the rest
 
 class MainWindow(QMainWindow):
     modelReady = Signal(object)          # the Generator, once loaded and shown
 
     def __init__(self, model=None, settings: QSettings | None = None, registry: PluginRegistry | None = None,
-                 parent=None, ask_before_quit: bool = False):
-        """ask_before_quit: closing with unsaved work asks first (the app's window; embedded and
-        test windows close silently). quit_confirmer(what) -> bool is the question (tests replace it)."""
+                 parent=None, ask_before_quit: bool = False, workspace=None):
+        """ask_before_quit: closing with unsaved work asks first (a window with no workspace file;
+        embedded and test windows close silently). quit_confirmer(what) -> bool is the question
+        (tests replace it). workspace: a workspace file to autosave into and reopen ("new": a new
+        one in the data folder; None: the work is not saved, as in embedded and test windows)."""
         super().__init__(parent)
         self.ask_before_quit = bool(ask_before_quit)
         self.quit_confirmer = self._confirm_quit
@@ -121,7 +107,8 @@ class MainWindow(QMainWindow):
 
             registry.post_cache = PostCache(default_cache_folder())
         self.undo_stack = QUndoStack(self)
-        self.stream = SeedStream(psi=float(self.settings.value("grid/psi", DEFAULT_PSI)))
+        self.session = Session(face_factory=Cell)      # the work in front of the user (no Qt)
+        self.session.stream.psi = float(self.settings.value("grid/psi", DEFAULT_PSI))
         export_dir = self.settings.value("files/export_dir", None)
         if export_dir:
             clean_stale_temps(export_dir)   # what a crash or kill mid-export left behind
@@ -135,7 +122,8 @@ class MainWindow(QMainWindow):
         self.render_options = render_options()
         self.runner = EditRunner(registry, self)
         self.loader = ModelLoader(self)
-        self.grid_model = GridModel(self)
+        self.grid_model = GridModel(self, session=self.session)
+        self.workspace = WorkspaceController(self, self.session)
         self.grid_view = GridView()
         self.grid_view.setModel(self.grid_model)
         self.grid_view.drop_hint_for = self._drop_hint
@@ -164,8 +152,20 @@ class MainWindow(QMainWindow):
         self._connect()
         self._restore_settings()
         self._update_actions()
+        if workspace is not None:
+            if workspace == "new" or not self.workspace.open(workspace, load_model=False):
+                self.workspace.start_new_file()
+            elif self.workspace.pending is not None and model is None:   # no model asked for: the workspace's
+                model = (self.workspace.pending[1].get("model") or {}).get("path") or "default"
+            if model is None:
+                model = "default"
         if model is not None:
             self.load_model(model)
+
+    @property
+    def stream(self) -> SeedStream:
+        """The shown page's seed stream."""
+        return self.session.stream
 
     # ================================================================== construction
     def _build_central(self) -> None:
@@ -176,6 +176,8 @@ class MainWindow(QMainWindow):
         grid_page = QWidget()
         lay = QVBoxLayout(grid_page)
         lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        lay.addWidget(self.workspace.tabs)
         lay.addWidget(self.grid_view)
         self.stack.addWidget(self.empty)
         self.stack.addWidget(grid_page)
@@ -224,6 +226,12 @@ class MainWindow(QMainWindow):
                                    "Train this model's photo encoder in the background (once per model): "
                                    "photo imports then start from its guess, not from the average face")
         self.act_quit = A("&Quit", self.close, QKeySequence.Quit, "Close the window")
+        self.act_new_workspace = A("New &Workspace", lambda: self.workspace.new_workspace(), "Ctrl+Alt+N",
+                                   "Start an empty workspace; the current one stays saved (Open Recent Workspace)")
+        self.act_open_workspace = A("Open Wor&kspace…", lambda: self.workspace.open_dialog(), "Ctrl+Alt+O",
+                                    "Open a saved workspace: its pages, matrix and timeline, on its model")
+        self.act_save_workspace_as = A("Save Workspace &As…", lambda: self.workspace.save_as(), "Ctrl+Alt+S",
+                                       "Keep this workspace under a name of your choosing (it is saved as you work)")
         self.act_undo = self.undo_stack.createUndoAction(self, "&Undo")
         self.act_undo.setShortcuts(QKeySequence.Undo)
         self.act_redo = self.undo_stack.createRedoAction(self, "&Redo")
@@ -256,7 +264,7 @@ class MainWindow(QMainWindow):
         self.act_delete = A("&Delete", self.delete_selected, [QKeySequence.Delete, QKeySequence("Backspace")],
                             "Remove the selected faces from the grid")
         self.act_new_batch = A("&New Batch", self.new_batch, QKeySequence.New,
-                               "Replace the grid with faces from fresh random seeds (undo brings the old grid back)")
+                               "A new page of faces from fresh random seeds; the faces before stay on their tab (undo takes the page away)")
         self.act_jump = A("&Jump to Seed…", self.jump_to_seed_dialog, "Ctrl+G",
                           "Show a seed (or a range like 100-120) in the grid")
         self.act_large = A("Open &Large", self.open_large, ["Space", "Return"],
@@ -301,6 +309,13 @@ class MainWindow(QMainWindow):
         self.recent_menu = f.addMenu("Open &Recent")
         f.addAction(self.act_import_photo)
         f.addAction(self.act_import_photo_crop)
+        f.addSeparator()
+        f.addAction(self.act_new_workspace)
+        f.addAction(self.act_open_workspace)
+        self.recent_workspaces_menu = f.addMenu("Open Recent W&orkspace")
+        self.recent_workspaces_menu.aboutToShow.connect(
+            lambda: self.workspace.fill_recent_menu(self.recent_workspaces_menu))
+        f.addAction(self.act_save_workspace_as)
         f.addSeparator()
         f.addAction(self.act_export)
         f.addAction(self.act_export_size)
@@ -497,6 +512,8 @@ class MainWindow(QMainWindow):
         v.customContextMenuRequested.connect(self._context_menu)
         v.setContextMenuPolicy(Qt.CustomContextMenu)
         v.selectionModel().selectionChanged.connect(self._on_selection)
+        v.selectionModel().selectionChanged.connect(    # the user's selection is part of the workspace
+            lambda *_a: self.session.select([c.uid for c in self.selected_cells()]))
         self.size_slider.valueChanged.connect(v.set_thumb_size)
         self.psi_box.valueChanged.connect(self._on_psi)
         self.thumbs.needMore.connect(self._grow)
@@ -529,6 +546,9 @@ class MainWindow(QMainWindow):
         self.exporter.busyChanged.connect(self._on_busy)
         self.undo_stack.cleanChanged.connect(lambda _c: self._update_actions())
         self.undo_stack.indexChanged.connect(lambda _i: self._update_actions())
+        self.undo_stack.indexChanged.connect(lambda _i: self.workspace.panels_changed())
+        self.workspace.message.connect(self.show_message)
+        self.workspace.titleChanged.connect(self._update_title)
 
     # ================================================================== settings
     def _restore_settings(self) -> None:
@@ -654,13 +674,15 @@ class MainWindow(QMainWindow):
         self.grid_model.groups = dict(info.groups)
         self.undo_stack.clear()
         self._growing = False
-        self.stream = SeedStream(0, self.model_psi(gen))  # seed 0 up, as NVIDIA's tools count them
+        restored = self.workspace.model_loaded(gen, str(path))
+        if not restored:
+            self.start_fresh_page()
         with signals_blocked(self.psi_box):
             self.psi_box.setValue(self.stream.psi)
-        self.grid_model.reset_cells(self._seed_cells(self.stream.take(self._initial_count())))
         self.stack.setCurrentIndex(1)
         name = gen.name if gen.name != "generator" else display_name(path)
-        self.setWindowTitle(f"{name} — {APP}")
+        self._model_name = name
+        self._update_title()
         self.status_model.setText(name)
         self.status_model.setToolTip(f"{path}\nfingerprint {gen.fingerprint}\n{info.arch}, "
                                      f"{info.num_params / 1e6:.1f}M parameters")
@@ -672,15 +694,40 @@ class MainWindow(QMainWindow):
         self._load_directions(gen, path)
         self.timeline_panel.set_model(gen)
         self.timeline_panel.directions = self.directions
+        if restored:
+            self.workspace.restore_panels()
+            self.workspace_restored()
         for view in list(self.large_views):
             view.close()
         if isinstance(path, str) and path not in ("default", "generator") and Path(path).exists():
             self._remember_recent(path)
         self._update_actions()
         self.grid_view.setFocus()
-        if self.grid_model.rowCount():
+        if self.grid_model.rowCount() and not restored:
             self.grid_view.setCurrentIndex(self.grid_model.index(0))
         self.modelReady.emit(gen)
+
+    def _update_title(self) -> None:
+        parts = [p for p in (self.workspace.name, getattr(self, "_model_name", "")) if p]
+        self.setWindowTitle(" — ".join(parts + [APP]))
+
+    def start_fresh_page(self) -> None:
+        """One page of seeds from 0 up (as NVIDIA's tools count them), at the model's ψ."""
+        self.session.clear(self.model_psi(self.generator))
+        self.session.append(self._seed_cells(self.stream.take(self._initial_count())))
+
+    def workspace_restored(self) -> None:
+        """A workspace's work came in: select what was selected, say where the user is."""
+        s = self.session
+        cells = [c for c in (self.grid_model.cell_by_uid(u) for u in s.selection) if c is not None]
+        if cells:
+            self.select_cells(cells)
+        elif self.grid_model.rowCount():
+            self.grid_view.setCurrentIndex(self.grid_model.index(0))
+        self.undo_stack.clear()
+        self._update_title()
+        self.show_message(f"Workspace “{self.workspace.name}”: {s.face_count()} faces on {len(s.pages)} "
+                          f"page{'s' if len(s.pages) != 1 else ''}, as you left it.")
 
     def _initial_count(self) -> int:
         return max(SEED_BATCH, 2 * self.grid_view.rows_per_screen())
@@ -701,12 +748,12 @@ class MainWindow(QMainWindow):
             return
         self._growing = True
         seeds = self.stream.take(max(n, 2 * SEED_BATCH))   # few, large steps: each is a relayout
-        stream = self.stream
+        stream, page = self.stream, self.session.page
 
         def done(latents):
             self._growing = False
-            if self.generator is gen and self.stream is stream and self.stream.next == seeds[-1] + 1:
-                self.grid_model.append_cells([Cell(lat, origin="seed") for lat in latents])
+            if self.generator is gen and page.stream is stream and stream.next == seeds[-1] + 1:
+                self.session.append([Cell(lat, origin="seed") for lat in latents], page)
 
         def failed(msg):
             self._growing = False
@@ -715,7 +762,8 @@ class MainWindow(QMainWindow):
         self.mapper.map(gen, seeds, self.stream.psi, done, failed)
 
     def new_batch(self) -> None:
-        """Replace the grid with faces from a fresh random seed range (mapped in the background)."""
+        """A new page of faces from a fresh random seed range (mapped in the background); the
+        pages before stay as tabs above the grid."""
         gen = self.generator
         if gen is None:
             return
@@ -725,14 +773,13 @@ class MainWindow(QMainWindow):
         def done(latents):
             if self.generator is not gen:
                 return
-            old = self.stream.state()
-            cells = [Cell(lat, origin="seed") for lat in latents]
-            cmd = ReplaceGridCommand(self.grid_model, cells, f"New batch from seed {stream.start}", old,
-                                     stream.state(), self.stream.set_state)
+            page = Page(self.session.next_page_name(), faces=[Cell(lat, origin="seed") for lat in latents],
+                        stream=stream)
             self._growing = False
-            self.undo_stack.push(cmd)
+            self.undo_stack.push(PageCommand(self.session, page, f"New batch from seed {stream.start}"))
             self.grid_view.scrollToTop()
-            self.show_message(f"New batch from seed {stream.start}. Undo (Ctrl+Z) brings the previous grid back.")
+            self.show_message(f"New batch from seed {stream.start} on page “{page.name}”; the faces before are "
+                              "on the tabs above the grid.")
 
         self.mapper.map(gen, seeds, stream.psi, done, lambda msg: self.show_error(f"Could not draw faces: {msg}"))
 
@@ -753,11 +800,7 @@ class MainWindow(QMainWindow):
         if len(seeds) > 512:
             self.show_error("That is more than 512 seeds; jump to a smaller range.")
             return []
-        have = {}
-        for c in self.grid_model.cells:
-            r = c.latent.recipe
-            if r.get("op") == "seed" and abs(float(r.get("psi", 1.0)) - self.stream.psi) < 1e-9:
-                have.setdefault(int(r["seed"]), c)
+        have = self.session.seed_faces()
         missing = [s for s in seeds if s not in have]
         new = self._seed_cells(missing) if missing else []
         if new:
@@ -1328,7 +1371,8 @@ class MainWindow(QMainWindow):
 
     def _on_psi(self, value: float) -> None:
         changed = abs(float(value) - self.stream.psi) > 1e-9
-        self.stream.psi = float(value)
+        if changed:
+            self.session.set_psi(float(value))
         if changed and self.generator is not None:
             self.statusBar().showMessage(f"New faces are drawn at ψ {value:.2f} (New Batch redraws the grid); "
                                          "faces already in the grid keep theirs", 6000)
@@ -1359,8 +1403,10 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, lambda: self.open_files(paths))
 
     def unsaved_work(self) -> str:
-        """What closing would lose, in words ('' when nothing): faces made or opened this session,
-        timeline keyframes, the mixing matrix. (Until the workspace autosaves.)"""
+        """What closing would lose, in words ('' when nothing: the workspace is saved, or nothing
+        was made): faces made or opened, timeline keyframes, the mixing matrix."""
+        if self.workspace.file is not None and self.workspace.flush():
+            return ""
         made = sum(1 for c in self.grid_model.cells if c.origin != "seed")
         parts = []
         if made:
@@ -1375,7 +1421,7 @@ class MainWindow(QMainWindow):
         from PySide6.QtWidgets import QMessageBox
 
         box = QMessageBox(QMessageBox.Warning, "Quit Latent Explorer?",
-                          f"Quitting loses {what}: this version does not save the workspace yet.\n\n"
+                          f"Quitting loses {what}: the workspace could not be saved.\n\n"
                           "Export the faces you want to keep first (Ctrl+E, or save the timeline).",
                           QMessageBox.Cancel, self)
         quit_button = box.addButton("Quit Anyway", QMessageBox.DestructiveRole)
@@ -1390,6 +1436,7 @@ class MainWindow(QMainWindow):
                 event.ignore()
                 return
         self._closing = True
+        self.workspace.close()
         self.save_settings()
         self.timeline_panel.stop()
         if self.export_dialog is not None and self.export_dialog.running:

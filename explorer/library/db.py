@@ -116,24 +116,26 @@ def connect(path: Path) -> sqlite3.Connection:
     return con
 
 
-def _looks_foreign(path: Path) -> str | None:
-    """Why the file at `path` is not a library we may open (None: it may be)."""
+def looks_foreign(path: Path, application_id: int = APPLICATION_ID, what: str = "library",
+                  error: type = LibraryError) -> str | None:
+    """Why the file at `path` is not a file of ours we may open (None: it may be)."""
     try:
         with open(path, "rb") as f:
             head = f.read(100)
     except OSError as e:
-        raise LibraryError(f"Cannot read the library file {path}: {e.strerror or e}.") from e
+        raise error(f"Cannot read the {what} file {path}: {e.strerror or e}.") from e
     if len(head) == 0:
         return None                      # an empty file: SQLite makes a database of it
     if len(head) < 100 or not head.startswith(SQLITE_MAGIC):
         return "it is not a SQLite database (damaged, or another program's file)"
     app_id = int.from_bytes(head[68:72], "big")
-    if app_id not in (0, APPLICATION_ID):
+    if app_id not in (0, application_id):
         return f"it belongs to another program (application id {app_id:#x})"
     return None
 
 
-def _move_aside(path: Path, why: str) -> Path:
+def move_aside(path: Path) -> Path:
+    """Rename a file we cannot use to <name>.unreadable-<time> (with its -wal and -shm)."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     aside = path.with_name(f"{path.name}.unreadable-{stamp}")
     n = 1
@@ -173,7 +175,7 @@ def open_database(path: Path) -> tuple[sqlite3.Connection, str | None]:
     except OSError as e:
         raise LibraryError(f"Cannot make the library folder {path.parent}: {e.strerror or e}.") from e
     message = None
-    why = _looks_foreign(path) if path.exists() else None
+    why = looks_foreign(path) if path.exists() else None
     if why is None:
         try:
             con = connect(path)
@@ -192,7 +194,7 @@ def open_database(path: Path) -> tuple[sqlite3.Connection, str | None]:
             except Exception:   # noqa: BLE001 - the connection of a bad file may not close cleanly
                 pass
     try:
-        aside = _move_aside(path, why)
+        aside = move_aside(path)
     except OSError as e:
         raise LibraryError(f"The library file {path} cannot be used ({why}) and cannot be moved aside: "
                            f"{e.strerror or e}.") from e

@@ -1,0 +1,179 @@
+"""The autosaved workspace in the window, driven as a user would: pages (New Batch adds one),
+closing and reopening, File > New / Save As / Open Recent, a killed app process reopened."""
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+
+from explorer.checkpoints import save_native  # noqa: E402
+from explorer.workspace import WorkspaceFile, recent  # noqa: E402
+from tests.test_window import WAIT_MS, open_window, settings, tiny_generator, visible_ready  # noqa: E402,F401
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def gen():
+    return tiny_generator()
+
+
+def workspace_window(qtbot, gen, settings, path, size=(1000, 720)):
+    from ui.app import make_app
+    from ui.main_window import MainWindow
+
+    make_app()
+    w = MainWindow(model=gen, settings=settings, workspace=str(path))
+    qtbot.addWidget(w)
+    w.resize(*size)
+    w.show()
+    qtbot.waitUntil(lambda: visible_ready(w), timeout=WAIT_MS)
+    return w
+
+
+def saved(w) -> bool:
+    return w.workspace.file is not None and not w.workspace._timer.isActive()
+
+
+def doc(w) -> dict:
+    d = w.session.to_json()
+    return json.loads(json.dumps(d, sort_keys=True))
+
+
+def test_new_batch_adds_a_page_and_the_old_faces_stay_on_their_tab(qtbot, gen, settings):
+    w = open_window(qtbot, gen, settings)
+    first = [c.uid for c in w.grid_model.cells]
+    w.select_cells([w.grid_model.cell(1)])
+    w.act_antiface.trigger()
+    qtbot.waitUntil(lambda: w.grid_model.rowCount() == len(first) + 1, timeout=WAIT_MS)
+    w.act_new_batch.trigger()
+    qtbot.waitUntil(lambda: len(w.session.pages) == 2, timeout=WAIT_MS)
+    tabs = w.workspace.tabs
+    assert tabs.isVisible() and tabs.count() == 2 and tabs.currentIndex() == 1
+    assert "Batch 2" in tabs.tabText(1)
+    assert not {c.uid for c in w.grid_model.cells} & set(first), "the new page shows the new batch"
+    tabs.setCurrentIndex(0)                                   # the user clicks the first tab
+    assert w.session.current == 0 and len(w.grid_model.cells) == len(first) + 1
+    assert w.grid_model.cell(2).origin == "made", "the antiface is still right after its face"
+    w.undo_stack.undo()                                       # the new batch goes ...
+    assert len(w.session.pages) == 1 and not tabs.isVisible()
+    w.undo_stack.redo()                                       # ... and comes back, shown
+    assert len(w.session.pages) == 2 and w.session.current == 1
+    tabs.tabCloseRequested.emit(0)                            # close the first page: undoable
+    assert len(w.session.pages) == 1 and w.grid_model.rowCount() > 0
+    w.undo_stack.undo()
+    assert len(w.session.pages) == 2 and w.session.current == 0 and w.grid_model.rowCount() == len(first) + 1
+
+
+def test_the_workspace_comes_back_exactly_after_closing_the_window(qtbot, gen, settings, tmp_path):
+    path = tmp_path / "mine.lxws"
+    w = workspace_window(qtbot, gen, settings, path)
+    assert "mine" in w.windowTitle()
+    w.select_cells([w.grid_model.cell(3)])
+    w.act_antiface.trigger()
+    qtbot.waitUntil(lambda: w.grid_model.cell(4).origin == "made", timeout=WAIT_MS)
+    w.jump_to_seed("777")
+    w.select_cells([w.grid_model.cell(0), w.grid_model.cell(2)])
+    w.act_to_matrix_src.trigger()
+    w.select_cells([w.grid_model.cell(5)])
+    w.act_to_matrix_dst.trigger()
+    w.timeline_panel.track.cellsDropped.emit([w.grid_model.cell(1), w.grid_model.cell(6)], 0.0)
+    w.act_new_batch.trigger()
+    qtbot.waitUntil(lambda: len(w.session.pages) == 2, timeout=WAIT_MS)
+    w.workspace.tabs.setCurrentIndex(0)
+    target = w.grid_model.cell(4)
+    w.select_cells([target])
+    qtbot.waitUntil(lambda: saved(w), timeout=WAIT_MS)
+    before = doc(w)
+    assert len(before["pages"]) == 2 and len(before["matrix"]["sources"]) == 2
+    assert len(before["timeline"]["keyframes"]) == 2
+    w.close()
+
+    w2 = workspace_window(qtbot, gen, settings, path)
+    assert doc(w2) == before, "faces, order, pages, selection, matrix and timeline as they were"
+    assert w2.session.current == 0 and w2.selected_cells()[0].uid == target.uid
+    assert len(w2.matrix.sources) == 2 and len(w2.matrix.destinations) == 1
+    assert len(w2.timeline_panel.timeline.keyframes) == 2
+    assert w2.workspace.tabs.count() == 2 and "as you left it" in " ".join(w2.messages.texts())
+    w2.close()
+
+
+def test_new_save_as_and_open_recent_workspaces(qtbot, gen, settings, tmp_path):
+    path = tmp_path / "first.lxws"
+    w = workspace_window(qtbot, gen, settings, path)
+    w.jump_to_seed("4242")
+    qtbot.waitUntil(lambda: saved(w), timeout=WAIT_MS)
+    first = doc(w)
+    w.workspace.path_chooser = lambda: str(tmp_path / "named")
+    assert w.workspace.save_as()
+    assert w.workspace.name == "named" and "named" in w.windowTitle()
+    w.act_new_workspace.trigger()
+    assert w.workspace.name != "named" and w.grid_model.rowCount() > 0
+    assert not any(c.latent.recipe.get("seed") == 4242 for c in w.grid_model.cells), "a fresh workspace"
+    names = [p.stem for p in recent()]
+    assert names[:2] == [w.workspace.name, "named"]
+    w.recent_workspaces_menu.aboutToShow.emit()               # File > Open Recent Workspace > named
+    act = next(a for a in w.recent_workspaces_menu.actions() if a.text() == "named")
+    act.trigger()
+    assert w.workspace.name == "named" and doc(w) == first
+    w.close()
+
+
+def test_a_damaged_workspace_file_is_moved_aside_with_a_message(qtbot, gen, settings, tmp_path):
+    path = tmp_path / "broken.lxws"
+    path.write_bytes(b"garbage" * 100)
+    w = workspace_window(qtbot, gen, settings, path)
+    assert "could not be opened" in " ".join(w.messages.texts()) and "moved to" in " ".join(w.messages.texts())
+    assert any(".unreadable-" in p.name for p in tmp_path.iterdir())
+    qtbot.waitUntil(lambda: saved(w), timeout=WAIT_MS)
+    assert WorkspaceFile(path).state() is not None
+    w.close()
+
+
+def test_killing_the_app_mid_work_loses_at_most_the_last_second(qtbot, gen, settings, tmp_path):
+    """The real app in another process works by itself; it is killed at random moments; every
+    reopening has every face made more than a second before the kill (3 kills)."""
+    model = tmp_path / "tiny.safetensors"
+    save_native(gen, model)
+    path, log = tmp_path / "killed.lxws", tmp_path / "made.log"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    rng = random.Random(7)
+    for round_ in range(3):
+        proc = subprocess.Popen([sys.executable, "-m", "tests.workspace_child", str(model), str(path), str(log),
+                                 str(tmp_path / "child.ini")], cwd=ROOT, env=env)
+        try:
+            deadline = time.time() + 120
+            while time.time() < deadline and (not log.exists() or log.read_text().count("ready") <= round_):
+                time.sleep(0.1)
+            assert proc.poll() is None, "the app died by itself"
+            time.sleep(rng.uniform(1.5, 3.0))
+        finally:
+            killed_at = time.time()
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+        made = {}
+        for line in log.read_text().split("\n")[:-1]:
+            parts = line.split()
+            if parts and parts[0] == "made":
+                made[int(parts[1])] = float(parts[2])
+        old = {uid for uid, t in made.items() if t < killed_at - 1.0}
+        f = WorkspaceFile(path)
+        assert f.message is None and f.con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        kept = set(f.faces())
+        f.close()
+        assert len(old) > 10 * (round_ + 1) // 2, "the app did work"
+        lost = old - kept
+        assert not lost, f"round {round_}: faces made over a second before the kill were lost: {sorted(lost)[:5]}"
+    w = workspace_window(qtbot, gen, settings, path)          # and the window reopens it
+    assert w.session.face_count() >= len(old)
+    w.close()
