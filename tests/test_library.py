@@ -2,10 +2,8 @@
 processes, a bad file and a full disk."""
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import random
-import signal
 import sqlite3
 import time
 
@@ -15,6 +13,7 @@ import pytest
 from explorer.latents import Latent
 from explorer.library import Library, LibraryError, LibraryFilter, parse_query
 from explorer.library.db import APPLICATION_ID
+from tests.kill_support import kill_at_random, whole_lines
 
 
 def face(seed: int, recipe: dict | None = None, model: str = "m1", num_ws: int = 4, w_dim: int = 8) -> Latent:
@@ -146,22 +145,19 @@ def _writer(path: str, log_path: str, seed: int) -> None:
 
 def test_kill_minus_9_during_heavy_writes_never_loses_committed_faces(tmp_path):
     path, log = str(tmp_path / "library.sqlite"), str(tmp_path / "committed.log")
-    ctx = mp.get_context("fork")
-    rng = random.Random(1)
-    for round_ in range(50):
-        proc = ctx.Process(target=_writer, args=(path, log, round_), daemon=True)
-        proc.start()
-        time.sleep(rng.uniform(0.05, 0.4))
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.join(10)
-        assert proc.exitcode == -signal.SIGKILL
+    found = {}
+
+    def check(round_):
         with Library(path) as lib:                    # always opens, never moved aside
             assert lib.message is None
             assert lib.integrity() == "ok"
-            committed = {int(x) for x in open(log).read().split()} if os.path.exists(log) else set()
+            committed = {int(x) for line in whole_lines(log) for x in line.split()}
             present = set(lib.find())
             assert committed <= present, f"round {round_}: lost {sorted(committed - present)[:5]}"
-    assert len(committed) > 50                         # the writers did write
+            found["committed"] = committed
+
+    kill_at_random(_writer, lambda r: (path, log, r), check, rounds=50, seed=1)
+    assert len(found["committed"]) > 50                # the writers did write
 
 
 def test_two_processes_share_one_library(tmp_path):

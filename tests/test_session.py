@@ -3,12 +3,9 @@ incremental transactional saves, kill -9 while saving, bad files, a full disk, t
 from __future__ import annotations
 
 import json
-import multiprocessing as mp
 import os
 import random
-import signal
 import sqlite3
-import time
 
 import numpy as np
 import pytest
@@ -19,6 +16,7 @@ from explorer.noise import NoiseSpec
 from explorer.session import Face, MatrixState, Page, SeedStream, Session
 from explorer.timeline import Keyframe, Timeline
 from explorer.workspace import WorkspaceError, WorkspaceFile, last_path, remember
+from tests.kill_support import kill_at_random, whole_lines
 
 
 def lat(seed: int, model: str = "m1") -> Latent:
@@ -124,27 +122,24 @@ def _writer(path: str, log_path: str, seed: int) -> None:
 
 def test_kill_minus_9_while_saving_never_loses_a_committed_save(tmp_path):
     path, log = str(tmp_path / "w.lxws"), str(tmp_path / "saved.log")
-    ctx = mp.get_context("fork")
-    rng = random.Random(3)
-    for round_ in range(50):
-        proc = ctx.Process(target=_writer, args=(path, log, round_), daemon=True)
-        proc.start()
-        time.sleep(rng.uniform(0.05, 0.3))
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.join(10)
-        assert proc.exitcode == -signal.SIGKILL
+    found = {}
+
+    def check(round_):
         f = WorkspaceFile(path)                          # always opens, never moved aside
         assert f.message is None
         assert f.con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         back = Session()
         assert f.load_into(back)
-        lines = open(log).read().split("\n")[:-1] if os.path.exists(log) else []   # whole lines only
+        f.close()
+        lines = whole_lines(log)
         if lines:
             committed = {int(x) for x in lines[-1].split()}
             present = {x.uid for x in back.faces()}
             assert committed <= present, f"round {round_}: lost {sorted(committed - present)[:5]}"
-        f.close()
-    assert len(back.faces()) > 50
+        found["faces"] = back.face_count()
+
+    kill_at_random(_writer, lambda r: (path, log, r), check, rounds=50, seed=3, run_s=(0.05, 0.3))
+    assert found["faces"] > 50
 
 
 @pytest.mark.parametrize("content, why", [
