@@ -37,6 +37,7 @@ class Cell(Face):
     state: str = "pending"           # pending | ready | error
     preview: bool = False            # `image` came through the cheap preview path; full quality follows
     error: str = ""
+    kept: bool = False               # kept in the library from this grid (its star shows filled)
 
     @cached_property
     def label(self) -> str:          # the latent never changes, so neither does its caption
@@ -54,6 +55,9 @@ class GridModel(QAbstractListModel):
         self.groups: dict | None = None            # the model's layer groups, for the recipe tooltips
         self.session: Session | None = None
         self._unsubscribe = None
+        # other drags that bring faces (the library's): formats, and mime -> new cells in the grid
+        self.external_formats: tuple[str, ...] = ()
+        self.external = None
         self.set_session(session if session is not None else Session(face_factory=Cell))
 
     def set_session(self, session: Session) -> None:
@@ -160,9 +164,16 @@ class GridModel(QAbstractListModel):
         r = self.row_of(uid)
         return self._cells[r] if r >= 0 else None
 
+    def accepts(self, mime: QMimeData) -> bool:
+        """A drag that brings faces: cells of this grid, or faces from elsewhere (the library)."""
+        return mime.hasFormat(CELL_MIME) or any(mime.hasFormat(f) for f in self.external_formats)
+
     def cells_from_mime(self, mime: QMimeData) -> list[Cell]:
-        """The cells a drag from this model carries ([] for other drags)."""
+        """The cells a drag from this model carries; faces from the library are put into the grid
+        first (one undoable step) and their new cells returned; [] for other drags."""
         if not mime.hasFormat(CELL_MIME):
+            if self.external is not None and self.accepts(mime):
+                return list(self.external(mime, None) or [])
             return []
         try:
             payload = json.loads(bytes(mime.data(CELL_MIME)).decode())

@@ -95,7 +95,7 @@ class ThumbDelegate(QStyledItemDelegate):
         one blit of a cached composite (picture, caption, badge); the rest is drawn piece by piece."""
         if cell.state == "ready" and not (selected or hovered or is_drop) and cell.image is not None:
             key = (cell.image.cacheKey(), self.view.thumb_size, rect.width(), rect.height(), cell.origin,
-                   cell.preview)
+                   cell.preview, cell.kept)
             comp = self._composites.get(cell.uid)
             if comp is not None and comp[0] == key:
                 painter.drawPixmap(rect.x(), rect.y(), comp[1])
@@ -157,6 +157,8 @@ class ThumbDelegate(QStyledItemDelegate):
             painter.drawPath(rounded(r.adjusted(-1, -1, 1, 1), RADIUS + 1))
         if cell.origin == "made":
             self._made_dot(painter, r)
+        if hovered or cell.kept:
+            self._keep_star(painter, r, cell.kept)
         if cell.preview:
             self._preview_badge(painter, r)
 
@@ -173,6 +175,19 @@ class ThumbDelegate(QStyledItemDelegate):
         painter.setPen(theme.ACCENT if selected else (theme.TEXT if hovered else theme.TEXT_DIM))
         painter.drawStaticText(QPointF(rect.x() + (rect.width() - static.size().width()) / 2.0, r.bottom() + 4),
                                static)
+
+    def _keep_star(self, painter: QPainter, r: QRectF, kept: bool) -> None:
+        """The star on a face: hover shows it (click keeps the face), a kept face shows it filled."""
+        s = star_rect(r)
+        painter.setPen(Qt.NoPen)
+        painter.setBrush(QColor(0, 0, 0, 120))
+        painter.drawEllipse(s)
+        painter.setPen(theme.DROP if kept else theme.TEXT)
+        font = QFont(self.caption_font)
+        font.setPixelSize(int(s.height() * 0.75))
+        painter.setFont(font)
+        painter.drawText(s, Qt.AlignCenter, "★" if kept else "☆")
+        painter.setBrush(Qt.NoBrush)
 
     def _pixmap(self, cell: Cell) -> QPixmap | None:
         """The cell's image scaled once to the current thumbnail size (cached on the cell)."""
@@ -247,8 +262,16 @@ class ThumbDelegate(QStyledItemDelegate):
         painter.drawEllipse(QRectF(r.left() + 7, r.top() + 7, 8, 8))
 
 
+def star_rect(thumb: QRectF) -> QRectF:
+    """Where a face's keep star sits: the thumbnail's top-right corner."""
+    side = max(18.0, min(26.0, thumb.width() / 5))
+    return QRectF(thumb.right() - side - 4, thumb.top() + 4, side, side)
+
+
 class GridView(QListView):
     cellsDropped = Signal(list, object, object, QPoint)   # sources, target Cell, modifiers, global pos
+    keepRequested = Signal(object)                         # the Cell whose star was clicked
+    facesDropped = Signal(object, int)                     # a drag of faces from elsewhere (library), row
     filesDropped = Signal(list)                            # local paths
     visibleRowsChanged = Signal()
     thumbSizeChanged = Signal(int)
@@ -435,8 +458,18 @@ class GridView(QListView):
             self.viewport().update(old.united(new).adjusted(-2, -2, 2, 2))
         super().mouseMoveEvent(event)
 
+    def thumb_rect(self, row: int) -> QRectF:
+        rect = self.visualRect(self.model().index(row))
+        t = self.thumb_size
+        return QRectF(rect.x() + (rect.width() - t) / 2.0, rect.y() + PAD, t, t)
+
     def mousePressEvent(self, event) -> None:
         pos = event.position().toPoint()
+        idx = self.indexAt(pos)
+        if event.button() == Qt.LeftButton and idx.isValid() and star_rect(self.thumb_rect(idx.row())).contains(pos):
+            self.keepRequested.emit(self.model().cell(idx.row()))     # the star: keep, do not select
+            event.accept()
+            return
         if event.button() == Qt.LeftButton and not self.indexAt(pos).isValid():
             start = QPoint(pos.x(), pos.y() + self.verticalOffset())
             self._band = QRect(start, start)
@@ -525,7 +558,7 @@ class GridView(QListView):
 
     def dragEnterEvent(self, event) -> None:
         mime = event.mimeData()
-        if mime.hasFormat(CELL_MIME) or _local_files(mime):
+        if self.model().accepts(mime) or _local_files(mime):
             event.setDropAction(Qt.CopyAction)
             event.accept()
         else:
@@ -533,7 +566,8 @@ class GridView(QListView):
 
     def dragMoveEvent(self, event) -> None:
         mime = event.mimeData()
-        if _local_files(mime) and not mime.hasFormat(CELL_MIME):
+        if not mime.hasFormat(CELL_MIME) and (_local_files(mime) or self.model().accepts(mime)):
+            super().dragMoveEvent(event)   # auto-scroll near the edges
             event.setDropAction(Qt.CopyAction)
             event.accept()
             return
@@ -560,6 +594,12 @@ class GridView(QListView):
             event.setDropAction(Qt.CopyAction)
             event.accept()
             self.filesDropped.emit(files)
+            return
+        if not mime.hasFormat(CELL_MIME) and self.model().accepts(mime):
+            event.setDropAction(Qt.CopyAction)
+            event.accept()
+            idx = self.indexAt(event.position().toPoint())
+            self.facesDropped.emit(mime, idx.row() if idx.isValid() else self.model().rowCount())
             return
         sources, target = self._target(event)
         self._clear_drop()

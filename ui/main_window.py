@@ -84,12 +84,14 @@ class MainWindow(QMainWindow):
     modelReady = Signal(object)          # the Generator, once loaded and shown
 
     def __init__(self, model=None, settings: QSettings | None = None, registry: PluginRegistry | None = None,
-                 parent=None, ask_before_quit: bool = False, workspace=None):
+                 parent=None, ask_before_quit: bool = False, workspace=None, library_path=None):
         """ask_before_quit: closing with unsaved work asks first (a window with no workspace file;
         embedded and test windows close silently). quit_confirmer(what) -> bool is the question
         (tests replace it). workspace: a workspace file to autosave into and reopen ("new": a new
-        one in the data folder; None: the work is not saved, as in embedded and test windows)."""
+        one in the data folder; None: the work is not saved, as in embedded and test windows).
+        library_path: the face library's file (None: the one in the user data folder)."""
         super().__init__(parent)
+        self.library_path = library_path
         self.ask_before_quit = bool(ask_before_quit)
         self.quit_confirmer = self._confirm_quit
         self._closing = False
@@ -149,6 +151,7 @@ class MainWindow(QMainWindow):
         self._build_status()
         self._build_docks()
         self._build_directions_dock()
+        self._build_library_dock()
         self._connect()
         self._restore_settings()
         self._update_actions()
@@ -481,6 +484,150 @@ class MainWindow(QMainWindow):
         self.view_menu.insertAction(self.act_reset_layout, self.directions_dock.toggleViewAction())
         self.act_show_panels["Ctrl+3"] = self._show_panel_action(self.directions_dock, "Directions", "Ctrl+3")
 
+    def _build_library_dock(self) -> None:
+        """The Library dock (kept faces: search, stars, tags, collections, family): a tab beside
+        the inspector; its contents are made when it is first shown (the library opens then)."""
+        self.library_panel = None
+        self.model_offer = self._ask_load_model     # tests replace: (item, n) -> bool
+        self.library_transfer_chooser = self._ask_transfer   # tests replace: (kind, name) -> (path, size)
+        self.library_jobs = None
+        self._after_model: list[int] = []
+        self.library_dock = QDockWidget("Library", self)
+        self.library_dock.setObjectName("libraryDock")
+        self.library_dock.setWidget(QLabel("Opening the library…"))
+        self.addDockWidget(Qt.RightDockWidgetArea, self.library_dock)
+        self.tabifyDockWidget(self.inspector_dock, self.library_dock)
+        self.inspector_dock.raise_()
+        self.library_dock.visibilityChanged.connect(lambda shown: shown and self.library_view())
+        self.view_menu.insertAction(self.act_reset_layout, self.library_dock.toggleViewAction())
+        self.act_show_panels["Ctrl+5"] = self._show_panel_action(self.library_dock, "Library", "Ctrl+5")
+        from .library_dock import LIBRARY_MIME
+
+        self.grid_model.external_formats = (LIBRARY_MIME,)
+        self.grid_model.external = self._cells_from_library
+
+    def library_view(self):
+        """The Library dock's panel (made on first use); None when the library cannot be opened."""
+        if self.library_panel is None:
+            lib = self.library()
+            if lib is None:
+                return None
+            from .library_dock import LibraryPanel
+
+            self.library_panel = LibraryPanel(lib, directions=lambda: list(self.directions))
+            self.library_panel.addToGrid.connect(lambda ids: self.add_library_faces(ids))
+            self.library_panel.keepCells.connect(lambda mime: self.keep_cells(self.grid_model.cells_from_mime(mime)))
+            self.library_panel.message.connect(self.show_message)
+            self.library_panel.transferRequested.connect(self.library_transfer)
+            self.library_dock.setWidget(self.library_panel)
+        return self.library_panel
+
+    def library_transfer(self, kind: str, ids: list, name: str):
+        """Export kept faces (recipe PNGs at a size, folder or zip), a contact sheet, or an import,
+        in the background with progress and Cancel in the status bar. Returns the job (None when
+        the user cancelled the dialog)."""
+        from .library_transfer import LibraryTransfers, TransferJob
+
+        lib = self.library()
+        if lib is None:
+            return None
+        if getattr(self, "library_jobs", None) is None:
+            from .image_edits import ImageEditStatus
+
+            self.library_jobs = LibraryTransfers(lib.path, self)
+            self.library_jobs.finished.connect(lambda text, level: self.show_message(text, level))
+            self.library_jobs.imported.connect(lambda _ids: self.library_panel and (
+                self.library_panel.refresh_collections(), self.library_panel.refresh()))
+            self.library_status = ImageEditStatus(self.library_jobs)
+            self.library_status.cancel_button.setToolTip("Stop this library export or import")
+            self.statusBar().addPermanentWidget(self.library_status)
+        answer = self.library_transfer_chooser(kind, name)
+        if not answer:
+            return None
+        path, size = answer
+        gen = self.generator
+        n = len(ids)
+        label = {"export": f"Export of {n} face{'s' if n != 1 else ''}", "sheet": "Contact sheet",
+                 "import": f"Import of {Path(path).name}"}[kind]
+        job = TransferJob(kind, label, ids=list(ids), path=str(path), name=name, size=size, model=gen,
+                          model_path=self.model_path or "")
+        self.library_jobs.enqueue(job)
+        return job
+
+    def _ask_transfer(self, kind: str, name: str):
+        """(path, size) from dialogs, or None."""
+        if kind == "import":
+            path, _ = QFileDialog.getOpenFileName(self, "Import Collection", "",
+                                                  "Collections (*.zip collection.json *.png)")
+            return (path, None) if path else None
+        if kind == "sheet":
+            path, _ = QFileDialog.getSaveFileName(self, "Save Contact Sheet", f"{name}.png", "PNG (*.png)")
+            return (path, None) if path else None
+        path, _ = QFileDialog.getSaveFileName(self, "Export Faces (a .zip, or a new folder's name)", name,
+                                              "Zip or folder (*)")
+        if not path:
+            return None
+        res = self.generator.info.resolution if self.generator is not None else 256
+        size, ok = QInputDialog.getInt(self, "Export Size", "Picture side in pixels (faces of other models get "
+                                       "their stored thumbnails):", res, 16, 4096)
+        return (path, size) if ok else None
+
+    def _cells_from_library(self, mime, row):
+        from .library_dock import ids_from_mime
+
+        return self.add_library_faces(ids_from_mime(mime), row)
+
+    def add_library_faces(self, ids: list[int], row: int | None = None) -> list[Cell]:
+        """Kept faces into the grid's shown page (one undoable step). Faces of another model: offer
+        to load it (its remembered path), or say why it cannot be."""
+        lib = self.library()
+        if lib is None or not ids:
+            return []
+        try:
+            latents = [lib.latent(i) for i in ids]
+            items = {it.id: it for it in lib.items(ids)}
+        except Exception as e:  # noqa: BLE001 - a damaged row must not take the window down
+            self.show_error(f"The kept faces could not be read: {e}.")
+            return []
+        fp = str(self.generator.fingerprint) if self.generator is not None else None
+        ours = [lat for lat in latents if lat.model == fp]
+        others = [i for i, lat in zip(ids, latents) if lat.model != fp]
+        if others:
+            self._offer_model(items[others[0]], others)
+        if not ours:
+            return []
+        text = "Add a kept face" if len(ours) == 1 else f"Add {len(ours)} kept faces"
+        return self.add_latents(ours, None, text, origin="library", row=row)
+
+    def _offer_model(self, item, ids: list[int]) -> None:
+        name = item.model_name or item.model[:12]
+        path = item.model_path
+        loadable = bool(path) and (path == "default" or Path(path).is_file())
+        n = len(ids)
+        faces = f"{n} face{'s' if n != 1 else ''}"
+        if not loadable:
+            where = f"its file {path} is not found" if path else "where its file is was not recorded"
+            self.show_error(f"{faces} of the model “{name}” (fingerprint {item.model[:12]}) cannot be shown with this "
+                            f"one, and {where}. Open that model (File > Open), then add them again.")
+            return
+        if self.model_offer(item, n):
+            self._after_model = list(ids)
+            self.load_model(path)
+
+    def _ask_load_model(self, item, n: int) -> bool:
+        from PySide6.QtWidgets import QMessageBox
+
+        name = item.model_name or item.model[:12]
+        box = QMessageBox(QMessageBox.Question, "Another Model",
+                          f"{'This face is' if n == 1 else f'These {n} faces are'} of the model “{name}”, not the one "
+                          f"open. Load “{name}” ({item.model_path}) and add {'it' if n == 1 else 'them'}?\n\n"
+                          "Your work with this model stays in its workspace (File > Open Recent Workspace).",
+                          QMessageBox.Cancel, self)
+        load = box.addButton(f"Load {name}", QMessageBox.AcceptRole)
+        box.setDefaultButton(load)
+        box.exec()
+        return box.clickedButton() is load
+
     def _show_panel_action(self, dock: QDockWidget, title: str, key: str) -> QAction:
         """A shortcut that brings a panel to the front (shown, its tab raised, focused); pressing
         it again keeps it there. The View menu's check items still hide and show panels."""
@@ -507,6 +654,8 @@ class MainWindow(QMainWindow):
         v = self.grid_view
         v.cellsDropped.connect(self._on_cells_dropped)
         v.filesDropped.connect(self.open_files)
+        v.facesDropped.connect(lambda mime, row: self._cells_from_library(mime, row))
+        v.keepRequested.connect(lambda cell: self.keep_cells([cell]))
         v.doubleClicked.connect(lambda idx: self.open_large([self.grid_model.cell(idx.row())]))
         v.thumbSizeChanged.connect(self._on_thumb_size)
         v.customContextMenuRequested.connect(self._context_menu)
@@ -705,6 +854,9 @@ class MainWindow(QMainWindow):
         self.grid_view.setFocus()
         if self.grid_model.rowCount() and not restored:
             self.grid_view.setCurrentIndex(self.grid_model.index(0))
+        if self._after_model:               # kept faces of this model, waiting for it
+            ids, self._after_model = self._after_model, []
+            self.add_library_faces(ids)
         self.modelReady.emit(gen)
 
     def _update_title(self) -> None:
@@ -1278,7 +1430,7 @@ class MainWindow(QMainWindow):
             from explorer.library import Library, LibraryError
 
             try:
-                self._library = Library()
+                self._library = Library(self.library_path)
             except LibraryError as e:
                 self.show_error(str(e))
                 return None
@@ -1297,11 +1449,14 @@ class MainWindow(QMainWindow):
 
     def keep_selected(self) -> list[int]:
         """Keep the selected faces in the library; returns their library ids."""
+        return self.keep_cells(self.selected_cells())
+
+    def keep_cells(self, cells: list[Cell]) -> list[int]:
+        """Keep faces in the library (K, the star on a face, a drag onto the Library dock)."""
         from explorer.library import LibraryError
 
         from .render_bridge import qimage_to_array
 
-        cells = self.selected_cells()
         if not cells:
             self.show_message("Select the faces to keep first.")
             return []
@@ -1319,8 +1474,14 @@ class MainWindow(QMainWindow):
         except LibraryError as e:
             self.show_error(str(e))
             return []
+        for c in cells:
+            c.kept = True
+            self.grid_model.cell_changed(c)
         self.show_message(f"Kept {cells[0].label} in the library." if len(ids) == 1
                           else f"Kept {len(ids)} faces in the library.")
+        if self.library_panel is not None:
+            self.library_panel.refresh_collections()
+            self.library_panel.refresh()
         return ids
 
     # ================================================================== messages
@@ -1443,6 +1604,10 @@ class MainWindow(QMainWindow):
             self.export_dialog.cancel()
         self.runner.close()
         self.photos.close()
+        if self.library_panel is not None:
+            self.library_panel.stop()
+        if self.library_jobs is not None:
+            self.library_jobs.close()
         if getattr(self, "_library", None) is not None:
             self._library.close()
         self.mapper.close()

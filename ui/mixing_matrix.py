@@ -47,8 +47,12 @@ class HeaderTile(ImageTile):
         self.setContextMenuPolicy(Qt.CustomContextMenu)
         self.customContextMenuRequested.connect(self._menu)
 
+    def _accepts(self, event) -> bool:
+        gm = self.matrix.grid_model
+        return gm.accepts(event.mimeData()) if gm is not None else event.mimeData().hasFormat(CELL_MIME)
+
     def dragEnterEvent(self, event) -> None:
-        if event.mimeData().hasFormat(CELL_MIME):
+        if self._accepts(event):
             event.setDropAction(Qt.CopyAction)
             event.accept()
             self.highlight = theme.DROP
@@ -57,7 +61,7 @@ class HeaderTile(ImageTile):
             event.ignore()
 
     def dragMoveEvent(self, event) -> None:
-        if event.mimeData().hasFormat(CELL_MIME):
+        if self._accepts(event):
             event.setDropAction(Qt.CopyAction)
             event.accept()
 

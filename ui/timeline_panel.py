@@ -25,7 +25,6 @@ from explorer.timeline import EASINGS, INTERPOLATIONS, Keyframe, Segment, Timeli
 
 from . import theme
 from .commands import StateCommand
-from .grid_model import CELL_MIME
 from .render_bridge import to_qimage
 
 from explorer.layers import LAYER_CHOICES  # noqa: E402 - the one vocabulary
@@ -179,7 +178,7 @@ class TimelineTrack(QWidget):
 
     # ----- drops from the grid --------------------------------------------------------------
     def _accepts(self, event) -> bool:
-        return event.mimeData().hasFormat(CELL_MIME) and self.panel.grid_model is not None
+        return self.panel.grid_model is not None and self.panel.grid_model.accepts(event.mimeData())
 
     def dragEnterEvent(self, event) -> None:
         if self._accepts(event):
