@@ -36,7 +36,7 @@ def drop_on(widget, mime, pos=None):
     return drop
 
 
-def library_window(qtbot, gen, settings, path):
+def library_window(qtbot, gen, settings, path, alone=True):
     from ui.app import make_app
     from ui.main_window import MainWindow
 
@@ -47,7 +47,8 @@ def library_window(qtbot, gen, settings, path):
     w.show()
     w.load_model(gen)
     qtbot.waitUntil(lambda: visible_ready(w), timeout=WAIT_MS)
-    activate(qtbot, w)
+    if alone:                      # the active window (closes the others) so that keys reach it
+        activate(qtbot, w)
     w.act_show_panels["Ctrl+5"].trigger()              # View > Library (Ctrl+5)
     panel = w.library_view()
     assert panel is not None and w.library_dock.widget() is panel
@@ -241,3 +242,19 @@ def test_export_contact_sheet_and_import_run_in_the_background(qtbot, gen, setti
         pass
     assert "Imported 3 faces" in done.args[0] and panel.model.rowCount() == 3, "no doubles"
     w.close()
+
+
+def test_two_windows_on_one_library_see_each_others_faces(qtbot, gen, settings, tmp_path):
+    path = tmp_path / "lib.sqlite"
+    w1, p1 = library_window(qtbot, gen, settings, path)
+    w2, p2 = library_window(qtbot, gen, settings, path, alone=False)
+    select_rows(w1, [2])
+    w1.act_keep.trigger()                                                  # Faces > Keep in Library
+    assert p1.model.rowCount() == 1
+    qtbot.waitUntil(lambda: p2.model.rowCount() == 1, timeout=WAIT_MS)     # the other window notices
+    select_library_rows(p2, [0])
+    p2.set_stars(5)
+    qtbot.waitUntil(lambda: p1.model.item(p1.model.ids[0]).stars == 5, timeout=WAIT_MS)
+    assert p1.lib.integrity() == "ok"
+    w1.close()
+    w2.close()

@@ -67,6 +67,7 @@ class LibraryModel(QAbstractListModel):
         self.ids: list[int] = []
         self._items: OrderedDict = OrderedDict()
         self._thumbs: OrderedDict = OrderedDict()
+        self.thumbs_read = 0          # thumbnails read from the library (the bench counts them)
 
     def set_ids(self, ids: list[int]) -> None:
         self.beginResetModel()
@@ -84,12 +85,14 @@ class LibraryModel(QAbstractListModel):
         if self.ids:
             self.dataChanged.emit(self.index(0), self.index(len(self.ids) - 1))
 
-    def item(self, fid: int):
+    def item(self, fid: int, row: int | None = None):
+        """The face's LibraryItem; a miss reads the rows around it too (a screenful in one query)."""
         it = self._items.get(fid)
         if it is None:
-            if len(self._items) > 4 * PAGE_CACHE:
-                self._items.clear()
-            missing = [fid] + [i for i in self.ids if i not in self._items][:63]   # a screenful at once
+            while len(self._items) > 4 * PAGE_CACHE:
+                self._items.popitem(last=False)
+            near = self.ids[max(0, row - 16):row + 48] if row is not None else []
+            missing = [fid] + [i for i in near if i != fid and i not in self._items]
             for got in self.lib.items(missing):
                 self._items[got.id] = got
             it = self._items.get(fid)
@@ -99,6 +102,7 @@ class LibraryModel(QAbstractListModel):
         pix = self._thumbs.get(fid)
         if pix is None:
             png = self.lib.thumbnail(fid)
+            self.thumbs_read += 1
             img = QImage.fromData(png) if png else QImage()
             pix = QPixmap.fromImage(img) if not img.isNull() else QPixmap()
             self._thumbs[fid] = pix
@@ -117,7 +121,7 @@ class LibraryModel(QAbstractListModel):
         fid = self.ids[index.row()]
         if role == self.IdRole:
             return fid
-        it = self.item(fid)
+        it = self.item(fid, index.row())
         if it is None:
             return None
         if role == Qt.DisplayRole:
