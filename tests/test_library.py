@@ -248,3 +248,19 @@ def test_direction_scores_are_sigma_from_the_average_face_along_each_direction()
     ws[3, 0] -= 100.0                      # the fine layer does not count for a coarse direction
     got = direction_scores(ws, [smile, other], w_avg, info, model="m1")
     assert got == {"smile": pytest.approx(1.5)}
+
+
+def test_dates_in_the_search_language(tmp_path):
+    import datetime as dt
+
+    with Library(tmp_path / "lib.sqlite") as lib:
+        old = lib.add(face(1), name="old", created=dt.datetime(2026, 10, 15, 12).timestamp())
+        nov = lib.add(face(2), name="nov", created=dt.datetime(2026, 11, 30, 23, 59).timestamp())
+        now = lib.add(face(3), name="now")
+        assert set(lib.find(parse_query("since:2026-11-01"))) == {nov, now}
+        assert lib.find(parse_query("since:2026-11-01 until:2026-11-30")) == [nov], "until takes the whole day"
+        assert lib.find(parse_query("until:2026-10-31")) == [old]
+        assert lib.find(parse_query("today")) == [now]
+        assert set(lib.find(parse_query("since:3650d"))) == {old, nov, now}
+        with pytest.raises(ValueError, match="not a date"):
+            parse_query("since:yesterday")

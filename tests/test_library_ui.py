@@ -258,3 +258,30 @@ def test_two_windows_on_one_library_see_each_others_faces(qtbot, gen, settings, 
     assert p1.lib.integrity() == "ok"
     w1.close()
     w2.close()
+
+
+def test_model_and_date_controls_filter_the_dock(qtbot, gen, settings, tmp_path):
+    import datetime as dt
+
+    from explorer.latents import latents_from_seeds
+
+    path = tmp_path / "lib.sqlite"
+    other = tiny_generator(seed=9)
+    with Library(path) as lib:
+        lib.add(latents_from_seeds(other, [1], 0.7)[0], name="other model", model_name="other")
+        lib.add(latents_from_seeds(gen, [2], 0.7)[0], name="long ago", model_name="tiny",
+                created=dt.datetime(2020, 1, 1).timestamp())
+    w, panel = library_window(qtbot, gen, settings, path)
+    select_rows(w, [0])
+    qtbot.keyClick(w.grid_view, Qt.Key_K)
+    assert panel.model.rowCount() == 3
+    panel.model_box.setCurrentIndex(panel.model_box.findData(str(gen.fingerprint)))
+    assert panel.model.rowCount() == 2
+    panel.when_box.setCurrentIndex(1)                                  # Today
+    assert panel.model.rowCount() == 1 and panel.model.item(panel.model.ids[0]).name != "long ago"
+    panel.model_box.setCurrentIndex(0)
+    panel.when_box.setCurrentIndex(0)
+    panel.search.setText("until:2020-12-31")
+    panel.refresh()
+    assert [panel.model.item(i).name for i in panel.model.ids] == ["long ago"]
+    w.close()

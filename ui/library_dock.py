@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFormLayout, QHBoxL
 from superqt.utils import signals_blocked
 
 from explorer.library import LibraryError, LibraryFilter, parse_query
+from explorer.library.filters import day_time
 from explorer.library.store import COLOURS
 
 from . import theme
@@ -34,6 +35,7 @@ LIBRARY_MIME = "application/x-latent-explorer-library"
 TILE = 96
 PAGE_CACHE = 600              # thumbnails kept decoded
 REFRESH_MS = 2000             # how often another window's changes are looked for
+WHEN = [("Any time", None), ("Today", 0), ("Last 7 days", 7), ("Last 30 days", 30), ("Last year", 365)]
 SORTS = [("Newest first", "created", True), ("Oldest first", "created", False), ("Recently changed", "modified", True),
          ("Name", "name", False), ("Most stars", "stars", True)]
 COLOUR_HEX = {"red": "#e06c75", "orange": "#e5a05b", "yellow": "#e5c07b", "green": "#98c379", "blue": "#61afef",
@@ -327,6 +329,17 @@ class LibraryPanel(QWidget):
         self.stars_box.setToolTip("Only faces with at least this many stars")
         self.stars_box.currentIndexChanged.connect(lambda _i: self.refresh())
         bar.addWidget(self.stars_box, 1)
+        self.when_box = QComboBox()
+        for label, days in WHEN:
+            self.when_box.addItem(label, days)
+        self.when_box.setToolTip("Only faces kept in this time (the search bar also takes since:2026-11-01, "
+                                 "until:…, since:7d, today)")
+        self.when_box.currentIndexChanged.connect(lambda _i: self.refresh())
+        bar.addWidget(self.when_box, 1)
+        self.model_box = QComboBox()
+        self.model_box.setToolTip("Only faces of one model")
+        self.model_box.currentIndexChanged.connect(lambda _i: self.refresh())
+        bar.addWidget(self.model_box, 1)
         self.sort_box = QComboBox()
         self.sort_box.addItems([s[0] for s in SORTS])
         self.sort_box.setToolTip("Order of the faces")
@@ -430,6 +443,11 @@ class LibraryPanel(QWidget):
         coll = self.collection_box.currentData()
         if coll:
             base.collection = coll
+        days = self.when_box.currentData()
+        if days is not None:
+            base.since = day_time(f"{int(days)}d")
+        if self.model_box.currentData():
+            base.model = self.model_box.currentData()
         return parse_query(self.search.text(), self.directions(), base)
 
     def refresh(self) -> None:
@@ -466,6 +484,13 @@ class LibraryPanel(QWidget):
                 self.collection_box.addItem(f"{'⚙ ' if c.query is not None else ''}{c.name} ({c.count})", c.name)
             i = self.collection_box.findData(current)
             self.collection_box.setCurrentIndex(max(0, i))
+        model = self.model_box.currentData()
+        with signals_blocked(self.model_box):
+            self.model_box.clear()
+            self.model_box.addItem("All models", None)
+            for fingerprint, name, _path, n in self.lib.models():
+                self.model_box.addItem(f"{name or fingerprint[:8]} ({n})", fingerprint)
+            self.model_box.setCurrentIndex(max(0, self.model_box.findData(model)))
 
     def stop(self) -> None:
         """The window closes (and the library with it): stop looking for changes."""

@@ -10,6 +10,8 @@ The search bar takes words and terms, all of which must hold ("and" may be writt
     color:red            colour label
     in:"Cast A"          in the collection (a smart collection's filter applies)
     model:1a2b3c         faces of the model whose fingerprint starts so
+    since:2026-11-01     kept on or after that day (until:2026-11-30 up to the end of that day);
+    since:7d  today      kept in the last 7 days, kept today
     smile > 1            projection on the model's "smile" direction above +1 sigma
     age < -0.5 sigma     ... below -0.5 sigma
     glasses              a bare word that names a stored direction means "> +1 sigma"
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
@@ -114,12 +117,40 @@ def parse_query(text: str, directions: list[str] | tuple[str, ...] = (), base: L
             flt.collection = value
         elif sep and key == "model":
             flt.model = value
+        elif sep and key in ("since", "after", "until", "before"):
+            when = day_time(value, end=key in ("until", "before"))
+            if key in ("since", "after"):
+                flt.since = when
+            else:
+                flt.until = when
+        elif low == "today":
+            flt.since = day_time("0d")
         elif low in known:
             flt.semantic.append(Condition(known[low], ">", DEFAULT_SIGMA))
         else:
             free.append(w)
     flt.text = " ".join([flt.text] + free if flt.text else free)
     return flt
+
+
+def day_time(value: str, end: bool = False, now: float | None = None) -> float:
+    """'2026-11-01' (local midnight; with end=True the day's last second) or 'Nd' (N days ago,
+    from midnight) -> a time.time() value. Raises ValueError with one sentence."""
+    import datetime as dt
+
+    today = dt.datetime.fromtimestamp(now if now is not None else time.time()).replace(
+        hour=0, minute=0, second=0, microsecond=0)
+    m = re.fullmatch(r"(\d{1,4})d", value.strip().lower())
+    if m:
+        day = today - dt.timedelta(days=int(m.group(1)))
+    else:
+        try:
+            day = dt.datetime.strptime(value.strip(), "%Y-%m-%d")
+        except ValueError:
+            raise ValueError(f"{value!r} is not a date; write 2026-11-01, or 7d for the last 7 days") from None
+    if end:
+        day += dt.timedelta(days=1, microseconds=-1)
+    return day.timestamp()
 
 
 def _stars(op: str, value: str) -> int:
