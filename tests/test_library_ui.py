@@ -138,7 +138,16 @@ def test_family_similar_collections_and_bad_searches(qtbot, gen, settings, tmp_p
     roles = [panel.family.item(i).text() for i in range(panel.family.count())]
     ids = [panel.family.item(i).data(Qt.UserRole) for i in range(panel.family.count())]
     assert roles[0] == "parent" and ids[0] == parent_id and "similar" in roles
-    panel.family.itemClicked.emit(panel.family.item(0))         # click the parent: go there
+    root = panel.tree.topLevelItem(0)                            # the lineage: the recipe's steps
+    assert root.data(0, Qt.UserRole) == child_id and root.text(0).startswith("★")
+    seed_node = root.child(0)
+    assert seed_node.data(0, Qt.UserRole) == parent_id and "seed" in seed_node.text(0)
+    panel.tree.itemClicked.emit(seed_node, 0)                    # click the kept ancestor: go there
+    assert panel.current_id == parent_id
+    made = panel.tree.topLevelItem(1)
+    assert made.text(0) == "made from it: 1 kept" and made.child(0).data(0, Qt.UserRole) == child_id
+    panel.go_to(child_id)
+    panel.family.itemClicked.emit(panel.family.item(0))         # click the parent's picture: go there
     assert panel.current_id == parent_id
     assert [panel.family.item(i).text() for i in range(panel.family.count())][0] == "child"
     select_library_rows(panel, [0, 1])

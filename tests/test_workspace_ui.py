@@ -177,3 +177,24 @@ def test_killing_the_app_mid_work_loses_at_most_the_last_second(qtbot, gen, sett
     w = workspace_window(qtbot, gen, settings, path)          # and the window reopens it
     assert w.session.face_count() >= len(old)
     w.close()
+
+
+def test_a_full_disk_is_said_once_and_the_work_saves_again_when_there_is_room(qtbot, gen, settings, tmp_path):
+    w = workspace_window(qtbot, gen, settings, tmp_path / "full.lxws")
+    qtbot.waitUntil(lambda: saved(w), timeout=WAIT_MS)
+    con = w.workspace.file.con
+    pages = con.execute("PRAGMA page_count").fetchone()[0]
+    con.execute(f"PRAGMA max_page_count = {pages}")            # the disk is full now
+    w.act_new_batch.trigger()                                   # 48 new faces cannot be written
+    qtbot.waitUntil(lambda: any("disk is full" in t for t in w.messages.texts()), timeout=WAIT_MS)
+    w.jump_to_seed("31337")
+    qtbot.wait(3 * 300)
+    assert sum("disk is full" in t for t in w.messages.texts()) == 1, "said once, not at every change"
+    con.execute("PRAGMA max_page_count = 1073741823")          # room again
+    qtbot.waitUntil(lambda: any("saved again" in t for t in w.messages.texts()), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: saved(w), timeout=WAIT_MS)
+    expected = doc(w)
+    w.close()
+    w2 = workspace_window(qtbot, gen, settings, tmp_path / "full.lxws")
+    assert doc(w2) == expected
+    w2.close()

@@ -21,12 +21,13 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFormLayout, QHBoxLayout, QInputDialog, QLabel,
                                QLineEdit, QListView, QListWidget, QListWidgetItem, QMenu, QMessageBox,
                                QPlainTextEdit, QPushButton, QSplitter, QStyle, QStyledItemDelegate, QToolButton,
-                               QVBoxLayout, QWidget)
+                               QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 from superqt.utils import signals_blocked
 
 from explorer.library import LibraryError, LibraryFilter, parse_query
 from explorer.library.filters import day_time
-from explorer.library.store import COLOURS
+from explorer.library.store import COLOURS, recipe_key
+from explorer.recipe_text import INPUT_ROLES, describe_node
 
 from . import theme
 from .grid_model import CELL_MIME
@@ -433,6 +434,14 @@ class LibraryPanel(QWidget):
                                "faces like it; click one to go there")
         self.family.itemClicked.connect(lambda item: self.go_to(item.data(Qt.UserRole)))
         form.addRow("Family", self.family)
+        self.tree = QTreeWidget()
+        self.tree.setHeaderHidden(True)
+        self.tree.setFixedHeight(120)
+        self.tree.setToolTip("How this face was made, step by step from its recipe (★: a kept face, click to go "
+                             "there), and the kept faces made from it")
+        self.tree.itemClicked.connect(lambda item, _c: item.data(0, Qt.UserRole) is not None
+                                      and self.go_to(item.data(0, Qt.UserRole)))
+        form.addRow("Lineage", self.tree)
         self.details = box
         return box
 
@@ -565,8 +574,56 @@ class LibraryPanel(QWidget):
         self._fill_family(fid)
         self._update_buttons()
 
+    def _fill_tree(self, fid) -> None:
+        """The recipe's tree (each step; kept ones marked and clickable) and the kept children."""
+        self.tree.clear()
+        if fid is None:
+            return
+        try:
+            recipe = self.lib.get(fid, with_recipe=True).recipe or {}
+        except (LibraryError, KeyError):
+            return
+        nodes = []
+
+        def walk(r: dict, role: str = ""):
+            nodes.append(r)
+            for sub in r.get("inputs") or []:
+                if isinstance(sub, dict):
+                    walk(sub)
+
+        walk(recipe)
+        kept = self.lib.by_keys(recipe_key(r) for r in nodes)
+
+        def build(r: dict, parent, role: str = "") -> QTreeWidgetItem:
+            fid_here = kept.get(recipe_key(r))
+            text = describe_node(r)
+            if fid_here is not None:
+                it = self.model.item(fid_here) or next(iter(self.lib.items([fid_here])), None)
+                text = f"★ {(it.name if it else '') or f'face {fid_here}'} — {text}"
+            item = QTreeWidgetItem(parent, [f"{role}: {text}" if role else text])
+            item.setToolTip(0, text)
+            if fid_here is not None:
+                item.setData(0, Qt.UserRole, int(fid_here))
+            roles = INPUT_ROLES.get(str(r.get("plugin")), ())
+            for i, sub in enumerate(r.get("inputs") or []):
+                if isinstance(sub, dict):
+                    build(sub, item, roles[i] if i < len(roles) else f"input {i + 1}")
+            return item
+
+        root = build(recipe, self.tree)
+        children = self.lib.children(fid)
+        if children:
+            made = QTreeWidgetItem(self.tree, [f"made from it: {len(children)} kept"])
+            for c in children:
+                it = self.model.item(c) or next(iter(self.lib.items([c])), None)
+                item = QTreeWidgetItem(made, [f"★ {(it.name if it else '') or f'face {c}'}"])
+                item.setData(0, Qt.UserRole, int(c))
+        self.tree.expandAll()
+        self.tree.setCurrentItem(root)
+
     def _fill_family(self, fid) -> None:
         self.family.clear()
+        self._fill_tree(fid)
         if fid is None:
             return
         try:

@@ -370,6 +370,17 @@ class Library:
         return None if r is None else int(r[0])
 
     # ----- lineage and similarity ----------------------------------------------------------
+    def by_keys(self, keys: Iterable[str]) -> dict[str, int]:
+        """Recipe key -> a kept face with that recipe (the first kept), for the keys that have one."""
+        keys = list(dict.fromkeys(keys))
+        out: dict[str, int] = {}
+        for chunk in _chunks(keys, 500):
+            marks = ",".join("?" * len(chunk))
+            for key, fid in self.con.execute(f"SELECT key, min(id) FROM faces WHERE key IN ({marks}) GROUP BY key",
+                                             chunk):
+                out[key] = int(fid)
+        return out
+
     def parents(self, fid: int) -> list[int]:
         """Kept faces this face was made from (by recipe)."""
         return [r[0] for r in self.con.execute(
