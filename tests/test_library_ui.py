@@ -200,6 +200,12 @@ def test_the_star_on_a_face_keeps_it_without_selecting_it(qtbot, gen, settings, 
     qtbot.mouseMove(w.grid_view.viewport(), star)
     qtbot.mouseClick(w.grid_view.viewport(), Qt.LeftButton, pos=star)
     assert cell.kept and panel.model.rowCount() == 1
+    w.act_new_batch.trigger()                                   # another page, and back: still starred
+    qtbot.waitUntil(lambda: len(w.session.pages) == 2, timeout=WAIT_MS)
+    w.workspace.tabs.setCurrentIndex(0)
+    qtbot.waitUntil(lambda: w.grid_model.cell(2).kept, timeout=WAIT_MS)
+    assert not w.grid_model.cell(3).kept
+    select_rows(w, [0])
     assert np.array_equal(panel.lib.latent(panel.model.ids[0]).ws, cell.latent.ws)
     assert [c.uid for c in w.selected_cells()] == [w.grid_model.cell(0).uid], "the click only kept it"
     elsewhere = w.grid_view.thumb_rect(4).center().toPoint()

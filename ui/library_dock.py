@@ -21,7 +21,7 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFormLayout, QHBoxLayout, QInputDialog, QLabel,
                                QLineEdit, QListView, QListWidget, QListWidgetItem, QMenu, QMessageBox,
                                QPlainTextEdit, QPushButton, QSplitter, QStyle, QStyledItemDelegate, QToolButton,
-                               QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
+                               QTabWidget, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 from superqt.utils import signals_blocked
 
 from explorer.library import LibraryError, LibraryFilter, parse_query
@@ -330,6 +330,8 @@ class LibraryPanel(QWidget):
         self.stars_box.setToolTip("Only faces with at least this many stars")
         self.stars_box.currentIndexChanged.connect(lambda _i: self.refresh())
         bar.addWidget(self.stars_box, 1)
+        outer.addLayout(bar)
+        bar = QHBoxLayout()             # a second row: the dock stays narrow beside the grid
         self.when_box = QComboBox()
         for label, days in WHEN:
             self.when_box.addItem(label, days)
@@ -360,7 +362,8 @@ class LibraryPanel(QWidget):
         split.addWidget(self.view)
         split.addWidget(self._build_details())
         split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
+        split.setStretchFactor(1, 1)
+        split.setSizes([420, 230])
         outer.addWidget(split, 1)
         row = QHBoxLayout()
         self.count_label = QLabel("")
@@ -380,6 +383,8 @@ class LibraryPanel(QWidget):
         outer.addLayout(row)
 
     def _build_details(self) -> QWidget:
+        tabs = QTabWidget()
+        tabs.setDocumentMode(True)
         box = QWidget()
         form = QFormLayout(box)
         form.setContentsMargins(0, 4, 0, 0)
@@ -433,17 +438,23 @@ class LibraryPanel(QWidget):
         self.family.setToolTip("This face's family: the faces it was made from, the faces made from it, and "
                                "faces like it; click one to go there")
         self.family.itemClicked.connect(lambda item: self.go_to(item.data(Qt.UserRole)))
+        tabs.addTab(box, "Details")
+        fam = QWidget()
+        form = QFormLayout(fam)
+        form.setContentsMargins(0, 4, 0, 0)
         form.addRow("Family", self.family)
         self.tree = QTreeWidget()
         self.tree.setHeaderHidden(True)
-        self.tree.setFixedHeight(120)
+        self.tree.setMinimumHeight(80)
         self.tree.setToolTip("How this face was made, step by step from its recipe (★: a kept face, click to go "
                              "there), and the kept faces made from it")
         self.tree.itemClicked.connect(lambda item, _c: item.data(0, Qt.UserRole) is not None
                                       and self.go_to(item.data(0, Qt.UserRole)))
         form.addRow("Lineage", self.tree)
-        self.details = box
-        return box
+        tabs.addTab(fam, "Family")
+        tabs.setTabToolTip(1, "Where this face comes from and what was made from it")
+        self.details = tabs
+        return tabs
 
     # ----- filtering ----------------------------------------------------------------------------------
     def current_filter(self) -> LibraryFilter:

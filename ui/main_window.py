@@ -697,6 +697,8 @@ class MainWindow(QMainWindow):
         self.undo_stack.indexChanged.connect(lambda _i: self._update_actions())
         self.undo_stack.indexChanged.connect(lambda _i: self.workspace.panels_changed())
         self.workspace.message.connect(self.show_message)
+        self.session.subscribe(lambda kind, _d: kind == "page" and self.generator is not None
+                               and QTimer.singleShot(0, self, self.mark_kept))
         self.workspace.titleChanged.connect(self._update_title)
 
     # ================================================================== settings
@@ -868,8 +870,30 @@ class MainWindow(QMainWindow):
         self.session.clear(self.model_psi(self.generator))
         self.session.append(self._seed_cells(self.stream.take(self._initial_count())))
 
+    def mark_kept(self) -> None:
+        """Fill the star of the shown faces that are in the library (kept from here or before)."""
+        cells = self.grid_model.cells
+        if not cells or self._closing:
+            return
+        from explorer.library import LibraryError
+        from explorer.library.store import recipe_key
+
+        lib = self.library()
+        if lib is None:
+            return
+        keys = [recipe_key(c.latent.recipe) for c in cells]
+        try:
+            kept = lib.by_keys(keys)
+        except LibraryError:
+            return
+        for c, key in zip(cells, keys):
+            if c.kept != (key in kept):
+                c.kept = key in kept
+                self.grid_model.cell_changed(c)
+
     def workspace_restored(self) -> None:
         """A workspace's work came in: select what was selected, say where the user is."""
+        self.mark_kept()
         s = self.session
         cells = [c for c in (self.grid_model.cell_by_uid(u) for u in s.selection) if c is not None]
         if cells:
