@@ -3,10 +3,11 @@
     .venv/bin/python bench/bench_render.py                 # random StyleGAN2 64 px, ~1.4M params
     .venv/bin/python bench/bench_render.py --model PATH    # a real checkpoint (explorer.load_generator)
 
-1. Throughput: a raw batched synthesize + to_uint8 loop (at --raw-batch and at the batch size the
-   service settled on; the better one is the reference) against the service on the same latents
-   and device, as one request of N latents and as N one-latent requests (the grid's pattern).
-   Target: the service reaches >= 90% of raw.
+1. Throughput: a raw batched synthesize + to_uint8 loop at every batch size of --raw-batches and
+   at the size the service settled on (the best of them is the reference: "the best raw batch")
+   against the service on the same latents and device, as one request of N latents and as N
+   one-latent requests (the grid's pattern), interleaved. Target: the service reaches >= 90% of
+   the best raw batch (it chooses its batch size by measured throughput: explorer/batch_sizer.py).
 2. Interactive latency under load: while a 1,000-image prefetch job runs, interactive requests
    are submitted at random moments; their latency (submit -> callback) against the median time of
    one prefetch batch, and against the prefetch batch each one waited for (robust to a shared,
@@ -139,7 +140,7 @@ def main():
     ap.add_argument("--precision", default=None, help="float16 / bfloat16 / float32 (default per device)")
     ap.add_argument("--optimize", default=None, help="none / channels_last / compile / channels_last+compile")
     ap.add_argument("-n", type=int, default=256, help="latents per throughput run")
-    ap.add_argument("--raw-batch", type=int, default=16)
+    ap.add_argument("--raw-batches", default="4,8,16,32,48", help="raw loop batch sizes (the best is the reference)")
     ap.add_argument("--prefetch", type=int, default=1000)
     ap.add_argument("--probes", type=int, default=16, help="isolated interactive requests")
     ap.add_argument("--drag", type=int, default=20, help="interactive requests of a simulated slider drag")
@@ -157,15 +158,19 @@ def main():
     ws = make_ws(g, args.n, seed=1)
 
     svc.submit_job(make_ws(g, 64, seed=9)).wait()  # warm up the adaptive batch size
-    raw_loop(raw_g, ws[:32], args.raw_batch, device, dtype)
-    raw, raw_svc, one, many = [], [], [], []
+    raw_sizes = [int(b) for b in args.raw_batches.split(",")]
+    raw_loop(raw_g, ws[:32], raw_sizes[0], device, dtype)
+    raw = {b: [] for b in raw_sizes}
+    raw_svc, one, many = [], [], []
     for _ in range(args.repeats):  # interleaved, best of each
-        raw.append(raw_loop(raw_g, ws, args.raw_batch, device, dtype))
+        for b in raw_sizes:
+            raw[b].append(raw_loop(raw_g, ws, b, device, dtype))
         one.append(service_one_request(svc, ws))
         svc_batch = int(statistics.median(b.n for b in svc.stats.snapshot()["batch_log"][-8:]))
         raw_svc.append(raw_loop(raw_g, ws, svc_batch, device, dtype))  # raw at the service's batch size
         many.append(service_many_requests(svc, ws))
-    raw_best = max(max(raw), max(raw_svc))  # the reference: the better raw loop
+    best_b = max(raw_sizes, key=lambda b: max(raw[b]))
+    raw_best = max(max(raw[best_b]), max(raw_svc))  # the reference: the best raw loop
     one_best, many_best = max(one), max(many)
     service_batches = sorted({b.n for b in svc.stats.snapshot()["batch_log"][-20:]})
 
@@ -181,7 +186,8 @@ def main():
           f"device {device}, {str(dtype).replace('torch.', '')}, {threads} CPU threads "
           f"({os.cpu_count()} cores), optimize={args.optimize or 'none'}")
     rows = [
-        ("raw synthesize loop", f"{max(raw):8.1f} img/s", f"batch {args.raw_batch}", ""),
+        *[("raw synthesize loop", f"{max(raw[b]):8.1f} img/s", f"batch {b}" + (" (best)" if b == best_b else ""), "")
+          for b in raw_sizes],
         ("raw synthesize loop", f"{max(raw_svc):8.1f} img/s", f"batch {svc_batch} (service's)", ""),
         (f"service, 1 request x {args.n}", f"{one_best:8.1f} img/s", f"{one_best / raw_best:.2f} of best raw",
          ">= 0.90"),

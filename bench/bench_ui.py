@@ -98,6 +98,7 @@ def grid_run(app, win, n: int, timeout: float, scroll: bool) -> dict:
     svc = win.bridge.service
     rendered0 = svc.stats.snapshot()["images_rendered"]
     probe = StallProbe()
+    pages0 = len(win.session.pages)      # the new batch has landed once there is one more page
     t0 = time.perf_counter()
     probe.start()
     win.new_batch()
@@ -106,14 +107,14 @@ def grid_run(app, win, n: int, timeout: float, scroll: bool) -> dict:
 
     def ready() -> bool:
         m = win.grid_model
-        if not win.undo_stack.count() or m.rowCount() < n:
+        if len(win.session.pages) <= pages0 or m.rowCount() < n:
             return False
         rows = win.grid_view.visible_rows() if scroll else range(n)
         return (not scroll or rows.stop >= n) and all(m.cell(r).state == "ready" for r in rows)
 
     def tick() -> bool:
         nonlocal next_scroll
-        if scroll and time.perf_counter() >= next_scroll and win.undo_stack.count():
+        if scroll and time.perf_counter() >= next_scroll and len(win.session.pages) > pages0:
             if win.grid_view.visible_rows().stop < n:   # down a third of a screen, until cell n shows
                 bar.setValue(bar.value() + win.grid_view.viewport().height() // 3)
             next_scroll = time.perf_counter() + 0.15

@@ -38,6 +38,7 @@ from typing import Any, Callable, Hashable, Iterable, Sequence
 import numpy as np
 import torch
 
+from .batch_sizer import BatchSizer
 from .devices import default_dtype as default_precision
 from .devices import pick_device
 from .generators.generator import to_uint8
@@ -305,8 +306,15 @@ class RenderService:
         self._batch: list = []       # the batch in flight
         self._per_image_s: float | None = None
         self._max_n_seen = 0
+        self._sizer = BatchSizer()
+        self._full_size: int | None = None   # the size a batch in the making counts as full at
         self._mem_cap: int | None = None
         self._oom_cap: int | None = None
+
+    @property
+    def sizer(self) -> BatchSizer:
+        """How the worker chooses its batch size (measured time per image by batch size)."""
+        return self._sizer
 
     def batch_limit(self) -> int:
         """Largest batch the worker forms now (max_batch, or adapted to time per image and memory)."""
@@ -314,9 +322,10 @@ class RenderService:
         for c in (self._mem_cap, self._oom_cap):
             if c:
                 cap = min(cap, c)
-        if self.max_batch is None:
-            want = 2 if self._per_image_s is None else int(self.batch_time_target / self._per_image_s)
-            cap = min(cap, want, max(2, 2 * self._max_n_seen))  # grow step by step
+        if self.max_batch is None:      # the fastest measured size within the time bound
+            if self._per_image_s is not None:
+                cap = min(cap, max(1, int(self.batch_time_target / self._per_image_s)))
+            cap = self._sizer.choose(cap)
         return max(1, cap)
 
     def _run(self) -> None:
@@ -350,9 +359,11 @@ class RenderService:
 
     def _step(self, prio: Priority, jobs: list) -> None:
         limit = self.batch_limit()
+        self._full_size = limit
         since = time.monotonic() - self._last_interactive
         if prio > Priority.INTERACTIVE and since < self.interactive_holdoff:
             limit = max(1, limit // 4)  # the user is dragging: keep the next wait short
+            self._full_size = None
         if jobs:
             self._top_up(jobs, limit)
         with self._cond:
@@ -537,6 +548,8 @@ class RenderService:
             new = dt / n
             self._per_image_s = new if self._per_image_s is None else 0.7 * self._per_image_s + 0.3 * new
         self._max_n_seen = max(self._max_n_seen, n)
+        if n == self._full_size and self.max_batch is None:
+            self._sizer.record(n, dt)
         if self.device.type == "cuda":
             per = max(1, torch.cuda.max_memory_allocated(self.device) - base) / n
             free, _ = torch.cuda.mem_get_info(self.device)

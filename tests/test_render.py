@@ -210,7 +210,9 @@ def test_adaptive_batch_grows_and_stays_bounded(gen, svc_factory):
     assert svc.batch_limit() == 2
     svc.submit_job(latents(gen, 60), size=8).wait(WAIT)
     sizes = [r.n for r in svc.stats.batch_log]
-    assert sizes[:3] == [2, 4, 8] and max(sizes) <= 64
+    assert sizes[:4] == [2, 2, 2, 4], "full batches of 2 measured (3), then one size up"
+    assert max(sizes) <= 64 and all(n & (n - 1) == 0 for n in sizes[:-1]), "power-of-two steps (the last: the rest)"
+    assert svc.sizer.samples.get(2) == 3 and svc.sizer.samples.get(4, 0) >= 1   # measured by throughput
     tight = svc_factory(gen, batch_time_target=1e-9)
     tight.submit_job(latents(gen, 6), size=8).wait(WAIT)
     assert [r.n for r in tight.stats.batch_log][1:] == [1] * (len(tight.stats.batch_log) - 1)
