@@ -49,6 +49,10 @@ from .render_queue import (BatchRecord, Priority, RenderItem, RenderRequest, Ren
 
 log = logging.getLogger(__name__)
 
+
+class RenderInterrupted(Exception):
+    """The service is shutting down: the batch in flight stops between two layers."""
+
 __all__ = ["Priority", "Status", "NoiseSpec", "RenderResult", "RenderStats", "Ticket", "RenderService",
            "RenderCache", "pick_device", "default_precision", "default_num_threads", "is_oom"]
 
@@ -308,6 +312,7 @@ class RenderService:
         self._max_n_seen = 0
         self._sizer = BatchSizer()
         self._full_size: int | None = None   # the size a batch in the making counts as full at
+        self._hooks: list = []               # layer hooks that stop a render when shutting down
         self._mem_cap: int | None = None
         self._oom_cap: int | None = None
 
@@ -329,6 +334,32 @@ class RenderService:
         return max(1, cap)
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        except RenderInterrupted:          # shut down mid-batch: the batch was dropped between layers
+            pass
+        finally:
+            for h in self._hooks:
+                h.remove()
+            self._hooks = []
+
+    def _interrupt(self, _module, _args) -> None:
+        """Between two layers of a render: a service shutting down stops here (a batch of a big
+        model can take seconds; the process must not exit with a torch op still running)."""
+        if self._stopping and threading.current_thread() is self._thread:
+            raise RenderInterrupted()
+
+    def _watch_layers(self, model) -> None:
+        for h in self._hooks:
+            h.remove()
+        synthesis = getattr(model, "synthesis", None)
+        if not isinstance(synthesis, torch.nn.Module):
+            self._hooks = []
+            return
+        mods = [m for child in synthesis.children() for m in (child, *child.children())]
+        self._hooks = [m.register_forward_pre_hook(self._interrupt) for m in mods]
+
+    def _loop(self) -> None:
         if self.device.type == "cpu" and self.num_threads != 0:
             torch.set_num_threads(self.num_threads or default_num_threads())
         while True:
@@ -344,6 +375,8 @@ class RenderService:
             self._batch = []
             try:
                 self._step(prio, jobs)
+            except RenderInterrupted:
+                raise
             except Exception as e:  # a bug in here must not kill the worker nor spin on the same work
                 log.exception("render worker step failed")
                 reqs = {it.req for it in self._batch} or set(jobs)
@@ -381,6 +414,8 @@ class RenderService:
             try:
                 self._ensure_model(gen, generator)
                 results = self._render_items(todo, prio)
+            except RenderInterrupted:
+                raise
             except Exception as e:  # preparing the model failed
                 log.exception("could not prepare the generator for rendering")
                 results = {id(it): f"{type(e).__name__}: {e}" for it in todo}
@@ -459,6 +494,7 @@ class RenderService:
             if "channels_last" in self.optimize:
                 model = model.to(memory_format=torch.channels_last)
         self._model, self._synth_fn = model, None
+        self._watch_layers(model)
         if "compile" in self.optimize:
             try:
                 self._synth_fn = torch.compile(model.synthesize, **self.compile_options)
@@ -479,6 +515,8 @@ class RenderService:
         try:
             for it, img in zip(items, self._render_chunk(items, prio)):
                 out[id(it)] = img
+        except RenderInterrupted:
+            raise
         except Exception as e:
             if is_oom(e):
                 self._after_oom(len(items))
@@ -537,7 +575,7 @@ class RenderService:
                 return self._synth_fn(ws, noise_mode="const" if mode == "random" else mode, noise=noise,
                                       noise_strength=strength, dtype=dtype, preview_size=preview_size)
             except Exception as e:
-                if is_oom(e):
+                if is_oom(e) or isinstance(e, RenderInterrupted):
                     raise
                 self._compile_failed(e)
         return self._model.synthesize(ws, noise_mode=mode, noise_seed=seeds, noise_strength=strength,

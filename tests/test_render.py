@@ -553,3 +553,28 @@ def test_preview_requests_take_the_cheap_path_and_are_cached_apart(gen):
         assert all(again.from_cache) and again.preview
         whole = svc.render(ws, 32, preview=True, timeout=WAIT)     # the model's own size: no cheaper path
         assert whole.ok and not whole.preview
+
+
+def test_shutdown_stops_a_long_batch_between_layers():
+    """A big model's batch takes seconds: shutting down must not leave a torch op running (the
+    process would abort at exit), so the worker stops between two layers and exits."""
+    from explorer import stylegan2_config
+
+    torch.manual_seed(0)
+    slow = Generator(stylegan2_config(256, z_dim=32, w_dim=32, channel_base=8192, channel_max=128,
+                                      mapping_layers=1))
+    layers_run = []
+    inner = slow.synthesis.b256 if hasattr(slow.synthesis, "b256") else list(slow.synthesis.children())[-1]
+    inner.register_forward_pre_hook(lambda *_a: layers_run.append("last block"))
+    svc = RenderService(slow, device="cpu", max_batch=64, num_threads=1)
+    started = threading.Event()
+    first = list(slow.synthesis.children())[0]
+    first.register_forward_pre_hook(lambda *_a: started.set())
+    ticket = svc.submit(latents(slow, 64), cache=False)
+    assert started.wait(60), "the batch started"
+    assert svc.shutdown(timeout=60), "the worker exited"
+    assert ticket.wait(5).status == Status.CANCELLED
+    assert not layers_run, "the batch stopped before its last block"
+    assert all(not m._forward_pre_hooks or all(h.__self__ is not svc for h in m._forward_pre_hooks.values()
+                                                if hasattr(h, "__self__"))
+               for m in slow.modules()), "its hooks are gone from the model"

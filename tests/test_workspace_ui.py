@@ -198,3 +198,55 @@ def test_a_full_disk_is_said_once_and_the_work_saves_again_when_there_is_room(qt
     w2 = workspace_window(qtbot, gen, settings, tmp_path / "full.lxws")
     assert doc(w2) == expected
     w2.close()
+
+
+CLOSE_WHILE_RENDERING = r"""
+import os, sys, time
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+from PySide6.QtCore import QSettings, QTimer
+from ui.app import make_app
+from ui.main_window import MainWindow
+app = make_app()
+w = MainWindow(model=sys.argv[1], settings=QSettings(sys.argv[2], QSettings.IniFormat))
+w.thumbs.previews = False                 # full renders: a batch of two takes seconds
+w.resize(1000, 700)
+w.show()
+started = []
+def check():
+    svc = w.bridge.service
+    if w.generator is not None and not started:
+        first = next(w.generator.synthesis.children())
+        first.register_forward_pre_hook(lambda *_a: started.append(time.perf_counter()))
+        started.append(None)
+    if len(started) > 1 and svc is not None:
+        print("rendering", flush=True)     # a batch (seconds long) has just started
+        w.close()
+        print("worker joined:", svc.shutdown(timeout=0), flush=True)   # close() stopped and joined it
+        app.quit()
+        return
+    QTimer.singleShot(20, check)
+QTimer.singleShot(20, check)
+app.exec()
+print("closed", flush=True)
+"""
+
+
+def test_closing_the_window_while_a_slow_model_renders_exits_cleanly(tmp_path):
+    """No 'terminate called without an active exception' / abort at exit: the render worker stops
+    between two layers and is joined before the process ends."""
+    import torch
+
+    from explorer import Generator, stylegan2_config
+
+    torch.manual_seed(0)
+    slow = Generator(stylegan2_config(512, z_dim=32, w_dim=32, channel_base=65536, channel_max=512,
+                                      mapping_layers=1))      # ~9 s for a batch of two on one core here
+    model = tmp_path / "slow.safetensors"
+    save_native(slow, model)
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", LATENT_EXPLORER_RENDER_THREADS="1")
+    proc = subprocess.run([sys.executable, "-c", CLOSE_WHILE_RENDERING, str(model), str(tmp_path / "s.ini")],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert "rendering" in proc.stdout and "closed" in proc.stdout, proc.stderr[-2000:]
+    assert "worker joined: True" in proc.stdout, "the batch in flight stopped between layers"
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "terminate called" not in proc.stderr and "Aborted" not in proc.stderr
