@@ -154,18 +154,10 @@ def latents_from_seeds(gen, seeds, psi: float = 1.0, cutoff: int | None = None) 
 
 
 def resolve_layers(spec, num_ws: int, groups: dict[str, range] | None = None) -> range:
-    """'coarse' | 'medium' | 'fine' | 'all' | (start, stop) | range -> a ws index range."""
-    if spec is None or spec == "all":
-        return range(num_ws)
-    if isinstance(spec, str):
-        if groups is None or spec not in groups:
-            raise ValueError(f"unknown layer group {spec!r}; use coarse, medium, fine, all or (start, stop)")
-        return groups[spec]
-    if isinstance(spec, range):
-        r = spec
-    else:
-        start, stop = (int(v) for v in spec)
-        r = range(start, stop)
-    if r.start < 0 or r.stop > num_ws or r.start >= r.stop:
-        raise ValueError(f"layer range {r.start}-{r.stop - 1} is outside 0-{num_ws - 1}")
-    return r
+    """'coarse' | 'medium' | 'fine' | 'all' | (start, stop) | range -> a ws index range
+    (explorer.layers.LayerSpec does the work)."""
+    from .layers import LayerSpec
+
+    if isinstance(spec, range) and spec.step == 1 and (spec.start < 0 or spec.stop > num_ws or spec.start >= spec.stop):
+        raise ValueError(f"layer range {spec.start}-{spec.stop - 1} is outside 0-{num_ws - 1}")
+    return LayerSpec.parse(spec).resolve(num_ws, groups)

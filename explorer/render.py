@@ -32,6 +32,7 @@ import logging
 import secrets
 import threading
 import time
+import weakref
 from collections import deque
 from typing import Any, Callable, Hashable, Iterable, Sequence
 
@@ -343,21 +344,25 @@ class RenderService:
                 h.remove()
             self._hooks = []
 
-    def _interrupt(self, _module, _args) -> None:
-        """Between two layers of a render: a service shutting down stops here (a batch of a big
-        model can take seconds; the process must not exit with a torch op still running)."""
-        if self._stopping and threading.current_thread() is self._thread:
-            raise RenderInterrupted()
-
     def _watch_layers(self, model) -> None:
+        """Between two layers of a render, a service shutting down stops (a batch of a big model
+        can take seconds; the process must not exit with a torch op still running). The hook is
+        a plain function holding the service weakly: a model copied with it stays copyable."""
         for h in self._hooks:
             h.remove()
         synthesis = getattr(model, "synthesis", None)
         if not isinstance(synthesis, torch.nn.Module):
             self._hooks = []
             return
+        me = weakref.ref(self)
+
+        def interrupt(_module, _args) -> None:
+            svc = me()
+            if svc is not None and svc._stopping and threading.current_thread() is svc._thread:
+                raise RenderInterrupted()
+
         mods = [m for child in synthesis.children() for m in (child, *child.children())]
-        self._hooks = [m.register_forward_pre_hook(self._interrupt) for m in mods]
+        self._hooks = [m.register_forward_pre_hook(interrupt) for m in mods]
 
     def _loop(self) -> None:
         if self.device.type == "cpu" and self.num_threads != 0:

@@ -43,7 +43,8 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 
 from .errors import FileProblem
-from .latents import GROUP_NAMES, Latent, label_vector, latent_from_seed, resolve_layers, z_from_seed
+from .latents import Latent, label_vector, latent_from_seed, z_from_seed
+from .layers import LayerSpec
 from .noise import NoiseSpec
 
 TIMELINE_FORMAT = "latent-explorer/timeline"
@@ -165,44 +166,13 @@ def hermite(p0, p1, m0, m1, u) -> np.ndarray:
 # ----- layers ------------------------------------------------------------------------------------
 def normalise_layers(spec) -> str | tuple[int, int]:
     """'all' | 'coarse' | 'coarse+medium' | [names] | (start, stop) | range -> 'all', 'a+b' or (start, stop)."""
-    if spec is None:
-        return "all"
-    if isinstance(spec, range):
-        spec = (spec.start, spec.stop)
-    if isinstance(spec, str):
-        names = [s.strip() for s in spec.replace(",", "+").split("+") if s.strip()]
-    elif isinstance(spec, (list, tuple)) and spec and all(isinstance(s, str) for s in spec):
-        names = [str(s).strip() for s in spec]
-    elif isinstance(spec, (list, tuple)) and len(spec) == 2:
-        start, stop = (int(v) for v in spec)
-        if start < 0 or stop <= start:
-            raise ValueError(f"layer range [{start}, {stop}) is empty or negative")
-        return (start, stop)
-    else:
-        raise ValueError(f"layers must be all, coarse, medium, fine (joined with '+') or [start, stop]; got {spec!r}")
-    if not names or "all" in names:
-        return "all"
-    bad = [n for n in names if n not in GROUP_NAMES]
-    if bad:
-        raise ValueError(f"unknown layer group {bad[0]!r}; use coarse, medium, fine or all")
-    return "+".join(n for n in GROUP_NAMES if n in names)  # canonical order
+    return LayerSpec.parse(spec).canonical()
 
 
 def layer_rows(spec, num_ws: int, groups: Mapping[str, range] | None = None) -> np.ndarray:
     """bool [num_ws]: the ws rows a layer spec selects on a model (groups from model.info.groups)."""
-    spec = normalise_layers(spec)
     rows = np.zeros(num_ws, dtype=bool)
-    if spec == "all":
-        rows[:] = True
-    elif isinstance(spec, tuple):
-        r = resolve_layers(spec, num_ws)
-        rows[r.start:r.stop] = True
-    else:
-        if groups is None:
-            raise ValueError(f"layer group {spec!r} needs the model (its layer groups)")
-        for name in spec.split("+"):
-            r = groups[name]
-            rows[r.start:r.stop] = True
+    rows[LayerSpec.parse(spec).rows(num_ws, dict(groups) if groups is not None else None)] = True
     return rows
 
 

@@ -575,6 +575,5 @@ def test_shutdown_stops_a_long_batch_between_layers():
     assert svc.shutdown(timeout=60), "the worker exited"
     assert ticket.wait(5).status == Status.CANCELLED
     assert not layers_run, "the batch stopped before its last block"
-    assert all(not m._forward_pre_hooks or all(h.__self__ is not svc for h in m._forward_pre_hooks.values()
-                                                if hasattr(h, "__self__"))
-               for m in slow.modules()), "its hooks are gone from the model"
+    assert not any(m._forward_pre_hooks for m in slow.synthesis.modules() if m is not first and m is not inner), \
+        "its hooks are gone from the model"

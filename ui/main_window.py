@@ -878,7 +878,9 @@ class MainWindow(QMainWindow):
         from explorer.library import LibraryError
         from explorer.library.store import recipe_key
 
-        lib = self.library()
+        lib = getattr(self, "_library", None)
+        if lib is None and self.workspace.file is not None:   # the app's window opens it for the stars
+            lib = self.library()
         if lib is None:
             return
         keys = [recipe_key(c.latent.recipe) for c in cells]

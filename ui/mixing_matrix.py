@@ -19,7 +19,7 @@ from superqt.utils import create_worker
 
 from explorer.export import save_png
 from explorer.latents import Latent
-from explorer.layers import available_groups
+from explorer.layers import ALL, GROUP_HELP, GROUP_NAMES, available_groups, group_label
 from explorer.recipe_text import short_label
 from explorer.render import Priority, Status
 
@@ -31,9 +31,8 @@ from .image_tile import ImageTile
 from .layer_choice import ask_layer_range, spec_text
 from .render_bridge import to_qimage
 
-GROUP_OPTIONS = [("coarse", "Coarse", "Pose, face shape"), ("medium", "Medium", "Features, hair style"),
-                 ("fine", "Fine", "Colours, texture"), ("all", "All", "Every layer"),
-                 ("custom", "Custom…", "A layer range of your choice")]
+GROUP_OPTIONS = [(g, group_label(g), GROUP_HELP[g].split(" (")[0]) for g in (*GROUP_NAMES, ALL)] + \
+    [("custom", "Custom…", "A layer range of your choice")]
 BG_RGB = (theme.BG.red(), theme.BG.green(), theme.BG.blue())
 
 

@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from ..edits import move
-from ..latents import GROUP_NAMES, resolve_layers
+from ..latents import resolve_layers
+from ..layers import LayerSpec
 
 METHODS = ("svm", "pca", "sefa", "import", "conditional")
 UNIT_TOLERANCE = 1e-5   # vectors this close to unit length are kept bit-exact (JSON round trips)
@@ -48,20 +49,14 @@ def normalise_layers(layers) -> None | str | range:
 
     Explicit ranges are kept as `range` so code that expects `.layers` to be range | None (the
     edit functions, plugins) can use it directly; a group name needs `layer_range(info)`."""
-    if layers is None or layers == "all":
+    spec = LayerSpec.parse(layers)
+    if spec.is_all:
         return None
-    if isinstance(layers, str):
-        if layers not in GROUP_NAMES:
-            raise ValueError(f"unknown layer group {layers!r}; use coarse, medium, fine, all or (start, stop)")
-        return layers
-    if isinstance(layers, range):
-        if layers.step != 1:
-            raise ValueError("a direction's layer range must be contiguous")
-        layers = (layers.start, layers.stop)
-    start, stop = (int(v) for v in layers)
-    if start < 0 or stop <= start:
-        raise ValueError(f"layer range ({start}, {stop}) is empty or negative")
-    return range(start, stop)
+    if spec.span is not None:
+        return range(*spec.span)
+    if spec.group is None:
+        raise ValueError(f"a direction acts on one layer group or one range, not {spec.canonical()!r}")
+    return spec.group
 
 
 def unit_vector(vector, what: str = "direction") -> np.ndarray:
