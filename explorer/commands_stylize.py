@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+from . import plugin_ids as ids
 from .errors import FileProblem
 
 
@@ -30,7 +31,7 @@ def cmd_stylize(args) -> int:
     registry = PluginRegistry()
     registry.discover(folder=None)
     registry.post_cache = PostCache(None if args.no_cache else default_cache_folder())
-    plugin = registry.get("builtin.style_transfer")
+    plugin = registry.get(ids.STYLE_TRANSFER)
     params = plugin.defaults()
     for name, value in (("style", args.style), ("style_file", args.style_file), ("iterations", args.iterations),
                         ("size", args.work_size), ("style_weight", args.style_weight),
@@ -51,7 +52,7 @@ def cmd_stylize(args) -> int:
     gen = load_generator(args.model)
     psi = args.psi if args.psi is not None else float((gen.config.get("card") or {}).get("default_psi", 1.0))
     latent = latent_from_seed(gen, args.seed, psi=psi)
-    latent = registry.apply("builtin.style_transfer", [latent], params, model=gen)[0]
+    latent = registry.apply(ids.STYLE_TRANSFER, [latent], params, model=gen)[0]
     with RenderService(gen) as service:
         result = service.render(latent.ws[None], args.render_size, noise=[latent.noise])
     if result.error:

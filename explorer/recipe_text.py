@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from . import plugin_ids as ids
 from .layers import GROUP_WORDS  # noqa: E402,F401 - the one vocabulary
 
 # What each input of a known plugin is, in the order the plugin takes them.
 INPUT_ROLES = {
-    "builtin.style_mix": ("target (kept elsewhere)", "source (styles taken)"),
-    "builtin.crossbreed": ("parent A", "parent B"),
+    ids.STYLE_MIX: ("target (kept elsewhere)", "source (styles taken)"),
+    ids.CROSSBREED: ("parent A", "parent B"),
 }
 
 

@@ -42,6 +42,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from . import plugin_ids as ids
 from .errors import FileProblem
 from .latents import Latent, label_vector, latent_from_seed, z_from_seed
 from .layers import LayerSpec
@@ -53,7 +54,7 @@ CLIP_FORMAT = "latent-explorer/clip"        # an export's sidecar: timeline(s) +
 DEFAULT_FPS = 30.0
 DEFAULT_DURATION = 4.0                      # seconds
 INTERPOLATIONS = ("linear", "slerp", "cubic")
-MOVE_DIRECTION_PLUGIN = "builtin.move_direction"
+MOVE_DIRECTION_PLUGIN = ids.MOVE_DIRECTION
 _PARALLEL_ANGLE = 1e-6                      # radians: below this slerp is lerp (sin(omega) ~ 0)
 
 

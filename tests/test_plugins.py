@@ -709,3 +709,11 @@ def test_engine_and_builtins_do_not_import_qt():
             "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'superqt', 'pyqtgraph', 'ui')]\n"
             "assert not bad, bad\n")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, timeout=120)
+
+
+def test_the_plugin_id_constants_name_the_built_in_plugins(registry):
+    from explorer import plugin_ids
+
+    loaded = {pid: registry.get(pid).id for pid in plugin_ids.BUILTIN}
+    assert loaded == {pid: pid for pid in plugin_ids.BUILTIN}, "each constant is a built-in plugin's own id"
+    assert set(plugin_ids.BUILTIN) == {r.id for r in registry.records() if r.source == "built-in"}

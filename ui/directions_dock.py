@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QGroupBox, QHB
 from superqt import QCollapsible, QLabeledDoubleSlider
 from superqt.utils import create_worker
 
+from explorer import plugin_ids as ids
 from explorer.directions import (Direction, DirectionLibrary, DirectionModelError, fit_svm, load_directions,
                                  weak_fit_reason,
                                  pca_directions, save_directions, sefa_directions, suggest_to_label)
@@ -33,7 +34,7 @@ from explorer.render import Priority, Status
 from .image_tile import ImageTile
 from .render_bridge import to_qimage
 
-PLUGIN = "builtin.move_direction"
+PLUGIN = ids.MOVE_DIRECTION
 LIBRARY_ENV = "LATENT_EXPLORER_DIRECTIONS_DIR"
 DEFAULT_DIRECTIONS = Path(__file__).resolve().parents[1] / "resources" / "default_directions.json"
 PAIR_PX = 96           # the before / after pair at the top of the panel

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QComboBox, QGridLayout, QHBoxLayout, QLabel, QPus
                                QVBoxLayout, QWidget)
 from superqt import QCollapsible, QLabeledDoubleSlider, QLabeledSlider
 
+from explorer import plugin_ids as ids
 from explorer.latents import Latent
 from explorer.layers import ALL, LAYER_CHOICES, available_groups
 from explorer.noise import NoiseSpec
@@ -30,8 +31,8 @@ STRIP_COLUMNS = 3
 NOISE_MODES = [("random", "Random", "Fresh noise drawn from a seed for each picture in the strip"),
                ("const", "Stored", "The model's own fixed noise"),
                ("none", "None", "No noise: smooth skin and hair")]
-EDITS_IN_SECTIONS = {"builtin.truncation", "builtin.antiface", "builtin.noise_variation", "builtin.children",
-                     "builtin.crossbreed", "builtin.style_mix"}
+EDITS_IN_SECTIONS = {ids.TRUNCATION, ids.ANTIFACE, ids.NOISE_VARIATION, ids.CHILDREN,
+                     ids.CROSSBREED, ids.STYLE_MIX}
 
 
 def recipe_html(node: RecipeNode) -> str:
@@ -413,9 +414,9 @@ class Inspector(QScrollArea):
 
     # ================================================================== preview
     def _touch(self, section: str) -> None:
-        specs = {"truncation": ("builtin.truncation", self.truncation_params),
-                 "antiface": ("builtin.antiface", self.antiface_params),
-                 "children": ("builtin.children", lambda: dict(self.children_params(), count=1))}
+        specs = {"truncation": (ids.TRUNCATION, self.truncation_params),
+                 "antiface": (ids.ANTIFACE, self.antiface_params),
+                 "children": (ids.CHILDREN, lambda: dict(self.children_params(), count=1))}
         self._preview_spec = specs[section]
         self._preview_timer.start()
 
@@ -526,9 +527,9 @@ class Inspector(QScrollArea):
                 self._show_strip([results[k] for k in range(n)])
 
         for i in range(n):
-            params = self._params_for("builtin.noise_variation",
+            params = self._params_for(ids.NOISE_VARIATION,
                                       {"seed": self._noise_base + i, "strength": strength, "layers": layers})
-            self.runner.apply("builtin.noise_variation", [lat], params, lambda lats, i=i: done(i, lats),
+            self.runner.apply(ids.NOISE_VARIATION, [lat], params, lambda lats, i=i: done(i, lats),
                               channel=f"strip-{id(self)}-{i}", quiet=i > 0)
 
     def _show_strip(self, latents: list[Latent]) -> None:
@@ -592,24 +593,24 @@ class Inspector(QScrollArea):
 
     def apply_truncation(self) -> None:
         p = self.truncation_params()
-        self._apply_each("builtin.truncation", p, f"Truncate {self._what()} to ψ {p['psi']:.2f}")
+        self._apply_each(ids.TRUNCATION, p, f"Truncate {self._what()} to ψ {p['psi']:.2f}")
 
     def apply_antiface(self) -> None:
-        self._apply_each("builtin.antiface", self.antiface_params(), f"Antiface of {self._what()}")
+        self._apply_each(ids.ANTIFACE, self.antiface_params(), f"Antiface of {self._what()}")
 
     def make_children(self) -> None:
         if not self.cells:
             return
         self._litter += 1       # each click: a new litter (the plugin's randomness follows its params)
-        self._apply_each("builtin.children", self.children_params(), f"Children of {self._what()}", self.cells[:1])
+        self._apply_each(ids.CHILDREN, self.children_params(), f"Children of {self._what()}", self.cells[:1])
 
     def crossbreed(self) -> None:
         if len(self.cells) != 2 or self.model is None:
             return
         self._litter += 1
         a, b = self.cells[0], self.cells[1]
-        params = self._params_for("builtin.crossbreed", {"count": int(self.child_count.value()), "seed": self._litter})
-        self.runner.apply("builtin.crossbreed", [a.latent, b.latent], params,
+        params = self._params_for(ids.CROSSBREED, {"count": int(self.child_count.value()), "seed": self._litter})
+        self.runner.apply(ids.CROSSBREED, [a.latent, b.latent], params,
                           lambda lats: self.addGroups.emit([(b, lats)], f"Crossbreed {a.label} and {b.label}"))
 
     # ================================================================== every other plugin

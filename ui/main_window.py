@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QApplication, QDockWidget, QDo
                                QVBoxLayout, QWidget)
 from superqt.utils import signals_blocked
 
+from explorer import plugin_ids as ids
 from explorer.export import clean_stale_temps
 from explorer.face_files import FaceFileError, is_png, latents_from_png
 from explorer.latents import Latent, latents_from_seeds, parse_seeds
@@ -287,7 +288,7 @@ class MainWindow(QMainWindow):
                                 "Add children of the two selected faces")
         self.act_antiface = A("&Antiface", lambda: self.inspector.apply_antiface(), "Ctrl+I",
                               "Add the antiface (2·w_avg − w) of each selected face")
-        self.act_style_transfer = A("S&tyle Transfer…", lambda: self.open_plugin_form("builtin.style_transfer"),
+        self.act_style_transfer = A("S&tyle Transfer…", lambda: self.open_plugin_form(ids.STYLE_TRANSFER),
                                     "Ctrl+Shift+T", "Repaint the selected face in the style of a picture (frost, "
                                     "oil paint, charcoal, mosaic, stained glass, or your own)")
         self.act_style_features = A("Feature Network &Weights (VGG16 / VGG19)…", self.choose_style_features, None,
@@ -1147,7 +1148,7 @@ class MainWindow(QMainWindow):
                     self.add_latents(lats, target, f"Mix {what} into {target.label} · {group}")
 
         for src in sources:
-            self.runner.apply("builtin.style_mix", [target.latent, src.latent], {"layers": spec},
+            self.runner.apply(ids.STYLE_MIX, [target.latent, src.latent], {"layers": spec},
                               lambda lats, u=src.uid: collect(u, lats),
                               on_error=lambda _m, u=src.uid: collect(u, []))
 

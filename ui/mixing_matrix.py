@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (QFileDialog, QGridLayout, QHBoxLayout, QLabel, QM
                                QSlider, QVBoxLayout, QWidget)
 from superqt.utils import create_worker
 
+from explorer import plugin_ids as ids
 from explorer.export import save_png
 from explorer.latents import Latent
 from explorer.layers import ALL, GROUP_HELP, GROUP_NAMES, available_groups, group_label
@@ -318,7 +319,7 @@ class MixingMatrix(QWidget):
                     if tile is not None:
                         tile.setToolTip(f"{lats[0].label()} — double-click to add it to the grid")
                         self._render_into(tile, lats[0], ("matrix", id(self), "m", i, j))
-                self.runner.apply("builtin.style_mix", [dst, src], {"layers": self.spec}, done)
+                self.runner.apply(ids.STYLE_MIX, [dst, src], {"layers": self.spec}, done)
 
     def _add_to_grid(self, i: int, j: int) -> None:
         lat = self.mixes.get((i, j))
