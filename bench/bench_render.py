@@ -132,6 +132,33 @@ def cache_hit(svc, ws, reps=2000):
     return times[len(times) // 2] * 1e3, times[int(len(times) * 0.99)] * 1e3
 
 
+def compare_layouts(g, args) -> int:
+    threads = args.threads or default_num_threads()
+    torch.set_num_threads(threads)
+    nchw = copy.deepcopy(g)
+    nhwc = copy.deepcopy(g)
+    nchw.synthesis.set_channels_last(False)
+    nhwc.synthesis.set_channels_last(True)
+    sizes = [1] + [int(b) for b in args.raw_batches.split(",") if int(b) > 1][:1]
+    print(f"{g.info.arch} {g.info.resolution}px, {g.info.num_params / 1e6:.1f}M params, {threads} thread(s), "
+          f"median of {args.repeats} interleaved runs")
+    print("| batch | NCHW ms/image | channels-last ms/image | ratio | max abs diff |")
+    print("|---|---|---|---|---|")
+    for b in sizes:
+        ws = torch.from_numpy(make_ws(g, b, seed=5))
+        with torch.inference_mode():
+            a, c = nchw.synthesize(ws), nhwc.synthesize(ws)      # warm-up, and the difference
+            t = {"nchw": [], "nhwc": []}
+            for _ in range(args.repeats):
+                for name, m in (("nchw", nchw), ("nhwc", nhwc)):
+                    t0 = time.perf_counter()
+                    m.synthesize(ws)
+                    t[name].append((time.perf_counter() - t0) * 1000 / b)
+        p, q = statistics.median(t["nchw"]), statistics.median(t["nhwc"])
+        print(f"| {b} | {p:.1f} | {q:.1f} | {q / p:.2f} | {float((a - c).abs().max()):.1e} |")
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", help="checkpoint path (default: random StyleGAN2)")
@@ -146,9 +173,14 @@ def main():
     ap.add_argument("--drag", type=int, default=20, help="interactive requests of a simulated slider drag")
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--threads", type=int, default=None, help="CPU threads (default: default_num_threads())")
+    ap.add_argument("--compare-layouts", action="store_true",
+                    help="only: synthesize with NCHW vs channels-last activations (what the service uses on "
+                         "a CPU), interleaved, batch 1 and --raw-batches' sizes; max |difference|")
     args = ap.parse_args()
 
     g = build_generator(args)
+    if args.compare_layouts:
+        return compare_layouts(g, args)
     threads = args.threads or default_num_threads()
     svc = RenderService(g, device=args.device, precision=args.precision, num_threads=threads,
                         optimize=args.optimize)

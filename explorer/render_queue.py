@@ -19,7 +19,8 @@ class Priority(IntEnum):
     """Lower is served first."""
     INTERACTIVE = 0   # the cell or slider the user is touching now
     VISIBLE = 1       # visible grid cells
-    PREFETCH = 2      # prefetch, export, sampling jobs
+    REFINE = 2        # visible cells shown as previews, rendered again in full
+    PREFETCH = 3      # prefetch, export, sampling jobs
 
 
 class Status(str, Enum):

@@ -124,7 +124,7 @@ def select_rows(window, rows):
 
 
 # ----- the grid ------------------------------------------------------------------------------------
-def test_thumbnails_fill_the_screen_from_seeds(window, gen):
+def test_thumbnails_fill_the_screen_from_seeds(qtbot, window, gen):
     model = window.grid_model
     assert model.rowCount() >= len(window.grid_view.visible_rows())
     for r in window.grid_view.visible_rows():
@@ -136,7 +136,7 @@ def test_thumbnails_fill_the_screen_from_seeds(window, gen):
     assert window.status_model.text() == "tiny"
     assert "32 px" in window.status_res.text()
     assert "CPU" in window.status_device.text()
-    assert "ms" in window.status_render.text()
+    qtbot.waitUntil(lambda: "ms" in window.status_render.text(), timeout=WAIT_MS)   # 'last render … ms/face'
 
 
 def test_placeholders_first_then_pictures(qtbot, gen, settings):
@@ -994,3 +994,21 @@ def test_k_keeps_the_selected_faces_in_the_library_and_they_survive_a_new_window
         assert len(found) == 1 and lib.latent(found[0]).ws.tobytes() == starred
     finally:
         w2.close()
+
+
+def test_the_status_bar_counts_the_screens_pictures_in(qtbot, window):
+    svc = window.bridge.service
+    svc.pause()                                               # the worker holds: pictures wait
+    window.act_new_batch.trigger()
+    qtbot.waitUntil(lambda: len(window.session.pages) == 2, timeout=WAIT_MS)
+    n = len(window.grid_view.visible_rows())
+    qtbot.waitUntil(lambda: window.status_render.text().startswith(f"rendering 0 of {n}"), timeout=WAIT_MS)
+    svc.resume()
+    qtbot.waitUntil(lambda: visible_ready(window), timeout=WAIT_MS)
+    assert window.update_render_progress().startswith("last render")
+    cells = [window.grid_model.cell(r) for r in window.grid_view.visible_rows()]
+    for c in cells[:3]:
+        c.preview = True                                      # as if shown through the preview path
+    assert window.update_render_progress().startswith(f"refining {n - 3} of {n}")
+    for c in cells[:3]:
+        c.preview = False

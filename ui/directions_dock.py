@@ -236,8 +236,14 @@ class DirectionsPanel(QWidget):
         self.strip_latents: list[Latent] = []
         self._workers: set = set()
         self._busy = 0
+        self._pair_waiting = None        # (cell, after) to render once the panel is shown
         self._build()
         self.set_model(None, {})
+
+    def showEvent(self, event) -> None:   # noqa: N802 - Qt's name
+        super().showEvent(event)
+        if self._pair_waiting is not None:
+            self.show_pair(*self._pair_waiting)
 
     # ================================================================== building
     def _build(self) -> None:
@@ -573,7 +579,12 @@ class DirectionsPanel(QWidget):
 
     # ================================================================== before / after
     def show_pair(self, cell, after) -> None:
-        """The selected face and what the set sliders make of it (None: nothing previewed)."""
+        """The selected face and what the set sliders make of it (None: nothing previewed).
+        Rendered when the panel is on screen (a tab behind the inspector waits until shown)."""
+        if not self.isVisible():
+            self._pair_waiting = (cell, after)
+            return
+        self._pair_waiting = None
         self._pair_render(self.before_tile, cell.latent if cell is not None else None, "before",
                           cell.label if cell is not None else "before")
         moves = " ".join(f"{r.name}{r.amount():+.1f}" for r in self.set_rows())   # the nested label elides
@@ -592,7 +603,8 @@ class DirectionsPanel(QWidget):
         def done(result, tile=tile, latent=latent):
             if result.status is Status.OK and shiboken6.isValid(tile):
                 tile.set_image(to_qimage(self.window.runner.finish_picture(result.images[0], latent)))
-        bridge.submit([latent], size, done, priority=Priority.INTERACTIVE, token=("directions-pair", which, id(self)))
+        bridge.submit_tile([latent], size, done, priority=Priority.INTERACTIVE,
+                           token=("directions-pair", which, id(self)))
 
     # ================================================================== apply
     def apply_active(self) -> None:

@@ -479,7 +479,10 @@ class Inspector(QScrollArea):
                     tile.set_pending(True)
                 self.runner.finish_picture_async(result.images[0], latent, finished)
         # a slow edit works on the full picture (the same one the grid and the large view use)
-        self.bridge.submit([latent], None if slow else size, done, priority=prio, token=token)
+        if slow:
+            self.bridge.submit([latent], None, done, priority=prio, token=token)
+        else:
+            self.bridge.submit_tile([latent], size, done, priority=prio, token=token)
 
     def _tile_px(self, logical: int) -> int:
         px = int(logical * self.devicePixelRatioF())

@@ -675,7 +675,15 @@ class MainWindow(QMainWindow):
         self.grid_model.modelReset.connect(self._on_selection)
         self.grid_model.rowsRemoved.connect(self._on_selection)
         self.inspector.previewChanged.connect(lambda _lat: self._show_direction_pair())
-        self.bridge.rendered.connect(lambda ms: self.status_render.setText(f"last render {ms:.0f} ms/face"))
+        self._progress_soon = QTimer(self)          # a picture arrived: recount once it is in the cell
+        self._progress_soon.setSingleShot(True)
+        self._progress_soon.setInterval(30)
+        self._progress_soon.timeout.connect(self.update_render_progress)
+        self.bridge.rendered.connect(lambda _ms: self._progress_soon.start())
+        self._progress_timer = QTimer(self)
+        self._progress_timer.setInterval(500)
+        self._progress_timer.timeout.connect(self.update_render_progress)
+        self._progress_timer.start()
         self.bridge.failed.connect(lambda msg: self.show_error(f"Rendering failed: {msg}"))
         self.runner.failed.connect(self.show_error)
         self.runner.notice.connect(lambda text: self.show_message(text, "info"))
@@ -861,6 +869,37 @@ class MainWindow(QMainWindow):
             ids, self._after_model = self._after_model, []
             self.add_library_faces(ids)
         self.modelReady.emit(gen)
+
+    def update_render_progress(self) -> str:
+        """The status bar's 'rendering 12 of 35, ~40 s' while the screen's pictures come in, then
+        'refining …' while previews are rendered again in full; else the last time per face."""
+        if self.generator is None or self._closing:
+            return ""
+        cells = [self.grid_model.cell(r) for r in self.grid_view.visible_rows()]
+        waiting = sum(1 for c in cells if c.image is None and c.state == "pending")
+        previews = sum(1 for c in cells if c.preview)
+        ms = self.bridge.ms_per_image
+
+        def eta(n: int, kind: str) -> str:
+            per = ms.get(kind) or ms.get("full") or ms.get("preview")
+            if per is None:
+                return ""
+            s = n * per / 1000
+            return f", ~{s:.0f} s" if s >= 1.5 else ""
+
+        if waiting:
+            kind = "preview" if self.thumbs.previews and self.bridge.service is not None and \
+                self.bridge.service.preview_applies(self.thumbs.request_size()) else "full"
+            text = f"rendering {len(cells) - waiting} of {len(cells)}{eta(waiting, kind)}"
+        elif previews:
+            text = f"refining {len(cells) - previews} of {len(cells)}{eta(previews, 'full')}"
+        elif self.bridge.last_render_ms is not None:
+            text = f"last render {self.bridge.last_render_ms:.0f} ms/face"
+        else:
+            text = ""
+        if self.status_render.text() != text:
+            self.status_render.setText(text)
+        return text
 
     def _update_title(self) -> None:
         parts = [p for p in (self.workspace.name, getattr(self, "_model_name", "")) if p]

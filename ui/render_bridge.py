@@ -50,6 +50,7 @@ class RenderBridge(QObject):
         super().__init__(parent)
         self.service = service
         self.last_render_ms: float | None = None
+        self.ms_per_image: dict[str, float] = {}     # 'preview' / 'full' -> recent ms per picture
         self._posted.connect(self._deliver, Qt.QueuedConnection)
 
     # ----- service lifetime -------------------------------------------------------------
@@ -83,6 +84,31 @@ class RenderBridge(QObject):
         return self.service.submit(ws, size, priority=priority, token=token, noise=noise, preview=preview,
                                    callback=lambda result: self._posted.emit(ref, result))
 
+    def submit_tile(self, latents: Sequence[Latent], size: int, handler: Callable[[RenderResult], None],
+                    priority: Priority = Priority.INTERACTIVE, token: Hashable | None = None):
+        """A picture for a panel's tile (the inspector's, the directions' before / after): through
+        the generator's cheap preview path first where it applies at this size (handler gets it,
+        result.preview True: on a big model a fraction of a full render), then in full at
+        background priority, so it never holds up the grid's first screen (handler again)."""
+        svc = self.service
+        if svc is None:
+            return None
+        if token is not None:
+            svc.supersede((token, "full"))
+        if not svc.preview_applies(size):
+            return self.submit(latents, size, handler, priority, token)
+        ref = _weak_handler(handler)
+
+        def first(result: RenderResult) -> None:
+            h = ref()
+            if h is None:
+                return
+            h(result)
+            if result.status is Status.OK and result.preview:
+                self.submit(latents, size, h, Priority.REFINE, (token, "full") if token is not None else None)
+
+        return self.submit(latents, size, first, priority, token, preview=True)
+
     def supersede(self, token: Hashable) -> None:
         if self.service is not None:
             self.service.supersede(token)
@@ -93,6 +119,9 @@ class RenderBridge(QObject):
         elif result.status is Status.OK and not all(result.from_cache):
             rendered = sum(1 for hit in result.from_cache if not hit)
             self.last_render_ms = result.render_ms / max(1, rendered)     # per picture
+            kind = "preview" if result.preview else "full"
+            old = self.ms_per_image.get(kind)
+            self.ms_per_image[kind] = self.last_render_ms if old is None else 0.5 * old + 0.5 * self.last_render_ms
             self.rendered.emit(self.last_render_ms)
         handler = ref()
         if handler is not None:

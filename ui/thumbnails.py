@@ -1,6 +1,7 @@
 """Asks the render service for exactly the thumbnails the grid needs, as the user scrolls.
 
-Visible cells go at VISIBLE priority, the next screens at PREFETCH; requests for cells that
+Visible cells go at VISIBLE priority, then (previews shown) their full renders at REFINE, the
+next screens at PREFETCH; requests for cells that
 scrolled far away are cancelled, cells whose thumbnail size changed are asked again (the old
 picture is drawn scaled meanwhile). Neighbouring cells travel in small groups: one request per
 few cells keeps the grid filling progressively while touching the service's lock (and the GIL
@@ -130,7 +131,7 @@ class ThumbnailScheduler(QObject):
                     refine.append(cell)
         if not any(w[1] is Priority.VISIBLE for w in wanted.values()):
             for cell in refine:       # every visible first picture is in: refine the previews in full
-                wanted[cell.uid] = (cell, Priority.PREFETCH, False)
+                wanted[cell.uid] = (cell, Priority.REFINE, False)     # before the next screens' previews
 
         # requests no longer useful: wrong size, or none of their cells wanted any more
         cancels = MAX_CANCELS_PER_PASS
