@@ -113,7 +113,7 @@ class Session:
         self.current = 0
         self.selection: list[int] = []
         self.model: dict = {}             # {"path", "fingerprint", "name"} of the model in use
-        self.directions: dict[str, float] = {}   # slider values by direction name
+        self.directions: dict[str, dict] = {}    # set sliders: name -> {"amount", "layers"}
         self.matrix = MatrixState()
         self.timeline: Timeline | None = None
         self._listeners: list[Listener] = []
@@ -275,11 +275,20 @@ class Session:
         self.model = {"path": str(path), "fingerprint": str(fingerprint), "name": str(name)}
         self.emit("model")
 
-    def set_directions(self, values: dict[str, float]) -> None:
-        values = {str(k): float(v) for k, v in values.items() if abs(float(v)) > 1e-9}
-        if values != self.directions:
-            self.directions = values
-            self.emit("directions")
+    def set_directions(self, values: dict) -> None:
+        """The direction sliders not at 0: name -> amount, or name -> {"amount", "layers"}."""
+        self.directions = self._slider_values(values)
+        self.emit("directions")
+
+    @staticmethod
+    def _slider_values(values: dict) -> dict[str, dict]:
+        out = {}
+        for k, v in (values or {}).items():
+            v = v if isinstance(v, dict) else {"amount": v}
+            amount = float(v.get("amount", 0.0))
+            if abs(amount) > 1e-9:
+                out[str(k)] = {"amount": amount, "layers": str(v.get("layers") or "all")}
+        return out
 
     def set_matrix(self, state: MatrixState) -> None:
         self.matrix = state
@@ -354,7 +363,7 @@ class Session:
             shown = {f.uid for f in self.page.faces}
             self.selection = [int(u) for u in doc.get("selection") or () if int(u) in shown]
             self.model = dict(doc.get("model") or {})
-            self.directions = {str(k): float(v) for k, v in (doc.get("directions") or {}).items()}
+            self.directions = self._slider_values(doc.get("directions") or {})
             self.matrix = MatrixState.from_json(doc.get("matrix"))
             tl = doc.get("timeline")
             self.timeline = Timeline.from_json(tl) if tl else None

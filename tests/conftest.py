@@ -47,3 +47,30 @@ def tiny_generator(res: int = 32, dim: int = 16, *, seed: int = 0, channels: int
 def make_generator():
     """Factory fixture: make_generator(res=32, dim=16, seed=0, ...) -> tiny_generator(...)."""
     return tiny_generator
+
+
+# ----- the window's tests: a small model, settings of their own, a shown window -----------------------
+@pytest.fixture(scope="module")
+def gen():
+    """The small StyleGAN2 the window tests run on (tests/window_support.py)."""
+    from tests.window_support import window_generator
+
+    return window_generator()
+
+
+@pytest.fixture
+def settings(tmp_path):
+    """QSettings in the test's own folder (never the user's)."""
+    from PySide6.QtCore import QSettings
+
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
+
+
+@pytest.fixture
+def window(qtbot, gen, settings):
+    """A shown MainWindow on `gen` with its first screen drawn; closed after the test."""
+    from tests.window_support import open_window
+
+    w = open_window(qtbot, gen, settings)
+    yield w
+    w.close()

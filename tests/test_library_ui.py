@@ -15,13 +15,8 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from explorer.checkpoints import save_native  # noqa: E402
 from explorer.library import Library  # noqa: E402
-from tests.test_window import (WAIT_MS, activate, select_rows, settings, tiny_generator,  # noqa: E402,F401
-                               visible_ready)
-
-
-@pytest.fixture(scope="module")
-def gen():
-    return tiny_generator()
+from tests.window_support import WAIT_MS, activate, select_rows, visible_ready  # noqa: E402
+from tests.window_support import window_generator as tiny_generator  # noqa: E402
 
 
 def drop_on(widget, mime, pos=None):

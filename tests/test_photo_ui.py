@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from tests.test_projection import photo_of, rendered_face  # noqa: E402
 from tests.test_timeline_ui import drop_on_track  # noqa: E402
-from tests.test_window import WAIT_MS, drag_cells, open_window, select_rows, settings  # noqa: E402,F401
+from tests.window_support import WAIT_MS, drag_cells, open_window  # noqa: E402
 
 STEPS = 12
 

@@ -18,31 +18,11 @@ from superqt import QLabeledDoubleSlider, QLabeledRangeSlider, QLabeledSlider  #
 from explorer import Generator, stylegan2_config  # noqa: E402
 from explorer.edits import truncate  # noqa: E402
 from explorer.latents import latent_from_seed  # noqa: E402
-from explorer.plugins import (BoolField, ChoiceField, ColorField, DirectionField, FloatField, IntField,  # noqa: E402
-                              LayerRangeField, ParamError, PathField, Plugin, PluginRegistry)
+from explorer.plugins import ParamError, Plugin, PluginRegistry  # noqa: E402
+from tests.plugin_support import AllFields  # noqa: E402
 from ui import plugin_form  # noqa: E402
 from ui.plugin_form import PluginForm  # noqa: E402
 from ui.plugin_list import COL_NAME, COL_SOURCE, COL_STATUS, PluginListWidget  # noqa: E402
-
-
-class Everything(Plugin):
-    id = "test.everything"
-    name = "Everything"
-    description = "One field of every type."
-    params = [
-        FloatField("amount", "Amount", 0.5, "How much.", min=-1.0, max=1.0, step=0.1),
-        IntField("count", "Count", 3, "How many.", min=1, max=8),
-        IntField("seed", "Seed", 0, "Random seed.", min=0, max=2 ** 31 - 1),
-        BoolField("flip", "Flip", False, "Flip it."),
-        ChoiceField("mode", "Mode", "soft", "Blend mode.", choices=["soft", "hard"]),
-        LayerRangeField("layers", "Layers", "coarse", "Where."),
-        DirectionField("direction", "Direction", "", "Which way."),
-        PathField("image", "Image", "", "A picture.", filter="Images (*.png)"),
-        ColorField("tint", "Tint", "#336699", "A colour."),
-    ]
-
-    def apply(self, inputs, params, context):
-        return inputs[0].ws
 
 
 class Broken(Plugin):
@@ -70,7 +50,7 @@ def registry() -> PluginRegistry:
 
 @pytest.fixture
 def form(qtbot, gen):
-    w = PluginForm(Everything(), directions=["smile", "age"], info=gen.info)
+    w = PluginForm(AllFields(), directions=["smile", "age"], info=gen.info)
     qtbot.addWidget(w)
     return w
 
@@ -85,13 +65,13 @@ def edit(qtbot, form, change):
 
 
 def test_form_is_built_from_the_schema(form):
-    assert set(form.editors) == {f.name for f in Everything.params}
+    assert set(form.editors) == {f.name for f in AllFields.params}
     assert isinstance(form.editor("amount").slider, QLabeledDoubleSlider)
     assert isinstance(form.editor("count").control, QLabeledSlider)
     assert isinstance(form.editor("seed").control, QSpinBox)        # too wide for a slider
     assert isinstance(form.editor("layers").range, QLabeledRangeSlider)
     assert form.editor("amount").toolTip() == "How much."
-    assert form.values() == Everything().defaults()
+    assert form.values() == AllFields().defaults()
 
 
 def test_editing_parameters_emits_them(qtbot, form):
@@ -137,7 +117,7 @@ def test_set_values_and_reset(qtbot, form):
     with pytest.raises(ParamError, match="'amount'"):
         form.set_values({"amount": 4.0})
     form.reset()
-    assert form.values() == Everything().defaults()
+    assert form.values() == AllFields().defaults()
 
 
 def test_dialog_buttons(qtbot, form, monkeypatch):
@@ -218,5 +198,5 @@ def test_plugin_list_follows_failures_from_other_threads(qtbot, registry, gen):
 def test_plugin_list_rebuilds_after_discover(qtbot, registry):
     view = PluginListWidget(registry)
     qtbot.addWidget(view)
-    registry.register(Everything, source="test")
-    assert view.item("test.everything").text(COL_SOURCE) == "test"
+    registry.register(AllFields, source="test")
+    assert view.item("test.all_fields").text(COL_SOURCE) == "test"

@@ -18,10 +18,10 @@ import torch
 from explorer import Generator, stylegan2_config
 from explorer.edits import mix_layers, mutate
 from explorer.latents import Latent, NoiseSpec, latent_from_seed
-from explorer.plugins import (PLUGIN_DIR_ENV, BoolField, ChoiceField, ColorField, DirectionField, DirectionRef,
-                              EditCancelled, EditContext, FloatField, IntField, Kind, LayerRangeField, ParamError,
-                              PathField, Plugin, PluginError, PluginRegistry, default_plugin_folder)
+from explorer.plugins import (PLUGIN_DIR_ENV, DirectionRef, EditCancelled, EditContext, FloatField, Kind,
+                              LayerRangeField, ParamError, Plugin, PluginError, PluginRegistry, default_plugin_folder)
 from explorer.recipes import RecipeError, load_latents_json, replay, save_latents_json
+from tests.plugin_support import AllFields
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_PACKAGE = ROOT / "examples" / "latent-explorer-example-plugin"
@@ -152,23 +152,6 @@ class BadImage(Plugin):
 
     def apply(self, inputs, params, context):
         return inputs[0].astype(np.float32)
-
-
-class AllFields(Plugin):
-    id = "test.all_fields"
-    params = [
-        FloatField("amount", "Amount", 0.5, "How much.", min=-1.0, max=1.0, step=0.1),
-        IntField("count", "Count", 3, "How many.", min=1, max=8),
-        BoolField("flip", "Flip", False, "Flip it."),
-        ChoiceField("mode", "Mode", "soft", "Blend mode.", choices=["soft", "hard"]),
-        LayerRangeField("layers", "Layers", "coarse", "Where."),
-        DirectionField("direction", "Direction", "", "Which way."),
-        PathField("image", "Image", "", "A picture.", filter="Images (*.png)"),
-        ColorField("tint", "Tint", "#336699", "A colour."),
-    ]
-
-    def apply(self, inputs, params, context):
-        return inputs[0].ws
 
 
 # ----- discovery ------------------------------------------------------------------------------------
@@ -362,7 +345,7 @@ def test_bad_parameter_values_name_the_field(params, field, words):
 
 def test_parameters_are_normalised_and_defaulted():
     p = AllFields().validate_params({"amount": 1, "count": 4.0, "tint": "#AABBCC", "layers": (1, 3)})
-    assert p == {"amount": 1.0, "count": 4, "flip": False, "mode": "soft", "layers": [1, 3], "direction": "",
+    assert p == {"amount": 1.0, "count": 4, "seed": 0, "flip": False, "mode": "soft", "layers": [1, 3], "direction": "",
                  "image": "", "tint": "#aabbcc"}
     assert type(p["count"]) is int
     assert json.loads(json.dumps(p)) == p                      # recipes stay JSON

@@ -70,7 +70,7 @@ def test_a_session_round_trips_through_json_exactly():
     assert back.page.faces[1].uid == s.page.faces[1].uid and back.selection == s.selection
     assert np.array_equal(back.pages[0].faces[0].latent.ws, s.pages[0].faces[0].latent.ws)
     assert back.matrix.spec == "medium" and len(back.matrix.destinations) == 2
-    assert len(back.timeline.keyframes) == 2 and back.directions == {"smile": 1.5}
+    assert len(back.timeline.keyframes) == 2 and back.directions == {"smile": {"amount": 1.5, "layers": "all"}}
     fresh = Face(lat(9))
     assert fresh.uid > max(f.uid for f in back.faces()), "new faces never take a uid read back"
 

@@ -12,7 +12,7 @@ pytest.importorskip("pytestqt")
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtGui import QImage  # noqa: E402
 
-from tests.test_window import WAIT_MS, gen, select_rows, settings, window  # noqa: E402,F401
+from tests.window_support import WAIT_MS, select_rows  # noqa: E402
 
 
 import os  # noqa: E402
@@ -150,7 +150,7 @@ def test_a_bad_style_picture_is_refused_before_any_face_is_made(qtbot, window, t
 
 
 def test_closing_the_window_mid_run_stops_the_worker(qtbot, gen, settings):
-    from tests.test_window import open_window
+    from tests.window_support import open_window
 
     w = open_window(qtbot, gen, settings, (1000, 700))
     select_rows(w, [0])

@@ -15,7 +15,7 @@ from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent  # noqa: E
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from tests.test_window import WAIT_MS, gen, settings, window  # noqa: E402,F401 - fixtures
+from tests.window_support import WAIT_MS  # noqa: E402
 
 N_DROP = 3
 
@@ -116,7 +116,7 @@ def test_segment_settings_move_remove_and_loop(window, panel, qtbot):
     assert panel.resolved() is not None and panel.resolved().loop
     np.testing.assert_array_equal(panel.resolved().ws_at(1.0), panel.resolved().ws_at(0.0))
     # Delete removes the selected keyframe (not the faces selected in the grid)
-    from tests.test_window import select_rows
+    from tests.window_support import select_rows
     select_rows(window, [5])
     window._update_actions()
     n_cells = window.grid_model.rowCount()

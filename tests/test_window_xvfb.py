@@ -23,7 +23,7 @@ CHILD = textwrap.dedent(r'''
     import numpy as np
     from PySide6.QtCore import QSettings, QTimer
     from PySide6.QtWidgets import QApplication
-    from tests.test_window import tiny_generator
+    from tests.window_support import window_generator as tiny_generator
     from ui.app import make_app
     from ui.main_window import MainWindow
     from explorer.edits import mix_layers

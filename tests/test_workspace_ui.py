@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("PySide6")
@@ -18,14 +19,9 @@ pytest.importorskip("pytestqt")
 
 from explorer.checkpoints import save_native  # noqa: E402
 from explorer.workspace import WorkspaceFile, recent  # noqa: E402
-from tests.test_window import WAIT_MS, open_window, settings, tiny_generator, visible_ready  # noqa: E402,F401
+from tests.window_support import WAIT_MS, open_window, visible_ready  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def gen():
-    return tiny_generator()
 
 
 def workspace_window(qtbot, gen, settings, path, size=(1000, 720)):
@@ -88,6 +84,13 @@ def test_the_workspace_comes_back_exactly_after_closing_the_window(qtbot, gen, s
     w.select_cells([w.grid_model.cell(5)])
     w.act_to_matrix_dst.trigger()
     w.timeline_panel.track.cellsDropped.emit([w.grid_model.cell(1), w.grid_model.cell(6)], 0.0)
+    from explorer.directions import Direction
+
+    smile = Direction(np.eye(gen.info.w_dim, dtype=np.float32)[1], name="smile", model=str(gen.fingerprint))
+    w.directions_panel.add_directions([smile])
+    row = w.directions_panel.rows["smile"]
+    row.layers_box.setCurrentText("coarse")
+    row.slider.setValue(1.5)                                  # a slider the user set
     w.act_new_batch.trigger()
     qtbot.waitUntil(lambda: len(w.session.pages) == 2, timeout=WAIT_MS)
     w.workspace.tabs.setCurrentIndex(0)
@@ -105,6 +108,10 @@ def test_the_workspace_comes_back_exactly_after_closing_the_window(qtbot, gen, s
     assert len(w2.matrix.sources) == 2 and len(w2.matrix.destinations) == 1
     assert len(w2.timeline_panel.timeline.keyframes) == 2
     assert w2.workspace.tabs.count() == 2 and "as you left it" in " ".join(w2.messages.texts())
+    w2.directions_panel.add_directions([smile])               # the direction comes back: so does its slider
+    row2 = w2.directions_panel.rows["smile"]
+    assert row2.amount() == 1.5 and row2.layers() == "coarse"
+    assert w2.session.directions == {"smile": {"amount": 1.5, "layers": "coarse"}}
     w2.close()
 
 

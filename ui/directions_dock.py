@@ -21,7 +21,7 @@ from PySide6.QtGui import QColor, QPainter, QPixmap
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QMenu,
                                QPushButton, QScrollArea, QToolButton, QVBoxLayout, QWidget)
 from superqt import QCollapsible, QLabeledDoubleSlider
-from superqt.utils import create_worker
+from superqt.utils import create_worker, signals_blocked
 
 from explorer import plugin_ids as ids
 from explorer.directions import (Direction, DirectionLibrary, DirectionModelError, fit_svm, load_directions,
@@ -237,6 +237,7 @@ class DirectionsPanel(QWidget):
         self._workers: set = set()
         self._busy = 0
         self._pair_waiting = None        # (cell, after) to render once the panel is shown
+        self._pending_values: dict = {}  # slider values of a workspace for directions not added yet
         self._build()
         self.set_model(None, {})
 
@@ -422,6 +423,7 @@ class DirectionsPanel(QWidget):
             row.menuRequested.connect(self._popup_row_menu)
             self.rows_layout.insertWidget(self.rows_layout.count() - 1, row)
             self.rows[d.name] = row
+            self._apply_pending(row)
         # copy on write: edits running on worker threads keep the dict they were given unchanged
         self.window.directions = {**self.window.directions, d.name: d}
         self.window.runner.directions = self.window.directions
@@ -529,7 +531,30 @@ class DirectionsPanel(QWidget):
             return []
         return self.add_directions(dirs, Path(path).name)
 
+    def values(self) -> dict[str, dict]:
+        """The set sliders as plain data (the session keeps them): name -> {amount, layers}."""
+        return {row.name: {"amount": row.amount(), "layers": row.layers()} for row in self.set_rows()}
+
+    def set_values(self, values: dict) -> None:
+        """Put sliders where a workspace left them; values of directions not (yet) here wait until
+        a direction of that name is added."""
+        self._pending_values = dict(values or {})
+        for row in self.rows.values():
+            self._apply_pending(row)
+        if self.window.current_cell() is not None and self.moves():
+            self.window.inspector.preview_chain(self.moves())
+
+    def _apply_pending(self, row: DirectionRow) -> None:
+        v = self._pending_values.pop(row.name, None)
+        if v is None:
+            return
+        with signals_blocked(row.slider), signals_blocked(row.layers_box):
+            if row.layers_box.findText(v.get("layers", "all")) >= 0:
+                row.layers_box.setCurrentText(v.get("layers", "all"))
+            row.slider.setValue(float(v.get("amount", 0.0)))
+
     def _row_touched(self, row: DirectionRow) -> None:
+        self.window.session.set_directions(self.values())
         self.active_row = row
         self._update_plots()
         if self.window.current_cell() is not None:

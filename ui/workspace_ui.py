@@ -220,6 +220,7 @@ class WorkspaceController(QObject):
             self.window.matrix._restore((tuple(m.sources), tuple(m.destinations), m.spec, m.custom))
         if self.session.timeline is not None:
             self.window.timeline_panel.set_timeline(self.session.timeline.copy())
+        self.window.directions_panel.set_values(self.session.directions)
         self._panel_signature = None
         self.capture_panels()
 
