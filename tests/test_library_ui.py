@@ -9,13 +9,13 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QItemSelectionModel, QPointF, Qt  # noqa: E402
+from PySide6.QtCore import QPointF, Qt  # noqa: E402
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from explorer.checkpoints import save_native  # noqa: E402
 from explorer.library import Library  # noqa: E402
-from tests.window_support import WAIT_MS, activate, select_rows, visible_ready  # noqa: E402
+from tests.window_support import WAIT_MS, activate, select_in, select_rows, visible_ready  # noqa: E402
 from tests.window_support import window_generator as tiny_generator  # noqa: E402
 
 
@@ -51,11 +51,7 @@ def library_window(qtbot, gen, settings, path, alone=True):
 
 
 def select_library_rows(panel, rows):
-    sm = panel.view.selectionModel()
-    sm.clearSelection()
-    for r in rows:
-        sm.select(panel.model.index(r), QItemSelectionModel.Select)
-    sm.setCurrentIndex(panel.model.index(rows[0]), QItemSelectionModel.NoUpdate)
+    select_in(panel.view, panel.model, rows)
 
 
 def test_star_tag_restart_find_and_drag_back_into_grid_matrix_and_timeline(qtbot, gen, settings, tmp_path):

@@ -79,11 +79,16 @@ def drag_cells(window, sources: list[int], target: int, modifiers=Qt.NoModifier)
     return drop
 
 
-def select_rows(window, rows):
+def select_in(view, model, rows):
+    """Select `rows` of a list view, the first one current (as clicks with Ctrl would)."""
     from PySide6.QtCore import QItemSelectionModel
 
-    sm = window.grid_view.selectionModel()
+    sm = view.selectionModel()
     sm.clearSelection()
     for r in rows:
-        sm.select(window.grid_model.index(r), QItemSelectionModel.Select)
-    sm.setCurrentIndex(window.grid_model.index(rows[0]), QItemSelectionModel.NoUpdate)
+        sm.select(model.index(r), QItemSelectionModel.Select)
+    sm.setCurrentIndex(model.index(rows[0]), QItemSelectionModel.NoUpdate)
+
+
+def select_rows(window, rows):
+    select_in(window.grid_view, window.grid_model, rows)
