@@ -21,7 +21,7 @@ from PySide6.QtGui import QColor, QPainter, QPixmap
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QMenu,
                                QPushButton, QScrollArea, QToolButton, QVBoxLayout, QWidget)
 from superqt import QCollapsible, QLabeledDoubleSlider
-from superqt.utils import create_worker, signals_blocked
+from superqt.utils import signals_blocked
 
 from explorer import plugin_ids as ids
 from explorer.directions import (Direction, DirectionLibrary, DirectionModelError, fit_svm, load_directions,
@@ -33,6 +33,7 @@ from explorer.render import Priority, Status
 
 from .image_tile import ImageTile
 from .render_bridge import to_qimage
+from .tasks import Tasks
 
 PLUGIN = ids.MOVE_DIRECTION
 LIBRARY_ENV = "LATENT_EXPLORER_DIRECTIONS_DIR"
@@ -234,8 +235,8 @@ class DirectionsPanel(QWidget):
         self.labels: dict[int, bool] = {}            # cell uid -> positive?
         self.fitted: Direction | None = None          # the label mode's last fit
         self.strip_latents: list[Latent] = []
-        self._workers: set = set()
-        self._busy = 0
+        self.tasks = Tasks(self)             # PCA / SeFa / fits off the GUI thread
+        self.tasks.busyChanged.connect(self._tasks_busy)
         self._pair_waiting = None        # (cell, after) to render once the panel is shown
         self._pending_values: dict = {}  # slider values of a workspace for directions not added yet
         self._build()
@@ -647,35 +648,25 @@ class DirectionsPanel(QWidget):
     # ================================================================== background work
     def _run(self, fn, on_done, what: str, *args, **kwargs) -> None:
         gen = self.gen
-        worker = create_worker(fn, *args, _start_thread=False, _ignore_errors=True, **kwargs)
-        self._workers.add(worker)
-        self._busy += 1
         self.status.setText(f"{what}…")
 
-        def finished():
-            if not shiboken6.isValid(self):
-                return
-            self._workers.discard(worker)
-            self._busy -= 1
-            if not self._busy:
-                self.status.setText("")
-
         def done(result):
-            if shiboken6.isValid(self) and self.gen is gen:
+            if self.gen is gen:          # a result for a model no longer shown is dropped
                 on_done(result)
 
         def error(exc):
-            if shiboken6.isValid(self) and self.gen is gen:
+            if self.gen is gen:
                 self.window.show_error(f"{what} failed: {exc}")
 
-        worker.returned.connect(done)
-        worker.errored.connect(error)
-        worker.finished.connect(finished)
-        worker.start()
+        self.tasks.start(fn, *args, on_done=done, on_error=error, **kwargs)
+
+    def _tasks_busy(self, busy: bool) -> None:
+        if not busy:
+            self.status.setText("")
 
     @property
     def busy(self) -> bool:
-        return self._busy > 0
+        return self.tasks.running > 0
 
     def add_unsupervised(self, method: str) -> None:
         gen = self.gen

@@ -11,10 +11,11 @@ from typing import Callable, Sequence
 
 import shiboken6
 from PySide6.QtCore import QObject, Signal
-from superqt.utils import create_worker
 
 from explorer.latents import Latent
 from explorer.plugins import ParamError, PluginError, PluginRegistry
+
+from .tasks import Tasks
 
 
 class EditRunner(QObject):
@@ -29,9 +30,7 @@ class EditRunner(QObject):
         self.image_edits = ImageEditWorker(registry, self)   # slow image edits, one at a time
         self.model = None                 # the Generator (its info, w_avg and sampler)
         self.directions = None
-        self._serial = 0
-        self._channels: dict[str, int] = {}
-        self._running = 0
+        self.tasks = Tasks(self)
 
     @property
     def model(self):
@@ -44,7 +43,7 @@ class EditRunner(QObject):
 
     @property
     def busy(self) -> bool:
-        return self._running > 0
+        return self.tasks.running > 0
 
     def plugin(self, plugin_id: str):
         """The plugin object, or None if it is missing, failed or switched off."""
@@ -70,10 +69,6 @@ class EditRunner(QObject):
         if self.model is None or not steps:
             return
         plugin_id = steps[0][0]
-        self._serial += 1
-        serial = self._serial
-        if channel is not None:
-            self._channels[channel] = serial
         model, directions, registry = self.model, self.directions, self.registry
         inputs = list(inputs)
         failing = [plugin_id]
@@ -85,13 +80,10 @@ class EditRunner(QObject):
                 lats = registry.apply(pid, lats, params, model=model, directions=directions)
             return lats
 
-        def current() -> bool:
-            if not shiboken6.isValid(self) or self.model is None or model is not self.model:
-                return False      # closed, or another model since: the result has no place to go
-            return channel is None or self._channels.get(channel) == serial
+        def current() -> bool:     # closed, or another model since: the result has no place to go
+            return shiboken6.isValid(self) and self.model is not None and model is self.model
 
         def done(latents):
-            self._running -= 1
             if current():
                 try:
                     on_done(list(latents))
@@ -100,7 +92,6 @@ class EditRunner(QObject):
                         raise
 
         def error(exc):
-            self._running -= 1
             if not current():
                 return
             msg = edit_error_sentence(failing[0], exc)
@@ -109,11 +100,9 @@ class EditRunner(QObject):
             if not quiet:
                 self.failed.emit(msg)
 
-        worker = create_worker(work, _start_thread=False, _ignore_errors=True)
-        worker.returned.connect(done)
-        worker.errored.connect(error)
-        self._running += 1
-        worker.start()
+        # a channel's newer request supersedes its older one (the older result is dropped)
+        self.tasks.start(work, key=("channel", channel) if channel is not None else None,
+                         on_done=done, on_error=error)
 
     def check(self, plugin_id: str, params: dict | None) -> bool:
         """A plugin's deeper check of its parameters (files they name) before an edit is made:

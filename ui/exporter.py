@@ -10,12 +10,13 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
-from superqt.utils import create_worker
 
 from explorer.export import clean_stale_temps, save_png
 from explorer.face_files import file_stem, png_payload, unique_path
 from explorer.latents import Latent
 from explorer.render import Priority, Status
+
+from .tasks import Tasks
 
 
 class Exporter(QObject):
@@ -27,6 +28,7 @@ class Exporter(QObject):
         super().__init__(parent)
         self.bridge = bridge
         self.post = post                   # callable(image, latent) -> image for image edits, or None
+        self.tasks = Tasks(self)
         self._jobs = 0
 
     def _busy(self, delta: int) -> None:
@@ -49,10 +51,8 @@ class Exporter(QObject):
                     self.message.emit(f"Export failed while rendering: {result.error}", "error", None)
                 return
             images = list(result.images)
-            worker = create_worker(_write_all, folder, latents, images, model_name, self.post, _start_thread=False, _ignore_errors=True)
-            worker.returned.connect(lambda paths: self._written(paths, folder, size))
-            worker.errored.connect(lambda exc: self._failed(exc))
-            worker.start()
+            self.tasks.start(_write_all, folder, latents, images, model_name, self.post,
+                             on_done=lambda paths: self._written(paths, folder, size), on_error=self._failed)
 
         self.bridge.submit(latents, size, rendered, priority=Priority.PREFETCH)
 

@@ -12,6 +12,7 @@ from PySide6.QtCore import QPoint, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QComboBox, QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSpinBox,
                                QVBoxLayout, QWidget)
 from superqt import QCollapsible, QLabeledDoubleSlider, QLabeledSlider
+from superqt.utils import signals_blocked
 
 from explorer import plugin_ids as ids
 from explorer.latents import Latent
@@ -301,10 +302,9 @@ class Inspector(QScrollArea):
             self.subtitle.setText("Open a checkpoint to draw faces; the edits appear here.")
             return
         info = gen.info
-        self.cutoff.blockSignals(True)
-        self.cutoff.setRange(1, info.num_ws)
-        self.cutoff.setValue(info.num_ws)
-        self.cutoff.blockSignals(False)
+        with signals_blocked(self.cutoff):
+            self.cutoff.setRange(1, info.num_ws)
+            self.cutoff.setValue(info.num_ws)
         self._cutoff_label()
         enabled = available_groups(info.groups)
         for seg in (self.anti_layers, self.noise_layers):
@@ -624,14 +624,13 @@ class Inspector(QScrollArea):
         ids = [p.id for p in plugins]
         if ids == [self.more_combo.itemData(i) for i in range(self.more_combo.count())]:
             return
-        self.more_combo.blockSignals(True)
-        self.more_combo.clear()
-        for p in plugins:
-            self.more_combo.addItem(p.name, p.id)
-            self.more_combo.setItemData(self.more_combo.count() - 1, p.description, Qt.ToolTipRole)
-        idx = self.more_combo.findData(current)
-        self.more_combo.setCurrentIndex(max(0, idx))
-        self.more_combo.blockSignals(False)
+        with signals_blocked(self.more_combo):
+            self.more_combo.clear()
+            for p in plugins:
+                self.more_combo.addItem(p.name, p.id)
+                self.more_combo.setItemData(self.more_combo.count() - 1, p.description, Qt.ToolTipRole)
+            idx = self.more_combo.findData(current)
+            self.more_combo.setCurrentIndex(max(0, idx))
         self._pick_plugin()
 
     def open_plugin(self, plugin_id: str) -> str | None:

@@ -1581,9 +1581,8 @@ class MainWindow(QMainWindow):
 
     def _on_thumb_size(self, px: int) -> None:
         if self.size_slider.value() != px:
-            self.size_slider.blockSignals(True)
-            self.size_slider.setValue(px)
-            self.size_slider.blockSignals(False)
+            with signals_blocked(self.size_slider):
+                self.size_slider.setValue(px)
 
     def model_psi(self, gen) -> float:
         """ψ for a model's seeds: what the user last chose for this model, else the model card's

@@ -15,7 +15,6 @@ import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QFileDialog, QGridLayout, QHBoxLayout, QLabel, QMenu, QPushButton, QScrollArea,
                                QSlider, QVBoxLayout, QWidget)
-from superqt.utils import create_worker
 
 from explorer import plugin_ids as ids
 from explorer.export import save_png
@@ -31,6 +30,7 @@ from .grid_model import CELL_MIME
 from .image_tile import ImageTile
 from .layer_choice import ask_layer_range, spec_text
 from .render_bridge import to_qimage
+from .tasks import Tasks
 
 GROUP_OPTIONS = [(g, group_label(g), GROUP_HELP[g].split(" (")[0]) for g in (*GROUP_NAMES, ALL)] + \
     [("custom", "Custom…", "A layer range of your choice")]
@@ -95,6 +95,7 @@ class MixingMatrix(QWidget):
     def __init__(self, runner, bridge, grid_model=None, parent=None):
         super().__init__(parent)
         self.runner, self.bridge, self.grid_model = runner, bridge, grid_model
+        self.tasks = Tasks(self)
         self.model = None
         self.sources: list[Latent] = []
         self.destinations: list[Latent] = []
@@ -356,11 +357,10 @@ class MixingMatrix(QWidget):
             meta = {"app": "latent-explorer", "kind": "mixing-matrix", "layers": spec,
                     "sources": [s.to_json() for s in self.sources],
                     "destinations": [d.to_json() for d in self.destinations]}
-            worker = create_worker(save_png, path, sheet, meta, _start_thread=False, _ignore_errors=True)
-            worker.returned.connect(lambda p: (self.message.emit(f"Exported the mixing matrix to {p}", "info", None),
-                                               on_done and on_done(p)))
-            worker.errored.connect(lambda e: self.message.emit(f"Matrix export failed: {e}", "error", None))
-            worker.start()
+            self.tasks.start(save_png, path, sheet, meta,
+                             on_done=lambda p: (self.message.emit(f"Exported the mixing matrix to {p}", "info", None),
+                                                on_done and on_done(p)),
+                             on_error=lambda e: self.message.emit(f"Matrix export failed: {e}", "error", None))
 
         self.bridge.submit(order, None, rendered, priority=Priority.PREFETCH)
 

@@ -1,16 +1,17 @@
-"""Loads checkpoints on a background thread (superqt worker) with progress and clear errors.
+"""Loads checkpoints on a background thread (ui/tasks.py) with progress and clear errors.
 
-Only the newest request counts: loading another file while one loads makes the older result
-be ignored when it arrives.
+Only the newest request counts: loading another file while one loads stops the older load at its
+next step and drops its result.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
-from superqt.utils import create_worker
 
 from explorer.checkpoints import CheckpointError, detect_format, load_generator, resolve_model_path
+
+from .tasks import Tasks
 
 FORMAT_WORDS = {"native": "Latent Explorer weights", "torch": "rosinality weights", "pickle": "NVIDIA network pickle"}
 
@@ -39,7 +40,7 @@ class ModelLoader(QObject):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self._serial = 0
+        self.tasks = Tasks(self)
         self._worker = None
 
     @property
@@ -47,24 +48,13 @@ class ModelLoader(QObject):
         return self._worker is not None
 
     def load(self, path: str) -> None:
-        self._serial += 1
-        serial, path = self._serial, str(path)
-        if self._worker is not None:
-            try:
-                self._worker.quit()
-            except RuntimeError:
-                pass
-        worker = create_worker(_load_steps, path, _start_thread=False, _ignore_errors=True)
-        worker.yielded.connect(lambda text: self._if_current(serial, self.progress.emit, path, text))
-        worker.returned.connect(lambda gen: self._if_current(serial, self._done, gen, path))
-        worker.errored.connect(lambda exc: self._if_current(serial, self._error, exc, path))
-        self._worker = worker
+        """Load in the background; a newer load supersedes this one (its result is dropped)."""
+        path = str(path)
+        self._worker = self.tasks.start(_load_steps, path, key="load",
+                                        on_progress=lambda text: self.progress.emit(path, text),
+                                        on_done=lambda gen: self._done(gen, path),
+                                        on_error=lambda exc: self._error(exc, path))
         self.started.emit(path)
-        worker.start()
-
-    def _if_current(self, serial: int, fn, *args) -> None:
-        if serial == self._serial:
-            fn(*args)
 
     def _done(self, gen, path: str) -> None:
         self._worker = None

@@ -13,6 +13,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QCheckBox, QColorDialog, QComboBox, QFileDialog, QFormLayout, QHBoxLayout,
                                QLabel, QLineEdit, QPushButton, QSpinBox, QToolButton, QVBoxLayout, QWidget)
 from superqt import QLabeledDoubleSlider, QLabeledRangeSlider, QLabeledSlider
+from superqt.utils import signals_blocked
 
 from explorer.latents import GROUP_NAMES
 from explorer.plugins import (BoolField, ChoiceField, ColorField, DirectionField, Field, FloatField, IntField,
@@ -159,9 +160,8 @@ class LayerRangeEditor(FieldEditor):
             groups = getattr(self._info, "groups", None) or {}
             r = range(self.num_ws) if name == "all" else groups.get(name)
             if r is not None and len(r):
-                self.range.blockSignals(True)
-                self.range.setValue((r.start, r.stop - 1))
-                self.range.blockSignals(False)
+                with signals_blocked(self.range):
+                    self.range.setValue((r.start, r.stop - 1))
         self.changed.emit()
 
     def value(self):
@@ -173,20 +173,17 @@ class LayerRangeEditor(FieldEditor):
 
     def set_value(self, value) -> None:
         value = self.field.validate(value)
-        self.combo.blockSignals(True)
-        self.range.blockSignals(True)
-        if isinstance(value, str):
-            self.combo.setCurrentIndex(self.combo.findData(value))
-            self.range.setVisible(False)
-        else:
-            start, stop = value
-            if stop > self.num_ws and self._info is None:
-                self.range.setRange(0, stop - 1)
-            self.combo.setCurrentIndex(self.combo.findData(CUSTOM_LAYERS))
-            self.range.setValue((start, stop - 1))
-            self.range.setVisible(True)
-        self.combo.blockSignals(False)
-        self.range.blockSignals(False)
+        with signals_blocked(self.combo), signals_blocked(self.range):
+            if isinstance(value, str):
+                self.combo.setCurrentIndex(self.combo.findData(value))
+                self.range.setVisible(False)
+            else:
+                start, stop = value
+                if stop > self.num_ws and self._info is None:
+                    self.range.setRange(0, stop - 1)
+                self.combo.setCurrentIndex(self.combo.findData(CUSTOM_LAYERS))
+                self.range.setValue((start, stop - 1))
+                self.range.setVisible(True)
         self.changed.emit()
 
 
@@ -201,12 +198,11 @@ class DirectionEditor(FieldEditor):
 
     def set_directions(self, names) -> None:
         current = self.value() if self.combo.count() else ""
-        self.combo.blockSignals(True)
-        self.combo.clear()
-        self.combo.addItem(NO_DIRECTION, "")
-        for name in names:
-            self.combo.addItem(str(name), str(name))
-        self.combo.blockSignals(False)
+        with signals_blocked(self.combo):
+            self.combo.clear()
+            self.combo.addItem(NO_DIRECTION, "")
+            for name in names:
+                self.combo.addItem(str(name), str(name))
         self.set_value(current)
 
     def value(self) -> str:

@@ -17,6 +17,7 @@ from PySide6.QtCore import QEvent, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QHBoxLayout, QLabel, QPushButton,
                                QSizePolicy, QSlider, QVBoxLayout, QWidget)
+from superqt.utils import signals_blocked
 
 from explorer.latents import Latent
 from explorer.noise import NoiseSpec
@@ -374,13 +375,11 @@ class TimelinePanel(QWidget):
     def _sync_controls(self) -> None:
         tl = self.timeline
         for w, v in ((self.loop_box, tl.loop), (self.noise_box, tl.noise is not None)):
-            w.blockSignals(True)
-            w.setChecked(bool(v))
-            w.blockSignals(False)
+            with signals_blocked(w):
+                w.setChecked(bool(v))
         for w, v in ((self.duration_box, tl.duration), (self.fps_box, tl.fps)):
-            w.blockSignals(True)
-            w.setValue(float(v))
-            w.blockSignals(False)
+            with signals_blocked(w):
+                w.setValue(float(v))
         self._update_range()
 
     def index_of(self, kf: Keyframe | None) -> int:
@@ -475,17 +474,15 @@ class TimelinePanel(QWidget):
             sel = self.index_of(self.track.selected)
             self.track.selected = None if sel < 0 else tl.keyframes[sel]
         if self.loop_box.isChecked() != bool(loop):
-            self.loop_box.blockSignals(True)
-            self.loop_box.setChecked(bool(loop))
-            self.loop_box.blockSignals(False)
+            with signals_blocked(self.loop_box):
+                self.loop_box.setChecked(bool(loop))
 
     def set_noise_lock(self, locked: bool) -> None:
         with self.undoable("Lock noise" if locked else "Unlock noise"):
             self.timeline.noise = NoiseSpec() if locked else None
         if self.noise_box.isChecked() != bool(locked):
-            self.noise_box.blockSignals(True)
-            self.noise_box.setChecked(bool(locked))
-            self.noise_box.blockSignals(False)
+            with signals_blocked(self.noise_box):
+                self.noise_box.setChecked(bool(locked))
         self._on_changed()
 
     def _duration_changed(self, v: float) -> None:
@@ -516,9 +513,8 @@ class TimelinePanel(QWidget):
         for w, v in ((self.interp_combo, seg.interp), (self.easing_combo, seg.easing), (self.layers_combo, layers)):
             if v is None:
                 continue
-            w.blockSignals(True)
-            w.setCurrentText(v)
-            w.blockSignals(False)
+            with signals_blocked(w):
+                w.setCurrentText(v)
 
     def _on_changed(self) -> None:
         self._resolved = None
@@ -531,9 +527,8 @@ class TimelinePanel(QWidget):
 
     def _update_range(self) -> None:
         n = self.timeline.frame_count()
-        self.scrubber.blockSignals(True)
-        self.scrubber.setRange(0, max(0, n - 1))
-        self.scrubber.blockSignals(False)
+        with signals_blocked(self.scrubber):
+            self.scrubber.setRange(0, max(0, n - 1))
         self._update_frame_label()
 
     def _update_frame_label(self) -> None:
@@ -640,9 +635,8 @@ class TimelinePanel(QWidget):
             if was and self.timeline.keyframes:
                 self.preview(self.scrubber.value(), full=True)
         if self.play_button.isChecked() != on:
-            self.play_button.blockSignals(True)
-            self.play_button.setChecked(on)
-            self.play_button.blockSignals(False)
+            with signals_blocked(self.play_button):
+                self.play_button.setChecked(on)
         self.play_button.setText("Pause" if on else "Play")
 
     @property
