@@ -84,8 +84,12 @@ def test_star_tag_restart_find_and_drag_back_into_grid_matrix_and_timeline(qtbot
 
     w2, panel2 = library_window(qtbot, gen, settings, path)       # restart: it is all still there
     assert panel2.model.rowCount() == 3
+    panel2.tag_box.setCurrentIndex(panel2.tag_box.findData("sketch"))     # the tag control ...
+    assert panel2.model.rowCount() == 1
+    panel2.tag_box.setCurrentIndex(0)
+    assert panel2.model.rowCount() == 3
     panel2.search.setFocus()
-    qtbot.keyClicks(panel2.search, "#hero stars>=4")
+    qtbot.keyClicks(panel2.search, "#hero stars>=4")                    # ... and the search bar
     qtbot.waitUntil(lambda: panel2.model.rowCount() == 1, timeout=WAIT_MS)
     qtbot.keyClicks(panel2.search, " anna")                     # and full-text on its name
     qtbot.waitUntil(lambda: "1 of 3" in panel2.count_label.text(), timeout=WAIT_MS)

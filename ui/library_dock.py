@@ -330,6 +330,10 @@ class LibraryPanel(QWidget):
         self.stars_box.setToolTip("Only faces with at least this many stars")
         self.stars_box.currentIndexChanged.connect(lambda _i: self.refresh())
         bar.addWidget(self.stars_box, 1)
+        self.tag_box = QComboBox()
+        self.tag_box.setToolTip("Only faces with this tag (the search bar also takes #tag)")
+        self.tag_box.currentIndexChanged.connect(lambda _i: self.refresh())
+        bar.addWidget(self.tag_box, 1)
         outer.addLayout(bar)
         bar = QHBoxLayout()             # a second row: the dock stays narrow beside the grid
         self.when_box = QComboBox()
@@ -468,6 +472,8 @@ class LibraryPanel(QWidget):
             base.since = day_time(f"{int(days)}d")
         if self.model_box.currentData():
             base.model = self.model_box.currentData()
+        if self.tag_box.currentData():
+            base.tags = [self.tag_box.currentData()]
         return parse_query(self.search.text(), self.directions(), base)
 
     def refresh(self) -> None:
@@ -504,6 +510,13 @@ class LibraryPanel(QWidget):
                 self.collection_box.addItem(f"{'⚙ ' if c.query is not None else ''}{c.name} ({c.count})", c.name)
             i = self.collection_box.findData(current)
             self.collection_box.setCurrentIndex(max(0, i))
+        tag = self.tag_box.currentData()
+        with signals_blocked(self.tag_box):
+            self.tag_box.clear()
+            self.tag_box.addItem("Any tag", None)
+            for name, n in self.lib.all_tags():
+                self.tag_box.addItem(f"#{name} ({n})", name)
+            self.tag_box.setCurrentIndex(max(0, self.tag_box.findData(tag)))
         model = self.model_box.currentData()
         with signals_blocked(self.model_box):
             self.model_box.clear()
@@ -698,6 +711,7 @@ class LibraryPanel(QWidget):
         it = self.model.item(self.current_id) if self.current_id is not None else None
         if it is not None and list(it.tags) != tags:
             self.set_tags(tags)
+            self.refresh_collections()          # the tag list
 
     # ----- actions ------------------------------------------------------------------------------------
     def add_selected_to_grid(self) -> None:
