@@ -371,3 +371,51 @@ class Session:
             self.quiet -= 1
         self.emit("pages")
         self.emit("page", index=self.current)
+
+
+# ----- what the window used to do itself ------------------------------------------------------------
+def latent_from_text(text: str, generator, registry=None) -> tuple[Latent, str]:
+    """A pasted face: the JSON of a copied face (its ws, noise and recipe) or a bare recipe (replayed
+    on `generator`). Returns (latent, a note for the user or ''); raises ValueError with a sentence."""
+    import json
+
+    try:
+        doc = json.loads(text)
+    except (TypeError, ValueError):
+        raise ValueError("the clipboard holds no face recipe (copy one with Ctrl+C first)") from None
+    note = ""
+    if isinstance(doc, dict) and "ws" in doc:
+        lat = Latent.from_json(doc)
+        info = generator.info
+        if lat.ws.shape != (info.num_ws, info.w_dim):
+            raise ValueError(f"that face belongs to a model of another shape ({lat.ws.shape[0]}×"
+                             f"{lat.ws.shape[1]} styles)")
+        from .noise import noise_for_model
+
+        spec, why = noise_for_model(lat.noise, generator)
+        if why:
+            lat = lat.with_noise(spec)
+            note = f"Pasted face: {why}."
+        return lat, note
+    if isinstance(doc, dict) and doc.get("op"):
+        from .recipes import replay
+
+        return replay(doc, generator, registry), note
+    raise ValueError("the clipboard's JSON is not a face")
+
+
+class Collector:
+    """Results of several background edits, delivered together in the order they were asked for
+    (a mix of several sources into one face: each source's result lands after the target, in the
+    sources' order, however the edits finish). `add(key, latents)` as each arrives (an empty list
+    for one that failed); `done(latents)` once all have."""
+
+    def __init__(self, keys: Sequence, done: Callable[[list], None]):
+        self.order = list(keys)
+        self.results: dict = {}
+        self.done = done
+
+    def add(self, key, latents) -> None:
+        self.results[key] = list(latents or [])
+        if len(self.results) == len(self.order):
+            self.done([lat for k in self.order for lat in self.results[k]])

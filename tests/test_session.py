@@ -217,3 +217,31 @@ def test_sqlite_reads_a_workspace_while_it_is_written(tmp_path):
     reader.execute("COMMIT")
     reader.close()
     f.close()
+
+
+def test_a_pasted_face_or_recipe_becomes_a_latent_headless(make_generator):
+    from explorer.latents import latent_from_seed
+    from explorer.session import latent_from_text
+
+    gen = make_generator()
+    face = latent_from_seed(gen, 7, 0.7)
+    back, note = latent_from_text(json.dumps(face.to_json()), gen)
+    assert np.array_equal(back.ws, face.ws) and back.recipe == face.recipe and note == ""
+    replayed, _ = latent_from_text(json.dumps(face.recipe), gen)
+    assert np.allclose(replayed.ws, face.ws, atol=1e-6)
+    for text, words in (("hello", "no face recipe"), ("[1, 2]", "not a face"),
+                        (json.dumps(latent_from_seed(make_generator(res=64), 1, 0.7).to_json()), "another shape")):
+        with pytest.raises(ValueError, match=words):
+            latent_from_text(text, gen)
+
+
+def test_the_collector_delivers_in_the_order_asked_however_results_arrive():
+    from explorer.session import Collector
+
+    got = []
+    c = Collector(["a", "b", "c"], got.append)
+    c.add("c", [3])
+    c.add("a", [1, 11])
+    assert got == []
+    c.add("b", [])                       # one failed: the others still come, in order
+    assert got == [[1, 11, 3]]

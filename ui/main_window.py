@@ -24,8 +24,7 @@ from explorer.face_files import FaceFileError, is_png, latents_from_png
 from explorer.latents import Latent, latents_from_seeds, parse_seeds
 from explorer.plugins import PluginRegistry
 from explorer.recipe_text import recipe_tree
-from explorer.recipes import replay
-from explorer.session import Page, SeedStream, Session
+from explorer.session import Collector, Page, SeedStream, Session, latent_from_text
 
 from .commands import InsertCellsCommand, PageCommand, RemoveCellsCommand
 from .edit_runner import EditRunner
@@ -1174,22 +1173,17 @@ class MainWindow(QMainWindow):
 
     def mix(self, sources: list[Cell], target: Cell, spec) -> None:
         """New cells after `target`: each source's styles on `spec` layers, the target's elsewhere."""
-        results: dict[int, list[Latent]] = {}
-        order = [s.uid for s in sources]
+        def landed(lats):
+            if lats:
+                what = sources[0].label if len(sources) == 1 else f"{len(sources)} faces"
+                group = spec_text(spec).split(" (")[0]
+                self.add_latents(lats, target, f"Mix {what} into {target.label} · {group}")
 
-        def collect(uid, latents):
-            results[uid] = latents
-            if len(results) == len(order):
-                lats = [lat for u in order for lat in results[u]]
-                if lats:
-                    what = sources[0].label if len(sources) == 1 else f"{len(sources)} faces"
-                    group = spec_text(spec).split(" (")[0]
-                    self.add_latents(lats, target, f"Mix {what} into {target.label} · {group}")
-
+        collect = Collector([s.uid for s in sources], landed)
         for src in sources:
             self.runner.apply(ids.STYLE_MIX, [target.latent, src.latent], {"layers": spec},
-                              lambda lats, u=src.uid: collect(u, lats),
-                              on_error=lambda _m, u=src.uid: collect(u, []))
+                              lambda lats, u=src.uid: collect.add(u, lats),
+                              on_error=lambda _m, u=src.uid: collect.add(u, []))
 
     def mix_selected(self) -> None:
         cells = self.selected_cells()
@@ -1240,32 +1234,17 @@ class MainWindow(QMainWindow):
 
                 self.import_photos([qimage_to_array(image)], ["pasted image"])
                 return
-        text = clip.text()
         try:
-            doc = json.loads(text)
-        except (TypeError, ValueError):
-            self.show_error("The clipboard holds no face recipe (copy one with Ctrl+C first).")
-            return
-        try:
-            if isinstance(doc, dict) and "ws" in doc:
-                lat = Latent.from_json(doc)
-                info = self.generator.info
-                if lat.ws.shape != (info.num_ws, info.w_dim):
-                    raise ValueError(f"that face belongs to a model of another shape ({lat.ws.shape[0]}×"
-                                     f"{lat.ws.shape[1]} styles)")
-                from explorer.noise import noise_for_model
-
-                spec, why = noise_for_model(lat.noise, self.generator)
-                if why:
-                    lat = lat.with_noise(spec)
-                    self.show_message(f"Pasted face: {why}.")
-            elif isinstance(doc, dict) and doc.get("op"):
-                lat = replay(doc, self.generator, self.registry)
-            else:
-                raise ValueError("the clipboard's JSON is not a face")
+            lat, note = latent_from_text(clip.text(), self.generator, self.registry)
         except Exception as e:  # noqa: BLE001 - anything from a foreign clipboard is the user's to see
-            self.show_error(f"Could not paste the recipe: {e}.")
+            text = str(e)
+            if text.startswith("the clipboard holds no face"):
+                self.show_error(text[0].upper() + text[1:] + ".")
+            else:
+                self.show_error(f"Could not paste the recipe: {e}.")
             return
+        if note:
+            self.show_message(note)
         self.add_latents([lat], self.current_cell(), f"Paste {lat.label()}", origin="import")
 
     # ================================================================== files
