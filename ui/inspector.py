@@ -12,7 +12,7 @@ from PySide6.QtCore import QPoint, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QComboBox, QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSpinBox,
                                QVBoxLayout, QWidget)
 from superqt import QCollapsible, QLabeledDoubleSlider, QLabeledSlider
-from superqt.utils import signals_blocked
+from superqt.utils import qdebounced, signals_blocked
 
 from explorer import plugin_ids as ids
 from explorer.latents import Latent
@@ -107,14 +107,9 @@ class Inspector(QScrollArea):
         self.setWidget(body)
         # never narrower than its rows need (a resizable scroll area would otherwise clip them)
         self.setMinimumWidth(max(340, body.minimumSizeHint().width() + self.verticalScrollBar().sizeHint().width() + 4))
-        self._preview_timer = QTimer(self)
-        self._preview_timer.setSingleShot(True)
-        self._preview_timer.setInterval(40)
-        self._preview_timer.timeout.connect(self._run_preview)
-        self._strip_timer = QTimer(self)
-        self._strip_timer.setSingleShot(True)
-        self._strip_timer.setInterval(60)
-        self._strip_timer.timeout.connect(self._run_strip)
+        # slider drags: one preview / strip render after the value settles, not one per step
+        self._schedule_preview = qdebounced(self._run_preview, timeout=40, parent=self)
+        self._schedule_strip = qdebounced(self._run_strip, timeout=60, parent=self)
         self.set_model(None)
 
     # ================================================================== building
@@ -355,9 +350,9 @@ class Inspector(QScrollArea):
         self._render_tile(self.before_tile, first.latent, ("before", id(self)))
         self.before_tile.set_caption(first.label)
         if self._preview_spec is not None:
-            self._preview_timer.start()
+            self._schedule_preview()
         if self.noise_mode.isVisible():
-            self._strip_timer.start()
+            self._schedule_strip()
         self._fill_more()
 
     def _show_recipe(self, latent: Latent) -> None:
@@ -418,7 +413,7 @@ class Inspector(QScrollArea):
                  "antiface": (ids.ANTIFACE, self.antiface_params),
                  "children": (ids.CHILDREN, lambda: dict(self.children_params(), count=1))}
         self._preview_spec = specs[section]
-        self._preview_timer.start()
+        self._schedule_preview()
 
     def _run_preview(self) -> None:
         if not self.cells or self._preview_spec is None or self.model is None:
@@ -498,7 +493,7 @@ class Inspector(QScrollArea):
 
     def _strip_touched(self, *_args) -> None:
         self._strip_urgent = True        # the user is tuning the strip: render it first
-        self._strip_timer.start()
+        self._schedule_strip()
 
     def resample(self) -> None:
         self._strip_urgent = True
@@ -708,7 +703,7 @@ class Inspector(QScrollArea):
             self._clear_preview()
             return
         self._preview_spec = ("chain", lambda s=[(pid, dict(p)) for pid, p in steps]: s)
-        self._preview_timer.start()
+        self._schedule_preview()
 
     def _clear_preview(self) -> None:
         """No "after": the spec is dropped and results still on their way are ignored."""

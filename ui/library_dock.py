@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFormLayout, QHBoxL
                                QLineEdit, QListView, QListWidget, QListWidgetItem, QMenu, QMessageBox,
                                QPlainTextEdit, QPushButton, QSplitter, QStyle, QStyledItemDelegate, QToolButton,
                                QTabWidget, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
-from superqt.utils import signals_blocked
+from superqt.utils import qdebounced, signals_blocked
 
 from explorer.library import LibraryError, LibraryFilter, parse_query
 from explorer.library.filters import day_time
@@ -296,10 +296,7 @@ class LibraryPanel(QWidget):
         self.filter = LibraryFilter()
         self.query_error = ""
         self._build()
-        self._search_timer = QTimer(self)
-        self._search_timer.setSingleShot(True)
-        self._search_timer.setInterval(150)
-        self._search_timer.timeout.connect(self.refresh)
+        self._search_soon = qdebounced(self.refresh, timeout=150, parent=self)   # as the user types
         self._watch = QTimer(self)
         self._watch.setInterval(REFRESH_MS)
         self._watch.timeout.connect(self._check_elsewhere)
@@ -318,7 +315,7 @@ class LibraryPanel(QWidget):
         self.search.setToolTip("Find kept faces: words search names, notes and tags; #tag, stars>=N, is:pick, "
                                "is:reject, color:red, in:\"Collection\", model:abc1, and a direction's sigma "
                                "(\"smile > 1\", \"age < -0.5 sigma\", a bare \"glasses\" = > +1 sigma)")
-        self.search.textChanged.connect(lambda _t: self._search_timer.start())
+        self.search.textChanged.connect(lambda _t: self._search_soon())
         outer.addWidget(self.search)
         bar = QHBoxLayout()
         self.collection_box = QComboBox()
@@ -427,11 +424,9 @@ class LibraryPanel(QWidget):
         self.notes_edit = QPlainTextEdit()
         self.notes_edit.setFixedHeight(52)
         self.notes_edit.setToolTip("Notes (kept as you type; searched by the search bar)")
-        self._notes_timer = QTimer(self)
-        self._notes_timer.setSingleShot(True)
-        self._notes_timer.setInterval(600)
-        self._notes_timer.timeout.connect(lambda: self._update_current(notes=self.notes_edit.toPlainText()))
-        self.notes_edit.textChanged.connect(lambda: self._notes_timer.start())
+        self._notes_soon = qdebounced(lambda: self._update_current(notes=self.notes_edit.toPlainText()),
+                                      timeout=600, parent=self)           # kept as typed
+        self.notes_edit.textChanged.connect(lambda: self._notes_soon())
         form.addRow("Notes", self.notes_edit)
         self.family = QListWidget()
         self.family.setViewMode(QListWidget.IconMode)
@@ -528,8 +523,8 @@ class LibraryPanel(QWidget):
     def stop(self) -> None:
         """The window closes (and the library with it): stop looking for changes."""
         self._watch.stop()
-        self._search_timer.stop()
-        self._notes_timer.stop()
+        self._search_soon.cancel()
+        self._notes_soon.cancel()
 
     def _check_elsewhere(self) -> None:
         """Another window (or the CLI) changed the library: show it."""
