@@ -38,7 +38,7 @@ def workspace_window(qtbot, gen, settings, path, size=(1000, 720)):
 
 
 def saved(w) -> bool:
-    return w.workspace.file is not None and not w.workspace._timer.isActive()
+    return w.workspace.file is not None and not w.workspace.unsaved
 
 
 def doc(w) -> dict:

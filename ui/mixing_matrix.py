@@ -196,9 +196,9 @@ class MixingMatrix(QWidget):
         same = (tuple(map(id, before[0])), tuple(map(id, before[1])), before[2:]) == \
             (tuple(map(id, after[0])), tuple(map(id, after[1])), after[2:])
         if self.undo_stack is not None and not same:
-            self.undo_stack.push(StateCommand(self._restore, before, after, text))
+            self.undo_stack.push(StateCommand(self.restore_state, before, after, text))
 
-    def _restore(self, state: tuple) -> None:
+    def restore_state(self, state: tuple) -> None:
         sources, destinations, spec, custom = state
         self.sources, self.destinations = list(sources), list(destinations)
         self.custom = custom

@@ -350,7 +350,7 @@ class TimelinePanel(QWidget):
 
     # ----- undo ------------------------------------------------------------------------------
     @staticmethod
-    def _signature(tl: Timeline) -> tuple:
+    def signature(tl: Timeline) -> tuple:
         return (tuple(id(k) for k in tl.keyframes), tl.duration, tl.fps, tl.loop, repr(tl.noise), tl.name)
 
     @contextmanager
@@ -358,7 +358,7 @@ class TimelinePanel(QWidget):
         """Run an edit of `self.timeline`; if it changed anything, push it as one undo step."""
         before = before if before is not None else self.timeline.copy()
         yield
-        if self.undo_stack is None or self._signature(before) == self._signature(self.timeline):
+        if self.undo_stack is None or self.signature(before) == self.signature(self.timeline):
             return
         self.undo_stack.push(StateCommand(self._restore, before, self.timeline.copy(), text, merge_id))
 

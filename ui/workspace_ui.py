@@ -89,6 +89,11 @@ class WorkspaceController(QObject):
     def name(self) -> str:
         return self.file.name if self.file is not None else ""
 
+    @property
+    def unsaved(self) -> bool:
+        """A change not written yet (it will be within AUTOSAVE_MS)."""
+        return self._timer.isActive()
+
     def _on_session(self, _kind: str, _data: dict) -> None:
         if self.file is not None and not self._timer.isActive():
             self._timer.start()       # not restarted by later changes: saved within AUTOSAVE_MS
@@ -118,7 +123,7 @@ class WorkspaceController(QObject):
         w = self.window
         m, tl = w.matrix, w.timeline_panel.timeline
         sig = (tuple(map(id, m.sources)), tuple(map(id, m.destinations)), repr(m.spec), repr(m.custom),
-               w.timeline_panel._signature(tl))
+               w.timeline_panel.signature(tl))
         if sig == self._panel_signature:
             return
         self._panel_signature = sig
@@ -217,7 +222,7 @@ class WorkspaceController(QObject):
         """The session's matrix and timeline into their panels (after the model set them up)."""
         m = self.session.matrix
         if m.sources or m.destinations:
-            self.window.matrix._restore((tuple(m.sources), tuple(m.destinations), m.spec, m.custom))
+            self.window.matrix.restore_state((tuple(m.sources), tuple(m.destinations), m.spec, m.custom))
         if self.session.timeline is not None:
             self.window.timeline_panel.set_timeline(self.session.timeline.copy())
         self.window.directions_panel.set_values(self.session.directions)
