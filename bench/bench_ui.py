@@ -75,13 +75,24 @@ class StallProbe:
 
 
 def wait_until(app, pred, timeout: float, what: str) -> None:
+    """Run the event loop as the app does (sleeping when idle) until pred(), checked every 5 ms.
+    (Until 2026-12-01 this spun processEvents in a loop: the harness itself kept the GUI thread
+    and the GIL busy, slowing the render thread it measured by ~10-15% on 2 cores.)"""
+    from PySide6.QtCore import QEventLoop, QTimer
+
     end = time.perf_counter() + timeout
-    while not pred():
-        app.processEvents()
-        time.sleep(0.0005)
-        if time.perf_counter() > end:
-            print(f"timed out waiting for {what}", file=sys.stderr)
-            sys.exit(1)
+    if pred():
+        return
+    loop = QEventLoop()
+    timer = QTimer()
+    timer.setInterval(5)
+    timer.timeout.connect(lambda: loop.quit() if pred() or time.perf_counter() > end else None)
+    timer.start()
+    loop.exec()
+    timer.stop()
+    if not pred():
+        print(f"timed out waiting for {what}", file=sys.stderr)
+        sys.exit(1)
 
 
 def settle(app, seconds: float) -> None:
@@ -142,10 +153,16 @@ def main(argv=None) -> int:
     ap.add_argument("--make-stand-in", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--first-screen", action="store_true",
                     help="only launch -> first screen -> every visible cell in full quality (big models)")
+    ap.add_argument("--batch-log", action="store_true", help="print the render batches of the first screen")
     ap.add_argument("--no-previews", action="store_true", help="thumbnails in full quality from the start")
     ap.add_argument("--compare-previews", action="store_true",
                     help="--first-screen twice, with and without previews, side by side (two processes)")
+    ap.add_argument("--compare-precision", action="store_true",
+                    help="--first-screen three times in fresh processes sharing one user folder: float32; "
+                         "precision auto on first open (it measures bfloat16); auto reopened (remembered)")
     args = ap.parse_args(argv)
+    if args.compare_precision:
+        return compare_precision(args)
     if args.make_stand_in:
         stand_in_model(Path(args.make_stand_in))
         return 0
@@ -191,6 +208,10 @@ def main(argv=None) -> int:
     wait_until(app, screen_ready, args.timeout, "the first screen")
     t_first = time.perf_counter()
     first_cells = len(win.grid_view.visible_rows())
+    if args.batch_log:
+        for rec in list(win.bridge.service.stats.batch_log):
+            print(f"batch {rec.priority.name:11s} n={rec.n:3d} {rec.seconds * 1000:7.0f} ms  "
+                  f"ended {rec.ended - t_launch:6.2f} s after launch")
     gen, svc = win.generator, win.bridge.service
     if args.first_screen:
         wait_until(app, lambda: screen_ready() and not any(win.grid_model.cell(r).preview
@@ -199,8 +220,10 @@ def main(argv=None) -> int:
         t_full = time.perf_counter()
         probe.stop()
         i = gen.info
+        choice = svc.precision_choice
         print(f"model: {gen.name} ({i.arch}, {i.resolution}px); previews {'off' if args.no_previews else 'on'}; "
-              f"thumbnails {win.thumbs.request_size()} px; {svc.num_threads or 'default'} render thread(s)")
+              f"thumbnails {win.thumbs.request_size()} px; {svc.num_threads or 'default'} render thread(s); "
+              f"precision {svc.precision}" + (f" ({choice.reason})" if choice is not None else ""))
         print(f"RESULT first_screen_s={t_first - t_launch:.2f} refined_s={t_full - t_launch:.2f} "
               f"cells={first_cells} model_s={t_model - t_launch:.2f} stall_ms={max(probe.gaps or [0]):.1f}")
         win.close()
@@ -231,6 +254,35 @@ def main(argv=None) -> int:
               f"own-CPU spell {r['max_cpu']:.1f} ms (target: no stall over {TARGET_STALL_MS:.0f} ms) -> {verdict}")
     win.close()
     app.processEvents()
+    return 0
+
+
+def compare_precision(args) -> int:
+    """Three fresh processes, one user folder: float32, auto (measures on its first batch), auto again."""
+    import subprocess
+
+    if not args.model:
+        print("--compare-precision needs --model", file=sys.stderr)
+        return 2
+    home = tempfile.mkdtemp(prefix="bench_ui_home_")
+    rows = []
+    for label, precision in (("float32", "float32"), ("auto, first open (measures)", "auto"),
+                             ("auto, reopened (remembered)", "auto")):
+        env = dict(os.environ, LATENT_EXPLORER_HOME=home, LATENT_EXPLORER_PRECISION=precision)
+        out = subprocess.run([sys.executable, __file__, "--model", args.model, "--first-screen",
+                              "--timeout", str(args.timeout), "--platform", args.platform],
+                             capture_output=True, text=True, env=env)
+        line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT")), None)
+        if line is None:
+            print(out.stdout + out.stderr, file=sys.stderr)
+            return 1
+        info = next(x for x in out.stdout.splitlines() if x.startswith("model:"))
+        print(info)
+        rows.append((label, info.rsplit("precision ", 1)[-1], dict(kv.split("=") for kv in line.split()[1:])))
+    print("| | precision | first screen (s) | every visible cell in full (s) | longest stall (ms) | cells |")
+    print("|---|---|---|---|---|---|")
+    for label, prec, r in rows:
+        print(f"| {label} | {prec} | {r['first_screen_s']} | {r['refined_s']} | {r['stall_ms']} | {r['cells']} |")
     return 0
 
 

@@ -174,7 +174,7 @@ class _ServiceSource(_Source):
             t = self.service.submit_job(ws, size=self.size, priority=self.priority,
                                         noise=lambda i, _off=off: self.job.noise(_off + i),
                                         on_images=lambda s, imgs, _off=off: self._put(_off + s, imgs),
-                                        callback=on_done, total=n)
+                                        callback=on_done, total=n, exact=True)
             self.tickets = [x for x in self.tickets if not x.done] + [t]
             self.submitted += n
 

@@ -25,6 +25,7 @@ private copy. Call set_generator() again after editing a generator's weights in 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import itertools
 import math
@@ -33,6 +34,7 @@ import secrets
 import threading
 import time
 import weakref
+from pathlib import Path
 from collections import deque
 from typing import Any, Callable, Hashable, Iterable, Sequence
 
@@ -44,6 +46,10 @@ from .devices import default_dtype as default_precision
 from .devices import pick_device
 from .generators.generator import to_uint8
 from .noise import NoiseSpec
+from .precision import CANDIDATE as CANDIDATE_DTYPE
+from .precision import (PrecisionChoice, PrecisionMemory, apply_modconv_forms, choose_modconv_forms,
+                        cpu_has_fast_bf16, psnr_u8)
+from .precision import decide as decide_precision
 from .render_cache import RenderCache, cache_key, latent_digest, resize_images
 from .render_queue import (BatchRecord, Priority, RenderItem, RenderRequest, RenderResult, RenderStats, Status, Ticket,
                            default_num_threads, is_oom)
@@ -69,7 +75,10 @@ class RenderService:
 
     generator: an explorer Generator (or anything with info, fingerprint, synthesize, to).
     device: 'cuda' / 'mps' / 'cpu' / torch.device; None picks CUDA, then MPS, then CPU.
-    precision: torch dtype or 'float16' / 'bfloat16' / 'float32'; None: float16 on CUDA, else float32.
+    precision: torch dtype or 'float16' / 'bfloat16' / 'float32'; None: float16 on CUDA, else float32;
+        'auto': as None, except on a CPU with native bfloat16, where each model's first batch measures
+        bfloat16 against float32 and keeps it if it is faster and within 38 dB (explorer.precision).
+    precision_memory: a folder where 'auto' remembers its choices (None: measured every session).
     max_batch: fixed largest batch; None adapts it to the device (time per batch, free memory).
     cache_bytes / cache: size of a new LRU cache, or a RenderCache to share.
     num_threads: CPU intra-op threads set on the worker (CPU device only); None: default_num_threads().
@@ -83,14 +92,22 @@ class RenderService:
 
     def __init__(self, generator, device=None, precision=None, max_batch: int | None = None,
                  cache_bytes: int = 256 << 20, num_threads: int | None = None, optimize=None,
-                 compile_options: dict | None = None, batch_time_target: float = 0.25,
-                 interactive_holdoff: float = 0.3, cache: RenderCache | None = None, start: bool = True):
+                 compile_options: dict | None = None, batch_time_target: float = 0.4,
+                 interactive_holdoff: float = 0.3, cache: RenderCache | None = None, start: bool = True,
+                 precision_memory: str | Path | None = None):
         self.device = pick_device(device)
-        if precision is None:
+        # 'auto' on a CPU with native bfloat16: measured per model on its first batch (precision.py)
+        self._auto_precision = precision == "auto" and self.device.type == "cpu" and cpu_has_fast_bf16()
+        self.precision_choice: PrecisionChoice | None = None
+        self._precision_memory = PrecisionMemory(precision_memory) if self._auto_precision else None
+        if precision is None or precision == "auto":
             self.dtype = default_precision(self.device)
         else:
             self.dtype = _DTYPES[precision] if isinstance(precision, str) else precision
         self.precision = str(self.dtype).replace("torch.", "")
+        # Cache keys name the setting, not the dtype of the moment: under 'auto' a face rendered in
+        # float32 before the choice and in bfloat16 after is the same picture within 38 dB.
+        self._key_precision = "auto" if self._auto_precision else self.precision
         self.cache = cache if cache is not None else RenderCache(cache_bytes)
         self.stats = RenderStats()
         if max_batch is not None and max_batch < 1:
@@ -152,11 +169,12 @@ class RenderService:
     def submit(self, latents, size: int | None = None, priority: Priority = Priority.VISIBLE,
                token: Hashable | None = None, callback: Callable[[RenderResult], Any] | None = None,
                noise: NoiseSpec | Sequence[NoiseSpec] = NoiseSpec(), cache: bool = True,
-               preview: bool = False) -> Ticket:
+               preview: bool = False, exact: bool = False) -> Ticket:
         """Render latents (ws [N, num_ws, w_dim], one [num_ws, w_dim], or a list of those) at `size`.
 
         preview: through the generator's cheap preview path where there is one for `size`
         (`preview_applies`; the result says whether it was); otherwise a full render.
+        exact: in float32 even where precision 'auto' chose bfloat16 (exports, stills).
 
         Cached images are looked up here, on the calling thread; a request answered entirely from
         the cache is done (and its callback called) before submit returns.
@@ -172,11 +190,12 @@ class RenderService:
             gen, fp = self._model_gen, self._fingerprint
         preview = bool(preview) and self.preview_applies(size)
         req = RenderRequest(next(self._ids), priority, size, token, callback, gen, cache=cache, collect=True,
-                       preview=preview)
+                            preview=preview, exact=exact)
+        label = self._precision_label(exact)
         req.images, req.from_cache, req.noise = [None] * n, [False] * n, specs
         hits = 0
         for i in range(n):
-            key = cache_key(fp, latent_digest(ws[i]), specs[i], size, self.precision, preview) if cache else None
+            key = cache_key(fp, latent_digest(ws[i]), specs[i], size, label, preview) if cache else None
             img = self.cache.get(key) if key is not None else None
             if img is not None:
                 req.images[i], req.from_cache[i] = img, True
@@ -191,14 +210,15 @@ class RenderService:
                    noise: NoiseSpec | Callable[[int], NoiseSpec] = NoiseSpec(), *,
                    on_images: Callable[[int, list], Any] | None = None,
                    on_progress: Callable[[int, int | None], Any] | None = None,
-                   total: int | None = None, cache: bool = False, collect: bool = False) -> Ticket:
+                   total: int | None = None, cache: bool = False, collect: bool = False,
+                   exact: bool = False) -> Ticket:
         """A long job: latents is any iterable of ws (each [num_ws, w_dim] or a chunk [n, num_ws, w_dim]),
         pulled lazily on the worker thread as batches are formed (it may map z -> w there).
 
         on_images(start_index, images) streams results in order; on_progress(done, total) follows
         each batch. cache=True looks images up in (and stores them into) the cache (prefetch);
         collect=True also keeps every image in the final result. noise: one spec for every image or
-        a function index -> NoiseSpec.
+        a function index -> NoiseSpec. exact: as in submit (clip exports).
         """
         size = self._check_size(size)
         if total is None:
@@ -208,8 +228,13 @@ class RenderService:
             gen = self._model_gen
         req = RenderRequest(next(self._ids), priority, size, token, callback, gen, cache=cache, collect=collect,
                        source=iter(_chunks(latents)), noise_fn=noise_fn, total=total,
-                       on_images=on_images, on_progress=on_progress)
+                       on_images=on_images, on_progress=on_progress, exact=exact)
         return self._enqueue(req, 0)
+
+    def _precision_label(self, exact: bool) -> str:
+        """The precision named in cache keys: 'auto' (float32 or the bfloat16 it chose, both within
+        38 dB), 'float32' for exact requests under 'auto', else the service's fixed precision."""
+        return "float32" if exact and self._auto_precision else self._key_precision
 
     def render(self, latents, size: int | None = None, timeout: float | None = None, **kw) -> RenderResult:
         """submit(...).wait(timeout), at INTERACTIVE priority unless told otherwise."""
@@ -317,6 +342,7 @@ class RenderService:
         self._hooks: list = []               # layer hooks that stop a render when shutting down
         self._mem_cap: int | None = None
         self._oom_cap: int | None = None
+        self._idle_task = None               # run by the worker when it has nothing else to do
 
     @property
     def sizer(self) -> BatchSizer:
@@ -369,15 +395,28 @@ class RenderService:
         if self.device.type == "cpu" and self.num_threads != 0:
             torch.set_num_threads(self.num_threads or default_num_threads())
         while True:
+            idle_task = None
             with self._cond:
                 while not self._stopping and (self._paused or not self._has_work_locked()):
+                    if self._idle_task is not None and not self._paused:
+                        idle_task, self._idle_task = self._idle_task, None
+                        break
                     self._cond.wait()
                 if self._stopping:
                     return
-                prio = next((p for p in Priority if self._queues[p]), None)
-                if prio is None:
-                    continue
-                jobs = [r for r in self._queues[prio] if not r.finished and not r.exhausted]
+                if idle_task is None:
+                    prio = next((p for p in Priority if self._queues[p]), None)
+                    if prio is None:
+                        continue
+                    jobs = [r for r in self._queues[prio] if not r.finished and not r.exhausted]
+            if idle_task is not None:
+                try:
+                    idle_task()
+                except RenderInterrupted:
+                    raise
+                except Exception:  # a measurement only: rendering goes on without it
+                    log.exception("render worker idle task failed")
+                continue
             self._batch = []
             try:
                 self._step(prio, jobs)
@@ -450,7 +489,7 @@ class RenderService:
                     i = req.next_index
                     req.next_index += 1
                     spec = self._resolve_noise(req.noise_fn(i))
-                    key = (cache_key(fp, latent_digest(row), spec, req.size, self.precision)
+                    key = (cache_key(fp, latent_digest(row), spec, req.size, self._precision_label(req.exact))
                            if req.cache else None)
                     img = self.cache.get(key) if key is not None else None
                     hits += img is not None
@@ -476,7 +515,7 @@ class RenderService:
             while req.pending:
                 it = req.pending[0]
                 if it.image is None:
-                    key = (req.size, req.preview) + it.noise.batch_key
+                    key = (req.size, req.preview, req.exact) + it.noise.batch_key
                     if compat is None:
                         compat = key
                     elif key != compat or n >= limit:
@@ -514,6 +553,52 @@ class RenderService:
                 self._compile_failed(e)
         self._prepared_gen = gen
         self._per_image_s, self._max_n_seen, self._mem_cap, self._oom_cap = None, 0, None, None
+        if self._auto_precision:
+            self._set_precision(self._precision_memory.get(self._precision_key()))
+            choice = self.precision_choice
+            if choice is not None and not choice.forms_measured:   # measured, then closed before idle
+                one = torch.from_numpy(np.zeros((1, self._info.num_ws, self._info.w_dim), np.float32))
+                self._schedule_forms(one.to(self.device), "const", None, 1.0, None, None, None)
+
+    def _precision_key(self) -> str:
+        return PrecisionMemory.key(self._fingerprint, self.device.type, torch.get_num_threads())
+
+    def _set_precision(self, choice: PrecisionChoice | None) -> None:
+        self.precision_choice = choice
+        self.dtype = choice.torch_dtype if choice is not None else torch.float32
+        apply_modconv_forms(self._model, choice.fused_layers if choice is not None else ())
+        self.precision = str(self.dtype).replace("torch.", "")
+        if choice is not None:
+            log.info("render precision for %s: %s", self._info.resolution, choice.reason)
+
+    def _calibrate_precision(self, ws, mode, seeds, strength, layers, maps, preview, size, u8_32, per_face_32):
+        """After a float32 batch: its first face again in bfloat16; keep bfloat16 if it agrees and is faster."""
+        t0 = time.perf_counter()
+        one = (seeds[:1] if seeds is not None else None, maps[:1] if maps is not None else None)
+        u8_bf = to_uint8(resize_images(self._synthesize(ws[:1], mode, one[0], strength, layers, one[1], preview,
+                                                        dtype=CANDIDATE_DTYPE), size))
+        choice = decide_precision(psnr_u8(u8_bf, u8_32[:1]), per_face_32 / max(time.perf_counter() - t0, 1e-9))
+        self._set_precision(choice)
+        self._precision_memory.put(self._precision_key(), choice)
+        self._schedule_forms(ws[:1].clone(), mode, one[0], strength, layers, one[1], preview)
+
+    def _schedule_forms(self, ws1, mode, seeds, strength, layers, maps, preview) -> None:
+        """The modulated-conv form per layer at batch 1, in the chosen precision (StyleGAN2 only):
+        a handful of one-face renders, so it waits until the worker has nothing else to do."""
+        gen = self._prepared_gen
+
+        def measure():
+            choice = self.precision_choice
+            if self._prepared_gen != gen or choice is None or choice.forms_measured:
+                return
+            dtype = choice.torch_dtype
+            with torch.inference_mode():
+                fused = choose_modconv_forms(self._model, lambda: self._synthesize(
+                    ws1, mode, seeds, strength, layers, maps, preview, dtype=dtype))
+            choice = dataclasses.replace(choice, fused_layers=fused, forms_measured=True)
+            self._set_precision(choice)
+            self._precision_memory.put(self._precision_key(), choice)
+        self._idle_task = measure
 
     def _compile_failed(self, e: Exception) -> None:
         log.warning("torch.compile unusable here (%s: %s); rendering eagerly", type(e).__name__, e)
@@ -563,16 +648,21 @@ class RenderService:
             base = torch.cuda.memory_allocated(dev)
         with torch.inference_mode():
             preview = _preview_size(size) if items[0].req.preview else None
-            u8 = to_uint8(resize_images(self._synthesize(ws, mode, seeds, strength, layers, maps, preview), size))
+            exact = items[0].req.exact and self._auto_precision
+            u8 = to_uint8(resize_images(self._synthesize(ws, mode, seeds, strength, layers, maps, preview,
+                                                         dtype=torch.float32 if exact else None), size))
+            dt = time.perf_counter() - t0
+            if self._auto_precision and self.precision_choice is None and not exact:
+                self._calibrate_precision(ws, mode, seeds, strength, layers, maps, preview, size, u8, dt / n)
         out = [u8[i].copy() for i in range(n)]  # own buffers: exact cache accounting
-        dt = time.perf_counter() - t0
         for it in items:
             it.req.render_s += dt / n
         self._record_batch(prio, n, dt, base)
         return out
 
-    def _synthesize(self, ws, mode, seeds, strength, layers=None, maps=None, preview_size=None):
-        dtype = None if self.dtype == torch.float32 else self.dtype
+    def _synthesize(self, ws, mode, seeds, strength, layers=None, maps=None, preview_size=None, dtype=None):
+        dtype = dtype or self.dtype
+        dtype = None if dtype == torch.float32 else dtype
         if mode == "maps":        # each image its own explicit maps, stacked per noise input
             from .noise import NOISE_MAPS
 

@@ -114,9 +114,11 @@ class RenderRequest:
     """One submitted request or job (internal; guarded by the service's lock)."""
 
     def __init__(self, rid, priority, size, token, callback, model_gen, *, cache, collect,
-                 source=None, noise_fn=None, total=None, on_images=None, on_progress=None, preview=False):
+                 source=None, noise_fn=None, total=None, on_images=None, on_progress=None, preview=False,
+                 exact=False):
         self.id, self.priority, self.size, self.token = rid, Priority(priority), size, token
         self.preview = preview       # rendered through the generator's preview path (stops early)
+        self.exact = exact           # never in the reduced precision that 'auto' may choose (exports)
         self.callback, self.on_images, self.on_progress = callback, on_images, on_progress
         self.model_gen, self.cache, self.collect = model_gen, cache, collect
         self.source, self.noise_fn, self.total = source, noise_fn, total

@@ -10,6 +10,7 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # never open windows in tests
 # slow image edits keep results in a cache folder: never the user's own during tests
 os.environ.setdefault("LATENT_EXPLORER_CACHE_DIR", tempfile.mkdtemp(prefix="latent-explorer-test-cache-"))
+os.environ.setdefault("LATENT_EXPLORER_PRECISION", "float32")  # exact pictures; tests of "auto" ask for it
 # every other user file (library, workspaces, encoders, settings) too
 os.environ.setdefault("LATENT_EXPLORER_HOME", tempfile.mkdtemp(prefix="latent-explorer-test-home-"))
 

@@ -238,6 +238,7 @@ class DirectionsPanel(QWidget):
         self.tasks = Tasks(self)             # PCA / SeFa / fits off the GUI thread
         self.tasks.busyChanged.connect(self._tasks_busy)
         self._pair_waiting = None        # (cell, after) to render once the panel is shown
+        self._pair_sent: dict = {}       # which -> (latent, size, model) last asked for
         self._pending_values: dict = {}  # slider values of a workspace for directions not added yet
         self._build()
         self.set_model(None, {})
@@ -353,16 +354,14 @@ class DirectionsPanel(QWidget):
         lv.addWidget(self.strip)
         lay.addWidget(self.label_box)
 
-        self.plots = None
+        # The plots (pyqtgraph: 0.18 s of imports) are built when first expanded or asked for, not
+        # while the window opens and the first screen renders.
+        self._plots = None
+        self._plots_failed = False
         self.plots_box = QCollapsible("Plots")
         self.plots_box.setDuration(0)
-        try:
-            from .direction_plots import DirectionPlots
-            self.plots = DirectionPlots()
-            self.plots_box.addWidget(self.plots)
-        except Exception as e:  # noqa: BLE001 - the plots are optional; the sliders must still work
-            self.plots_box.addWidget(QLabel(f"Plots unavailable ({e})"))
         self.plots_box.collapse(animate=False)
+        self.plots_box.toggled.connect(lambda *_: self.plots)
         lay.addWidget(self.plots_box)
 
         self.pca_button.clicked.connect(lambda: self.add_unsupervised("pca"))
@@ -582,8 +581,8 @@ class DirectionsPanel(QWidget):
         self.empty_label.setVisible(not self.rows)
         self.apply_button.setEnabled(self.gen is not None and bool(self.rows))
         self._update_counts()
-        if self.plots is not None:
-            self.plots.set_directions(list(self.directions.values()))
+        if self._plots is not None:
+            self._plots.set_directions(list(self.directions.values()))
         self._update_plots()
         self.directionsChanged.emit()
 
@@ -593,15 +592,31 @@ class DirectionsPanel(QWidget):
             return cells, np.zeros((0, self.gen.info.w_dim if self.gen else 0), np.float32)
         return cells, np.stack([c.latent.ws[0] for c in cells]).astype(np.float32)
 
+    @property
+    def plots(self):
+        """The loading / correlation plots (built on first use), or None where pyqtgraph fails."""
+        if self._plots is None and not self._plots_failed:
+            try:
+                from .direction_plots import DirectionPlots
+                self._plots = DirectionPlots()
+                self.plots_box.addWidget(self._plots)
+            except Exception as e:  # noqa: BLE001 - the plots are optional; the sliders must still work
+                self._plots_failed = True
+                self.plots_box.addWidget(QLabel(f"Plots unavailable ({e})"))
+                return None
+            self._plots.set_directions(list(self.directions.values()))
+            self._update_plots()
+        return self._plots
+
     def _update_plots(self) -> None:
-        if self.plots is None:
+        if self._plots is None:
             return
         row = self.active_row or (next(iter(self.rows.values())) if self.rows else None)
         d = row.direction if row is not None else self.fitted
         if d is None or self.gen is None:
-            self.plots.set_scores(None, None)
+            self._plots.set_scores(None, None)
             return
-        self.plots.set_scores(d, self._grid_w()[1])
+        self._plots.set_scores(d, self._grid_w()[1])
 
     # ================================================================== before / after
     def show_pair(self, cell, after) -> None:
@@ -623,8 +638,12 @@ class DirectionsPanel(QWidget):
         if latent is None or not bridge.ready or self.gen is None:
             tile.set_image(None)
             return
-        tile.set_pending(True)
         size = max(8, min(int(PAIR_PX * self.devicePixelRatioF()), self.gen.info.resolution))
+        sent = self._pair_sent.get(which)
+        if sent is not None and sent[0] is latent and sent[1:] == (size, self.gen) and tile.pending:
+            return   # the same picture is on its way (selection and preview both ask at start-up)
+        self._pair_sent[which] = (latent, size, self.gen)
+        tile.set_pending(True)
 
         def done(result, tile=tile, latent=latent):
             if result.status is Status.OK and shiboken6.isValid(tile):

@@ -54,7 +54,7 @@ class Exporter(QObject):
             self.tasks.start(_write_all, folder, latents, images, model_name, self.post,
                              on_done=lambda paths: self._written(paths, folder, size), on_error=self._failed)
 
-        self.bridge.submit(latents, size, rendered, priority=Priority.PREFETCH)
+        self.bridge.submit(latents, size, rendered, priority=Priority.PREFETCH, exact=True)
 
     def _written(self, paths: list[Path], folder: Path, size: int | None = None) -> None:
         self._busy(-1)

@@ -72,17 +72,19 @@ class RenderBridge(QObject):
 
     # ----- requests ---------------------------------------------------------------------
     def submit(self, latents: Sequence[Latent], size: int | None, handler: Callable[[RenderResult], None],
-               priority: Priority = Priority.VISIBLE, token: Hashable | None = None, preview: bool = False):
+               priority: Priority = Priority.VISIBLE, token: Hashable | None = None, preview: bool = False,
+               exact: bool = False):
         """Render `latents` at `size` (None: the model's resolution); handler(result) runs on the GUI
         thread. A handler that is a bound method of a deleted QObject is skipped. preview: the
-        generator's cheap preview path where it has one (result.preview says)."""
+        generator's cheap preview path where it has one (result.preview says). exact: float32 even
+        where the service's precision 'auto' chose bfloat16 (exports)."""
         if self.service is None:
             return None
         ws = np.stack([lat.ws for lat in latents])
         noise = [lat.noise for lat in latents]
         ref = _weak_handler(handler)
         return self.service.submit(ws, size, priority=priority, token=token, noise=noise, preview=preview,
-                                   callback=lambda result: self._posted.emit(ref, result))
+                                   exact=exact, callback=lambda result: self._posted.emit(ref, result))
 
     def submit_tile(self, latents: Sequence[Latent], size: int, handler: Callable[[RenderResult], None],
                     priority: Priority = Priority.INTERACTIVE, token: Hashable | None = None):

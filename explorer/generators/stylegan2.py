@@ -18,9 +18,38 @@ NoiseList = list  # list[torch.Tensor | None], one entry per noise input, in lay
 
 
 def use_fused_modconv(module: nn.Module, x: torch.Tensor) -> bool:
-    """Grouped (fused) modulated conv only for CUDA inference: on CPU the unfused form (scale the
-    activations, share one weight over the batch) is ~3x faster, and in training it always is."""
-    return not module.training and x.device.type == "cuda"
+    """Grouped (fused) modulated conv for CUDA inference. On a CPU the unfused form (scale the
+    activations, share one weight over the batch) is faster at batch > 1 (fused: 11% slower at
+    batch 4) and in training always; at batch 1 it depends on the layer, so a layer uses the fused
+    form there only where the one-off calibration found it faster (`fused_at_batch1`, set by
+    explorer.precision.choose_modconv_forms)."""
+    if module.training:
+        return False
+    if x.device.type == "cuda":
+        return True
+    return x.shape[0] == 1 and getattr(module, "fused_at_batch1", False)
+
+
+def inference_weights(module: nn.Module, x: torch.Tensor):
+    """(sum of squared weights [O, I], weight in the dtype the conv will run in) for an unfused
+    modulated conv at inference, computed once per weight version, dtype and device instead of on
+    every call (under bfloat16 autocast the casts and the squares were ~10% of a CPU render).
+    (None, None) while training or recording gradients."""
+    weight = module.weight
+    if module.training or torch.is_grad_enabled():
+        return None, None
+    dtype = x.dtype
+    if torch.is_autocast_enabled(x.device.type):
+        dtype = torch.get_autocast_dtype(x.device.type)
+    key = (weight._version, weight.data_ptr(), dtype, x.device)
+    cache = module.__dict__.get("_inference_weights")
+    if cache is None or cache[0] != key:
+        with torch.autocast(x.device.type, enabled=False):
+            wsq = weight.detach().float().square().sum(dim=[2, 3])
+            wc = weight.detach().to(dtype)
+        cache = (key, wsq, wc)
+        module.__dict__["_inference_weights"] = cache
+    return cache[1], cache[2]
 
 
 def make_resample_filter(taps: list[float]) -> torch.Tensor:
@@ -47,8 +76,11 @@ class SynthesisLayer(nn.Module):
 
     def forward(self, x, w, resample_filter, noise: torch.Tensor | None, gain: float = 1.0):
         styles = self.affine(w)
+        fused = use_fused_modconv(self, x)
+        wsq, wc = (None, None) if fused else inference_weights(self, x)
         x = modulated_conv2d(x, self.weight, styles, demodulate=True, padding=self.padding,
-                             up=self.up, resample_filter=resample_filter, fused=use_fused_modconv(self, x))
+                             up=self.up, resample_filter=resample_filter, fused=fused,
+                             weight_sq=wsq, conv_weight=wc)
         if noise is not None and self.use_noise:
             x = x + noise.to(x.dtype) * self.noise_strength.to(x.dtype)
         clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
@@ -68,7 +100,9 @@ class ToRGBLayer(nn.Module):
 
     def forward(self, x, w):
         styles = self.affine(w) * self.weight_gain
-        x = modulated_conv2d(x, self.weight, styles, demodulate=False, padding=0, fused=use_fused_modconv(self, x))
+        fused = use_fused_modconv(self, x)
+        _, wc = (None, None) if fused else inference_weights(self, x)
+        x = modulated_conv2d(x, self.weight, styles, demodulate=False, padding=0, fused=fused, conv_weight=wc)
         return bias_act(x, self.bias, lrelu=False, clamp=self.conv_clamp)
 
 

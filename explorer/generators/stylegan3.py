@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from .mapping import FullyConnected
-from .ops import DEMOD_EPS, LRELU_GAIN, bias_act, upfirdn2d
+from .ops import DEMOD_EPS, LRELU_GAIN, bias_act, conv_dtype, upfirdn2d
 
 
 class FourierInput(nn.Module):
@@ -108,16 +108,24 @@ class SynthesisLayerSG3(nn.Module):
             wt = wt * (wt.square().sum(dim=[2, 3, 4], keepdim=True) + DEMOD_EPS).rsqrt()
         wt = wt * self.magnitude_ema.rsqrt()
         k = self.conv_kernel
-        y = torch.nn.functional.conv2d(x.reshape(1, -1, *x.shape[2:]),
-                                       wt.reshape(-1, self.in_channels, k, k).to(x.dtype),
-                                       padding=k - 1, groups=n)
+        # The bias rides on the convolution (one pass less over its output); `conv_precision`
+        # (bfloat16 on a CPU that has it) applies to this convolution only: the long resampling
+        # filters and the nonlinearity stay float32, where they are faster on a CPU and exact.
+        cdt = conv_dtype() if x.dtype == torch.float32 else x.dtype
+        y = torch.nn.functional.conv2d(x.reshape(1, -1, *x.shape[2:]).to(cdt),
+                                       wt.reshape(-1, self.in_channels, k, k).to(cdt),
+                                       self.bias.to(cdt).repeat(n), padding=k - 1, groups=n).to(x.dtype)
         y = y.reshape(n, self.out_channels, *y.shape[2:])
-        # Filtered leaky ReLU (paper, section 3.2).
-        y = bias_act(y, self.bias, lrelu=False)
-        y = upfirdn2d(y, self.up_filter, up=self.up_factor, padding=self.padding,
-                      gain=float(self.up_factor ** 2))
+        # Filtered leaky ReLU (paper, section 3.2). lrelu(z) * g == lrelu(z * g) for g > 0, so the
+        # gain rides on the (linear) upsampling filter; lrelu and clamp then work in place.
         gain, slope = (1.0, 1.0) if self.is_torgb else (LRELU_GAIN, 0.2)
-        y = bias_act(y, None, lrelu=not self.is_torgb, gain=gain, slope=slope, clamp=self.conv_clamp)
+        y = upfirdn2d(y, self.up_filter, up=self.up_factor, padding=self.padding,
+                      gain=float(self.up_factor ** 2) * gain)
+        inplace = not torch.is_grad_enabled() and y is not x
+        if not self.is_torgb:
+            y = torch.nn.functional.leaky_relu(y, slope, inplace=inplace)
+        if self.conv_clamp is not None and self.conv_clamp >= 0:
+            y = y.clamp_(-self.conv_clamp, self.conv_clamp) if inplace else y.clamp(-self.conv_clamp, self.conv_clamp)
         return upfirdn2d(y, self.down_filter, down=self.down_factor)
 
 
