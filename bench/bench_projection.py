@@ -69,7 +69,7 @@ def table(gen, faces, encoder, clf, steps_list=(100, 500), w_avg_lr: float | Non
             t0 = time.perf_counter()
             rows[f"w_avg + {steps} steps, lr {w_avg_lr}"] = [
                 project(gen, f, space="w+", steps=steps, start="w_avg", lr=w_avg_lr).image for f in faces]
-            times[(f"w_avg", f"{steps} steps, lr {w_avg_lr}")] = (time.perf_counter() - t0) / len(faces)
+            times[("w_avg", f"{steps} steps, lr {w_avg_lr}")] = (time.perf_counter() - t0) / len(faces)
     print("| start | PSNR (dB) median | PSNR mean | feature distance mean | s / face |")
     print("|---|---|---|---|---|")
     for name, ims in rows.items():

@@ -1,12 +1,8 @@
 """Loading checkpoints safely: own format round trip, bad files, malicious .pt, format by content."""
 from __future__ import annotations
 
-import io
 import os
-import pickle
-import zipfile
 
-import numpy as np
 import pytest
 import torch
 

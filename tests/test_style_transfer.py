@@ -4,7 +4,6 @@ to the previous frame, cancel stops early; style files are checked; the plugin r
 caches its result and runs in clips; the CLI writes a PNG with the recipe."""
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pytest

@@ -831,7 +831,7 @@ class MainWindow(QMainWindow):
         self.statusBar().clearMessage()
         self.generator = gen
         self.model_path = str(path)
-        service = self.bridge.set_generator(gen, **self.render_options)
+        self.bridge.set_generator(gen, **self.render_options)
         self.runner.model = gen
         self.photos.model = gen
         self.photos.model_path = self.model_path

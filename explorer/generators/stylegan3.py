@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from .mapping import FullyConnected
-from .ops import DEMOD_EPS, LRELU_GAIN, bias_act, conv_dtype, upfirdn2d
+from .ops import DEMOD_EPS, LRELU_GAIN, conv_dtype, upfirdn2d
 
 
 class FourierInput(nn.Module):
