@@ -19,6 +19,7 @@ from typing import Callable, Iterable, Sequence
 
 from .latents import Latent
 from .timeline import Timeline
+from .undo import UndoStack
 
 SESSION_FORMAT = "latent-explorer-session"
 SESSION_VERSION = 1
@@ -118,6 +119,7 @@ class Session:
         self.timeline: Timeline | None = None
         self._listeners: list[Listener] = []
         self.quiet = 0                    # > 0: changes are not announced (reading back)
+        self.undo = UndoStack()           # undoable steps on this session (explorer/session_commands.py)
 
     # ----- events ---------------------------------------------------------------------------
     def subscribe(self, fn: Listener) -> Callable[[], None]:

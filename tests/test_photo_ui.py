@@ -135,8 +135,8 @@ def test_the_seeds_demo_in_one_flow(qtbot, window, tmp_path):
     window.timeline_dock.raise_()
     qtbot.waitUntil(lambda: window.timeline_panel.track.width() > 100, timeout=WAIT_MS)
     tp = window.timeline_panel
-    tp.timeline.duration, tp.timeline.fps = 1.0, 8.0
-    tp._sync_controls()
+    tp.duration_box.setValue(1.0)
+    tp.fps_box.setValue(8.0)
     for cell, x in ((jon, 0.0), (child, 0.5), (old_jon, 1.0)):
         drop_on_track(window, [window.grid_model.row_of(cell)], x)
     assert len(tp.timeline.keyframes) == 3

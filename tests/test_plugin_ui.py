@@ -200,3 +200,25 @@ def test_plugin_list_rebuilds_after_discover(qtbot, registry):
     qtbot.addWidget(view)
     registry.register(AllFields, source="test")
     assert view.item("test.all_fields").text(COL_SOURCE) == "test"
+
+
+def test_inspector_sections_are_the_plugins_own_forms(qtbot, window):
+    """Truncation, antiface and children are generated from the registered plugins' schemas: one
+    editor per declared parameter (the children's seed is the inspector's: a new litter per click),
+    and what the editors say is what the plugin receives."""
+    insp = window.inspector
+    for form, pid, hidden in ((insp.trunc_form, "builtin.truncation", set()),
+                              (insp.anti_form, "builtin.antiface", set()),
+                              (insp.child_form, "builtin.children", {"seed"})):
+        plugin = window.registry.get(pid)
+        assert form.plugin is plugin
+        assert set(form.editors) == {f.name for f in plugin.params} - hidden
+        for f in plugin.params:
+            if f.name in form.editors:
+                assert form.editors[f.name].toolTip() == f.help
+    insp.trunc_form.editor("psi").slider.setValue(0.25)
+    insp.trunc_form.editor("layers").set_value("medium")
+    assert insp.truncation_params() == {"psi": 0.25, "layers": "medium"}
+    insp.child_form.editor("coarse").slider.setValue(0.9)
+    p = insp.children_params()
+    assert p["coarse"] == 0.9 and p["seed"] == insp.litter and set(p) == {"count", "coarse", "medium", "fine", "seed"}

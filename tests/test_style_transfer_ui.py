@@ -29,8 +29,8 @@ def qimage_array(img: QImage) -> np.ndarray:
 def open_form(qtbot, window):
     window.act_style_transfer.trigger()
     insp = window.inspector
-    assert insp._form is not None and insp._form.plugin.id == "builtin.style_transfer"
-    form = insp._form
+    assert insp.more_form is not None and insp.more_form.plugin.id == "builtin.style_transfer"
+    form = insp.more_form
     form.editors["iterations"].set_value(20)
     form.editors["size"].set_value(64)
     return form

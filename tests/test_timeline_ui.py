@@ -44,8 +44,9 @@ def panel(window, qtbot):
     window.timeline_dock.raise_()
     qtbot.waitUntil(lambda: window.timeline_panel.track.width() > 100, timeout=WAIT_MS)
     p = window.timeline_panel
-    p.timeline.duration, p.timeline.fps = 1.0, 10.0
-    p._sync_controls()
+    p.duration_box.setValue(1.0)
+    p.fps_box.setValue(10.0)
+    window.undo_stack.clear()                     # the tests count their own steps from here
     for k, x in enumerate((0.0, 0.5, 1.0)):
         drop_on_track(window, [k], x)
     return p
@@ -118,7 +119,6 @@ def test_segment_settings_move_remove_and_loop(window, panel, qtbot):
     # Delete removes the selected keyframe (not the faces selected in the grid)
     from tests.window_support import select_rows
     select_rows(window, [5])
-    window._update_actions()
     n_cells = window.grid_model.rowCount()
     assert window.act_delete.isEnabled()           # the window's Delete would take the key otherwise
     panel.track.select(tl.keyframes[1])
@@ -173,7 +173,7 @@ def test_export_size_above_the_model_can_be_typed_and_says_so(window, panel, qtb
     assert dlg.size_box.value() == 4 * res
     assert not dlg.size_note.isHidden() and f"{res} px" in dlg.size_note.text()
     assert not dlg.progress.isTextVisible()          # the slim bar clipped "42%"; the label says it
-    dlg._on_progress(3, 12, 4.0)
+    dlg.show_progress(3, 12, 4.0)
     assert dlg.eta_label.text().startswith("25% · frame 3/12")
     dlg.close()
 
@@ -302,7 +302,7 @@ def test_loop_drops_at_the_track_ends_make_a_seamless_loop(window, qtbot):
     qtbot.waitUntil(lambda: p.track.width() > 100, timeout=WAIT_MS)
     p.timeline.duration, p.timeline.fps = 2.0, 10.0
     p.loop_box.setChecked(True)
-    near = 1.5 / max(1, p.track.width() - 2 * p.track._margin())   # a pixel and a half from each end
+    near = 1.5 / max(1, p.track.width() - 2 * p.track.margin())   # a pixel and a half from each end
     drop_on_track(window, [0], near)
     drop_on_track(window, [1], 1.0 - near)
     tl = p.timeline

@@ -203,8 +203,7 @@ def test_mixing_matrix(qtbot, window, gen, tmp_path):
     assert len(m.destinations) == 2
     qtbot.waitUntil(lambda: len(m.mixes) == 4, timeout=WAIT_MS)
     fine_or_medium = "medium"
-    m.group.set_value(fine_or_medium)
-    m._group_changed(fine_or_medium)
+    m.group.buttons[fine_or_medium].click()                 # as a user picks the layers
     qtbot.waitUntil(lambda: len(m.mixes) == 4 and m.mixes[(1, 0)].recipe["params"]["layers"] == "medium",
                     timeout=WAIT_MS)
     assert np.array_equal(m.mixes[(1, 0)].ws, mix_layers(model.cell(3).latent.ws, model.cell(0).latent.ws,
@@ -286,7 +285,7 @@ def test_antiface_on_one_group_and_truncation_with_cutoff(qtbot, window, gen):
     select_rows(window, [1, 4])
     a, b = model.cell(1), model.cell(4)
     n = model.rowCount()
-    insp.anti_layers.set_value("coarse")
+    insp.anti_form.editor("layers").set_value("coarse")      # the form made from the plugin's schema
     insp.apply_antiface()
     qtbot.waitUntil(lambda: model.rowCount() == n + 2, timeout=WAIT_MS)
     w_avg = gen.w_avg.numpy()
@@ -295,14 +294,14 @@ def test_antiface_on_one_group_and_truncation_with_cutoff(qtbot, window, gen):
     window.undo_stack.undo()                                 # one step for the whole selection
     assert model.rowCount() == n
     select_rows(window, [1])
-    insp.psi.setValue(-0.5)
-    insp.cutoff.setValue(4)
+    insp.trunc_form.editor("psi").slider.setValue(-0.5)
+    insp.trunc_form.editor("layers").set_value([0, 4])          # custom range: layers 0-3
     insp.apply_truncation()
     qtbot.waitUntil(lambda: model.rowCount() == n + 1, timeout=WAIT_MS)
     assert np.allclose(model.cell(2).latent.ws, truncate(a.latent.ws, w_avg, -0.5, range(0, 4)), atol=1e-6)
     # the new face is selected: its "after" starts empty (no stale preview of the edit just applied) ...
     assert window.selected_cells() == [model.cell(2)] and insp.preview_latent is None
-    insp.psi.setValue(-0.4)                                   # ... and previews as soon as a control moves
+    insp.trunc_form.editor("psi").slider.setValue(-0.4)                                   # ... and previews as soon as a control moves
     qtbot.waitUntil(lambda: insp.preview_latent is not None, timeout=WAIT_MS)
 
 
@@ -310,7 +309,7 @@ def test_children_and_crossbreed(qtbot, window):
     model, insp = window.grid_model, window.inspector
     select_rows(window, [0])
     n = model.rowCount()
-    insp.child_count.setValue(3)
+    insp.child_form.editor("count").control.setValue(3)
     window.act_children.trigger()
     qtbot.waitUntil(lambda: model.rowCount() == n + 3, timeout=WAIT_MS)
     kids = [model.cell(r) for r in (1, 2, 3)]
@@ -324,7 +323,7 @@ def test_children_and_crossbreed(qtbot, window):
     assert not window.act_compare.isEnabled() and not window.act_mix.isEnabled()
     select_rows(window, [0, 5])
     assert insp.cross_button.isEnabled() and window.act_crossbreed.isEnabled()
-    insp.child_count.setValue(2)
+    insp.child_form.editor("count").control.setValue(2)
     window.act_crossbreed.trigger()
     qtbot.waitUntil(lambda: model.rowCount() == n + 5, timeout=WAIT_MS)
     assert model.cell(6).latent.recipe["plugin"] == "builtin.crossbreed"
@@ -343,23 +342,21 @@ def test_noise_strip_and_recipe_tree(qtbot, window):
     assert lines[1].startswith("  target") and "Seed 0" in lines[1]
     assert lines[2].startswith("  source") and "Seed 1" in lines[2]
     assert "Mix of seed 0 and seed 1" in insp.recipe_label.text()
-    insp.noise_count.setValue(4)
-    insp._run_strip()
+    insp.noise_count.setValue(4)                            # the strip follows its controls
     qtbot.waitUntil(lambda: len(insp.strip_latents) == 4 and all(t.image is not None for t in insp.strip_tiles),
                     timeout=WAIT_MS)
     assert len({lat.noise.seed for lat in insp.strip_latents}) == 4
     n = window.grid_model.rowCount()
     insp.add_strip()
     assert window.grid_model.rowCount() == n + 4
-    insp.noise_mode.set_value("none")
-    insp._run_strip()
-    assert [lat.noise.mode for lat in insp.strip_latents] == ["none"]
+    insp.noise_mode.buttons["none"].click()
+    qtbot.waitUntil(lambda: [lat.noise.mode for lat in insp.strip_latents] == ["none"], timeout=WAIT_MS)
 
 
 def test_inspector_follows_the_selection_after_new_batch_and_drops_old_previews(qtbot, window):
     insp, model = window.inspector, window.grid_model
     select_rows(window, [2])
-    insp.psi.setValue(-0.5)                                  # tuning truncation previews "after"
+    insp.trunc_form.editor("psi").slider.setValue(-0.5)                                  # tuning truncation previews "after"
     qtbot.waitUntil(lambda: insp.preview_latent is not None, timeout=WAIT_MS)
     assert insp.after_tile.caption
     select_rows(window, [3])                                 # another face: no stale "after" from face 2
@@ -486,7 +483,7 @@ def test_variation_says_so_when_the_model_has_no_active_noise(qtbot, window):
     assert not insp.noise_active and not insp.no_noise_note.isHidden()
     assert "no active noise" in insp.no_noise_note.text()
     assert not any(w.isEnabled() for w in insp.variation_controls)
-    insp._run_strip()
+    insp.resample()
     assert insp.strip_latents == [] or not insp.strip_tiles
     insp.set_model(window.generator)
     assert insp.noise_active and insp.no_noise_note.isHidden()
@@ -500,13 +497,13 @@ def test_more_edits_run_any_plugin_through_its_form(qtbot, window, gen):
     idx = insp.more_combo.findData("builtin.exaggerate")
     assert idx >= 0, [insp.more_combo.itemData(i) for i in range(insp.more_combo.count())]
     insp.more_combo.setCurrentIndex(idx)
-    assert insp._form is not None and insp._form.plugin.id == "builtin.exaggerate"
+    assert insp.more_form is not None and insp.more_form.plugin.id == "builtin.exaggerate"
     n = model.rowCount()
     # edit a parameter in the generated form as a user would: drag its slider, press Apply
-    insp._form.editors["coarse"].slider.setValue(2.5)
-    values = insp._form.values()
+    insp.more_form.editors["coarse"].slider.setValue(2.5)
+    values = insp.more_form.values()
     assert values["coarse"] == 2.5
-    qtbot.mouseClick(insp._form.apply_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(insp.more_form.apply_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: model.rowCount() == n + 1, timeout=WAIT_MS)
     new = model.cell(3)
     factors = {g: values[g] for g in ("coarse", "medium", "fine") if len(gen.info.groups[g])}
@@ -514,8 +511,8 @@ def test_more_edits_run_any_plugin_through_its_form(qtbot, window, gen):
                                                  gen.info.groups), atol=1e-6)
     select_rows(window, [2])                             # an image edit: recorded, applied to the picture
     insp.more_combo.setCurrentIndex(insp.more_combo.findData("builtin.colour_grade"))
-    values = dict(insp._form.values(), saturation=0.0)
-    insp._form.applyRequested.emit(values)
+    values = dict(insp.more_form.values(), saturation=0.0)
+    insp.more_form.applyRequested.emit(values)
     qtbot.waitUntil(lambda: model.rowCount() == n + 2, timeout=WAIT_MS)
     grey = model.cell(3)
     assert grey.latent.post and grey.latent.post[0]["plugin"] == "builtin.colour_grade"
@@ -748,8 +745,7 @@ def test_large_view_and_compare_at_full_resolution(qtbot, window):
     view.pixels_box.setChecked(True)                           # 1:1 pixels: no upscaling claimed
     assert "Lanczos" not in view.info_label.text()
     view.pixels_box.setChecked(False)
-    view.inspector.anti_layers.set_value("all")
-    view.inspector._touch("antiface")
+    view.inspector.anti_form.editor("layers").set_value("all")
     qtbot.waitUntil(lambda: view._preview is not None and view.tiles[0].badge == "preview", timeout=WAIT_MS)
     n = window.grid_model.rowCount()
     view.inspector.apply_antiface()                          # acts on both faces shown
@@ -921,3 +917,27 @@ def test_the_status_bar_counts_the_screens_pictures_in(qtbot, window):
     assert window.update_render_progress().startswith(f"refining {n - 3} of {n}")
     for c in cells[:3]:
         c.preview = False
+
+
+def test_matrix_and_timeline_panels_observe_the_session(qtbot, window):
+    """The matrix and the timeline live in the session: a change made there (by the workspace, a
+    script, an undo) shows in the panels, and the panels' own edits are the session's."""
+    from explorer.session import MatrixState
+    from explorer.timeline import Keyframe, Timeline
+
+    s, model = window.session, window.grid_model
+    a, b = model.cell(0).latent, model.cell(1).latent
+    s.set_matrix(MatrixState([a], [b], "fine"))
+    assert window.matrix.sources == [a] and window.matrix.destinations == [b] and window.matrix.spec == "fine"
+    qtbot.waitUntil(lambda: (0, 0) in window.matrix.mixes, timeout=WAIT_MS)
+    assert window.matrix.mixes[(0, 0)].recipe["params"]["layers"] == "fine"
+    tl = Timeline()
+    tl.add(Keyframe(a, 0.0))
+    tl.add(Keyframe(b, 1.0))
+    s.set_timeline(tl)
+    assert window.timeline_panel.timeline is tl
+    assert window.timeline_panel.scrubber.maximum() == tl.frame_count() - 1
+    window.matrix.clear()                       # the panel's edit is the session's, and one undo step
+    assert s.matrix.sources == [] and s.matrix.destinations == []
+    window.undo_stack.undo()
+    assert s.matrix.sources == [a] and window.matrix.sources == [a]

@@ -44,7 +44,7 @@ class ExportDialog(QDialog):
         self.registry, self.directions = registry, directions
         self.path_chooser = path_chooser or self._ask_path
         self.job = None
-        self._progress.connect(self._on_progress, Qt.QueuedConnection)
+        self._progress.connect(self.show_progress, Qt.QueuedConnection)
         self._done.connect(self._on_done, Qt.QueuedConnection)
 
         form = QFormLayout()
@@ -230,7 +230,7 @@ class ExportDialog(QDialog):
             self.job.cancel()
             self.eta_label.setText("cancelling…")
 
-    def _on_progress(self, done: int, total: int, eta) -> None:
+    def show_progress(self, done: int, total: int, eta) -> None:
         if self.progress.maximum() != total:
             self.progress.setRange(0, total)
         self.progress.setValue(done)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from PySide6.QtCore import QPoint, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QComboBox, QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSpinBox,
                                QVBoxLayout, QWidget)
-from superqt import QCollapsible, QLabeledDoubleSlider, QLabeledSlider
+from superqt import QCollapsible, QLabeledDoubleSlider
 from superqt.utils import qdebounced, signals_blocked
 
 from explorer import plugin_ids as ids
@@ -78,14 +78,15 @@ class Inspector(QScrollArea):
         self.strip_latents: list[Latent] = []
         self._preview_spec = None
         self._preview_generation = 0
-        self._litter = 0
+        self.litter = 0
         self._strip_urgent = False
         self._live: dict[int, tuple] = {}          # tile id -> (tile, picture source) of slow image edits
         runner.image_edits.preview.connect(self._live_preview)
         self._noise_base = 1
         self.noise_active = True
-        self._form = None
+        self.more_form = None
         self._sections: list = []
+        self._section_forms: list = []   # truncation / antiface / children: from the plugins' schemas
         self.recipe_node = None
         self.setWidgetResizable(True)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
@@ -174,28 +175,35 @@ class Inspector(QScrollArea):
         h.addStretch(1)
         v.addLayout(h)
 
+    def _section_form(self, plugin_id: str, v: QVBoxLayout, section: str, hidden=()):
+        """The section's settings: the registered plugin's own form, generated from its parameter
+        schema (a plugin that replaces a built-in brings its own fields)."""
+        from .plugin_form import PluginForm
+
+        plugin = self.runner.plugin(plugin_id)
+        if plugin is None:
+            missing = QLabel(f"The edit {plugin_id} is not installed.")
+            missing.setProperty("role", "hint")
+            v.addWidget(missing)
+            return None
+        form = PluginForm(plugin, show_apply=False, hidden=hidden, show_description=False)
+        form.setObjectName(f"form_{section}")
+        form.paramsChanged.connect(lambda _p: self._touch(section))
+        v.addWidget(form)
+        self._section_forms.append(form)
+        return form
+
     def _build_truncation(self) -> None:
         v = self._section("Truncation")
-        note = QLabel("Makes truncated copies of the selected faces. (The toolbar's ψ sets how new "
-                      "faces are drawn from seeds.)")
+        note = QLabel("Makes truncated copies of the selected faces: ψ 1 keeps the face, 0 is the average "
+                      "face, −1 its antiface. (The toolbar's ψ sets how new faces are drawn from seeds.)")
         note.setWordWrap(True)
         note.setProperty("role", "hint")
         v.addWidget(note)
-        self.psi = _float_slider(-1.0, 1.5, 0.7)
-        v.addWidget(row("ψ", self.psi, "1 keeps the face, 0 is the average face, −1 its antiface, "
-                                        "above 1 exaggerates it"))
-        self.cutoff = QLabeledSlider(Qt.Horizontal)
-        self.cutoff.setRange(1, 18)
-        v.addWidget(row("Layers", self.cutoff, "Truncate only the first N layers (the coarse ones first); "
-                                               "all layers at the right end"))
-        self.cutoff_text = QLabel("")
-        self.cutoff_text.setProperty("role", "hint")
-        v.addWidget(self.cutoff_text)
+        self.trunc_form = self._section_form(ids.TRUNCATION, v, "truncation")
         self.trunc_button = primary("Apply truncation", "Add the truncated version of each selected face")
         self.trunc_button.clicked.connect(self.apply_truncation)
         v.addWidget(self.trunc_button, 0, Qt.AlignRight)
-        self.psi.valueChanged.connect(lambda _v: self._touch("truncation"))
-        self.cutoff.valueChanged.connect(lambda _v: (self._cutoff_label(), self._touch("truncation")))
 
     def _build_antiface(self) -> None:
         v = self._section("Antiface")
@@ -203,9 +211,7 @@ class Inspector(QScrollArea):
         hint.setProperty("role", "hint")
         hint.setWordWrap(True)
         v.addWidget(hint)
-        self.anti_layers = Segmented(LAYER_OPTIONS, "all")
-        self.anti_layers.changed.connect(lambda _k: self._touch("antiface"))
-        v.addWidget(self.anti_layers)
+        self.anti_form = self._section_form(ids.ANTIFACE, v, "antiface")
         self.anti_button = primary("Make antiface", "Add the antiface of each selected face (Ctrl+I)")
         self.anti_button.clicked.connect(self.apply_antiface)
         v.addWidget(self.anti_button, 0, Qt.AlignRight)
@@ -252,17 +258,8 @@ class Inspector(QScrollArea):
 
     def _build_children(self) -> None:
         v = self._section("Children")
-        self.child_count = QLabeledSlider(Qt.Horizontal)
-        self.child_count.setRange(1, 16)
-        self.child_count.setValue(6)
-        v.addWidget(row("Children", self.child_count, "How many variations to add"))
-        self.child_strength = {}
-        for g, words in (("coarse", "pose, shape"), ("medium", "features, hair"), ("fine", "colours, texture")):
-            s = _float_slider(0.0, 1.0, {"coarse": 0.3, "medium": 0.4, "fine": 0.5}[g], 0.05)
-            s.valueChanged.connect(lambda _v: self._touch("children"))
-            self.child_strength[g] = s
-            v.addWidget(row(g.capitalize(), s, f"How much the {words} may change: 0 keeps the parent's, "
-                                               "1 takes a new random face's"))
+        # the seed is the inspector's: each click draws a new litter
+        self.child_form = self._section_form(ids.CHILDREN, v, "children", hidden=("seed",))
         h = QHBoxLayout()
         self.cross_button = QPushButton("Crossbreed two")
         self.cross_button.setToolTip("Children of the two selected faces: each layer from one parent (Ctrl+B)")
@@ -297,13 +294,9 @@ class Inspector(QScrollArea):
             self.subtitle.setText("Open a checkpoint to draw faces; the edits appear here.")
             return
         info = gen.info
-        with signals_blocked(self.cutoff):
-            self.cutoff.setRange(1, info.num_ws)
-            self.cutoff.setValue(info.num_ws)
-        self._cutoff_label()
-        enabled = available_groups(info.groups)
-        for seg in (self.anti_layers, self.noise_layers):
-            seg.set_enabled_keys(enabled)
+        for form in self._section_forms:
+            form.set_info(info)
+        self.noise_layers.set_enabled_keys(available_groups(info.groups))
         self.noise_active = gen.has_active_noise()
         self.no_noise_note.setVisible(not self.noise_active)
         for w in self.variation_controls:
@@ -370,33 +363,24 @@ class Inspector(QScrollArea):
         """The recipe tree as indented lines (what the label shows)."""
         return self.recipe_node.lines() if self.recipe_node is not None else []
 
-    def _cutoff_label(self) -> None:
-        if self.model is None:
-            self.cutoff_text.setText("")
-            return
-        info, n = self.model.info, self.cutoff.value()
-        if n >= info.num_ws:
-            self.cutoff_text.setText(f"All {info.num_ws} layers")
-        else:
-            names = [g for g, r in info.groups.items() if len(r) and r.start < n]
-            self.cutoff_text.setText(f"Layers 0–{n - 1} ({', '.join(names)}); the rest keep the face")
-
     # ================================================================== params of the sections
     def layers_param(self, key):
         return key if key in LAYER_CHOICES else ALL
 
+    @staticmethod
+    def _form_values(form) -> dict:
+        return form.values() if form is not None else {}
+
     def truncation_params(self) -> dict:
-        n = self.cutoff.value()
-        layers = "all" if self.model is None or n >= self.model.info.num_ws else [0, n]
-        return {"psi": round(float(self.psi.value()), 4), "layers": layers}
+        return self._form_values(self.trunc_form)
 
     def antiface_params(self) -> dict:
-        return {"layers": self.layers_param(self.anti_layers.value())}
+        return self._form_values(self.anti_form)
 
     def children_params(self) -> dict:
-        p = {g: round(float(s.value()), 4) for g, s in self.child_strength.items()}
-        p["count"] = int(self.child_count.value())
-        p["seed"] = self._litter
+        p = self._form_values(self.child_form)
+        if self.child_form is not None and "seed" in {f.name for f in self.child_form.plugin.params}:
+            p["seed"] = self.litter
         return p
 
     def _params_for(self, plugin_id: str, wanted: dict) -> dict:
@@ -599,15 +583,16 @@ class Inspector(QScrollArea):
     def make_children(self) -> None:
         if not self.cells:
             return
-        self._litter += 1       # each click: a new litter (the plugin's randomness follows its params)
+        self.litter += 1       # each click: a new litter (the plugin's randomness follows its params)
         self._apply_each(ids.CHILDREN, self.children_params(), f"Children of {self._what()}", self.cells[:1])
 
     def crossbreed(self) -> None:
         if len(self.cells) != 2 or self.model is None:
             return
-        self._litter += 1
+        self.litter += 1
         a, b = self.cells[0], self.cells[1]
-        params = self._params_for(ids.CROSSBREED, {"count": int(self.child_count.value()), "seed": self._litter})
+        count = int(self._form_values(self.child_form).get("count", 6))
+        params = self._params_for(ids.CROSSBREED, {"count": count, "seed": self.litter})
         self.runner.apply(ids.CROSSBREED, [a.latent, b.latent], params,
                           lambda lats: self.addGroups.emit([(b, lats)], f"Crossbreed {a.label} and {b.label}"))
 
@@ -655,10 +640,10 @@ class Inspector(QScrollArea):
         self.verticalScrollBar().setValue(max(0, top))
 
     def _pick_plugin(self, *_args) -> None:
-        if self._form is not None:
-            self._form.setParent(None)
-            self._form.deleteLater()
-            self._form = None
+        if self.more_form is not None:
+            self.more_form.setParent(None)
+            self.more_form.deleteLater()
+            self.more_form = None
         plugin_id = self.more_combo.currentData()
         if not plugin_id:
             return
@@ -670,10 +655,10 @@ class Inspector(QScrollArea):
         except ImportError:
             return
         info = self.model.info if self.model is not None else None
-        self._form = PluginForm(plugin, directions=list((self.runner.directions or {}).keys()), info=info)
-        self._form.applyRequested.connect(lambda params, pid=plugin_id: self._apply_plugin(pid, params))
-        self._form.paramsChanged.connect(lambda params, pid=plugin_id: self._preview_plugin(pid, params))
-        self.more_holder.addWidget(self._form)
+        self.more_form = PluginForm(plugin, directions=list((self.runner.directions or {}).keys()), info=info)
+        self.more_form.applyRequested.connect(lambda params, pid=plugin_id: self._apply_plugin(pid, params))
+        self.more_form.paramsChanged.connect(lambda params, pid=plugin_id: self._preview_plugin(pid, params))
+        self.more_holder.addWidget(self.more_form)
 
     def _apply_plugin(self, plugin_id: str, params: dict) -> None:
         plugin = self.runner.plugin(plugin_id)

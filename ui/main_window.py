@@ -2,8 +2,9 @@
 matrix below; menus, toolbar and shortcuts for every action; settings kept between runs.
 
 The window wires views to the engine. Grid operations (new faces, mixes, edits, deletes) are
-QUndoCommands; edits run through the plugin registry off the GUI thread (EditRunner); pictures
-come from the render service through the RenderBridge; models load in the background.
+undo steps on the session (explorer/session_commands.py, a Qt-free undo stack shown through
+ui/undo_adapter.py); edits run through the plugin registry off the GUI thread (EditRunner);
+pictures come from the render service through the RenderBridge; models load in the background.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import random
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QItemSelectionModel, QMimeData, QSettings, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QGuiApplication, QKeySequence, QUndoStack
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (QAbstractItemView, QApplication, QDockWidget, QDoubleSpinBox, QFileDialog,
                                QInputDialog, QLabel, QMainWindow, QMenu, QProgressBar, QSlider, QStackedWidget,
                                QVBoxLayout, QWidget)
@@ -25,8 +26,8 @@ from explorer.latents import Latent, latents_from_seeds, parse_seeds
 from explorer.plugins import PluginRegistry
 from explorer.recipe_text import recipe_tree
 from explorer.session import Collector, Page, SeedStream, Session, latent_from_text
+from explorer.session_commands import InsertFaces, PageStep, RemoveFaces
 
-from .commands import InsertCellsCommand, PageCommand, RemoveCellsCommand
 from .edit_runner import EditRunner
 from .empty_state import EmptyState
 from .exporter import Exporter
@@ -40,6 +41,7 @@ from .model_loader import ModelLoader, display_name
 from .render_bridge import RenderBridge
 from .seed_mapper import SeedMapper
 from .thumbnails import ThumbnailScheduler
+from .undo_adapter import QtUndoStack
 from .workspace_ui import WorkspaceController
 
 ORG, APP = "LatentExplorer", "Latent Explorer"
@@ -115,8 +117,8 @@ class MainWindow(QMainWindow):
             from explorer.post_cache import PostCache, default_cache_folder
 
             registry.post_cache = PostCache(default_cache_folder())
-        self.undo_stack = QUndoStack(self)
         self.session = Session(face_factory=Cell)      # the work in front of the user (no Qt)
+        self.undo_stack = QtUndoStack(self.session.undo, self)   # its undo stack, seen by Qt
         self.session.stream.psi = float(self.settings.value("grid/psi", DEFAULT_PSI))
         export_dir = self.settings.value("files/export_dir", None)
         if export_dir:
@@ -243,7 +245,7 @@ class MainWindow(QMainWindow):
         self.act_save_workspace_as = A("Save Workspace &As…", lambda: self.workspace.save_as(), "Ctrl+Alt+S",
                                        "Keep this workspace under a name of your choosing (it is saved as you work)")
         self.act_undo = self.undo_stack.createUndoAction(self, "&Undo")
-        self.act_undo.setShortcuts(QKeySequence.Undo)
+        self.act_undo.setShortcuts(QKeySequence.StandardKey.Undo)
         self.act_redo = self.undo_stack.createRedoAction(self, "&Redo")
         self.act_redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         for act in (self.act_undo, self.act_redo):
@@ -1014,7 +1016,7 @@ class MainWindow(QMainWindow):
             page = Page(self.session.next_page_name(), faces=[Cell(lat, origin="seed") for lat in latents],
                         stream=stream)
             self._growing = False
-            self.undo_stack.push(PageCommand(self.session, page, f"New batch from seed {stream.start}"))
+            self.undo_stack.push(PageStep(self.session, page, f"New batch from seed {stream.start}"))
             self.grid_view.scrollToTop()
             self.show_message(f"New batch from seed {stream.start} on page “{page.name}”; the faces before are "
                               "on the tabs above the grid.")
@@ -1045,7 +1047,7 @@ class MainWindow(QMainWindow):
             anchor = self.current_cell()
             row = 0 if anchor is None else None
             label = f"seed {missing[0]}" if len(missing) == 1 else f"{len(missing)} seeds"
-            self.undo_stack.push(InsertCellsCommand(self.grid_model, new, f"Jump to {label}", anchor, row=row or 0))
+            self.undo_stack.push(InsertFaces(self.session, new, f"Jump to {label}", anchor, row=row or 0))
         new_by_seed = {c.latent.recipe["seed"]: c for c in new}
         cells = [have.get(s) or new_by_seed[s] for s in seeds]
         self.select_cells(cells)
@@ -1060,7 +1062,7 @@ class MainWindow(QMainWindow):
         cells = [Cell(lat, origin=origin) for lat in latents]
         if anchor is None and row is None:
             row = self.grid_model.rowCount()
-        self.undo_stack.push(InsertCellsCommand(self.grid_model, cells, text, anchor, row=row,
+        self.undo_stack.push(InsertFaces(self.session, cells, text, anchor, row=row,
                                                 on_done=self.select_cells))
         return cells
 
@@ -1076,7 +1078,7 @@ class MainWindow(QMainWindow):
         self.undo_stack.beginMacro(text)
         for anchor, lats in groups:
             cells = [Cell(lat, origin="made") for lat in lats]
-            self.undo_stack.push(InsertCellsCommand(self.grid_model, cells, text, anchor,
+            self.undo_stack.push(InsertFaces(self.session, cells, text, anchor,
                                                     row=self.grid_model.rowCount()))
             made += cells
         self.undo_stack.endMacro()
@@ -1088,7 +1090,7 @@ class MainWindow(QMainWindow):
         if not cells:
             return
         text = f"Delete {cells[0].label}" if len(cells) == 1 else f"Delete {len(cells)} faces"
-        self.undo_stack.push(RemoveCellsCommand(self.grid_model, cells, text))
+        self.undo_stack.push(RemoveFaces(self.session, cells, text))
 
     # ================================================================== selection
     def selected_cells(self) -> list[Cell]:

@@ -24,7 +24,8 @@ from explorer.recipe_text import short_label
 from explorer.render import Priority, Status
 
 from . import theme
-from .commands import StateCommand
+from explorer.session import MatrixState, Session
+from explorer.session_commands import StateStep
 from .controls import Segmented
 from .grid_model import CELL_MIME
 from .image_tile import ImageTile
@@ -95,14 +96,15 @@ class MixingMatrix(QWidget):
     def __init__(self, runner, bridge, grid_model=None, parent=None):
         super().__init__(parent)
         self.runner, self.bridge, self.grid_model = runner, bridge, grid_model
+        # the matrix lives in the session (sources, destinations, layers); this panel shows it
+        self.session = getattr(grid_model, "session", None) or Session()
+        self.session.matrix = MatrixState()
+        self._announcing = False
+        self.session.subscribe(self._on_session)
         self.tasks = Tasks(self)
         self.model = None
-        self.sources: list[Latent] = []
-        self.destinations: list[Latent] = []
-        self.spec = "coarse"
-        self.custom = None
         self.mixes: dict[tuple[int, int], Latent] = {}
-        self.undo_stack = None       # the window's QUndoStack (None: changes are not undoable)
+        self.undo_stack = None       # the window's undo stack (None: changes are not undoable)
         self._layout_serial = 0      # bumps when the tiles are rebuilt
         self._mix_serial = 0         # bumps when the mixes are recomputed
         self.tile_px = 96
@@ -142,6 +144,51 @@ class MixingMatrix(QWidget):
         self.scroll.setFrameShape(QScrollArea.NoFrame)
         outer.addWidget(self.scroll, 1)
         self._rebuild()
+
+    # ----- the session's matrix ------------------------------------------------------------------
+    @property
+    def sources(self) -> list[Latent]:
+        return self.session.matrix.sources
+
+    @sources.setter
+    def sources(self, value) -> None:
+        self.session.matrix.sources = list(value)
+
+    @property
+    def destinations(self) -> list[Latent]:
+        return self.session.matrix.destinations
+
+    @destinations.setter
+    def destinations(self, value) -> None:
+        self.session.matrix.destinations = list(value)
+
+    @property
+    def spec(self):
+        return self.session.matrix.spec
+
+    @spec.setter
+    def spec(self, value) -> None:
+        self.session.matrix.spec = value
+
+    @property
+    def custom(self):
+        return self.session.matrix.custom
+
+    @custom.setter
+    def custom(self, value) -> None:
+        self.session.matrix.custom = value
+
+    def _announce(self) -> None:
+        self._announcing = True
+        try:
+            self.session.emit("matrix")
+        finally:
+            self._announcing = False
+
+    def _on_session(self, kind: str, _data: dict) -> None:
+        """Someone else changed the session's matrix: show it."""
+        if kind == "matrix" and not self._announcing:
+            self._rebuild()
 
     # ----- contents -----------------------------------------------------------------------
     def set_model(self, gen) -> None:
@@ -195,8 +242,11 @@ class MixingMatrix(QWidget):
         after = self._state()
         same = (tuple(map(id, before[0])), tuple(map(id, before[1])), before[2:]) == \
             (tuple(map(id, after[0])), tuple(map(id, after[1])), after[2:])
-        if self.undo_stack is not None and not same:
-            self.undo_stack.push(StateCommand(self.restore_state, before, after, text))
+        if same:
+            return
+        self._announce()                # observers (the workspace's autosave) hear of it
+        if self.undo_stack is not None:
+            self.undo_stack.push(StateStep(self.restore_state, before, after, text))
 
     def restore_state(self, state: tuple) -> None:
         sources, destinations, spec, custom = state
@@ -206,6 +256,7 @@ class MixingMatrix(QWidget):
             self.group.buttons["custom"].setText(f"{spec_text(custom).capitalize()}…")
         self.spec = spec
         self.group.set_value(spec if isinstance(spec, str) else "custom")
+        self._announce()
         self._rebuild()
 
     def _group_changed(self, key) -> None:

@@ -294,14 +294,16 @@ class PluginForm(QWidget):
     paramsChanged = Signal(dict)
     applyRequested = Signal(dict)
 
-    def __init__(self, plugin: Plugin, parent=None, *, directions=(), info=None, show_apply: bool = True):
+    def __init__(self, plugin: Plugin, parent=None, *, directions=(), info=None, show_apply: bool = True,
+                 hidden=(), show_description: bool = True):
+        """hidden: parameter names the host sets itself (no editor; not in values())."""
         super().__init__(parent)
         self.plugin = plugin
         self._updating = False
         self.editors: dict[str, FieldEditor] = {}
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
-        if plugin.description:
+        if plugin.description and show_description:
             about = QLabel(plugin.description)
             about.setWordWrap(True)
             about.setObjectName("pluginDescription")
@@ -309,6 +311,8 @@ class PluginForm(QWidget):
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         for field in plugin.params:
+            if field.name in hidden:
+                continue
             editor = make_editor(field, self, info=info, directions=directions)
             editor.setObjectName(f"param_{field.name}")
             editor.changed.connect(self._on_changed)
@@ -352,7 +356,7 @@ class PluginForm(QWidget):
         self.paramsChanged.emit(self.values())
 
     def reset(self) -> None:
-        self.set_values({f.name: f.default for f in self.plugin.params})
+        self.set_values({f.name: f.default for f in self.plugin.params if f.name in self.editors})
 
     def set_directions(self, names) -> None:
         for editor in self.editors.values():

@@ -25,7 +25,8 @@ from explorer.render import Priority, Status
 from explorer.timeline import EASINGS, INTERPOLATIONS, Keyframe, Segment, Timeline, frame_positions
 
 from . import theme
-from .commands import StateCommand
+from explorer.session import Session
+from explorer.session_commands import StateStep
 from .render_bridge import to_qimage
 
 from explorer.layers import LAYER_CHOICES  # noqa: E402 - the one vocabulary
@@ -68,15 +69,15 @@ class TimelineTrack(QWidget):
         return QSize(400, CHIP + 28)
 
     # ----- geometry ---------------------------------------------------------------------
-    def _margin(self) -> int:
+    def margin(self) -> int:
         return CHIP // 2 + 6
 
     def x_for(self, position: float) -> float:
-        m = self._margin()
+        m = self.margin()
         return m + float(position) * max(1, self.width() - 2 * m)
 
     def position_at(self, x: float) -> float:
-        m = self._margin()
+        m = self.margin()
         return float(min(1.0, max(0.0, (x - m) / max(1, self.width() - 2 * m))))
 
     def chip_rect(self, kf: Keyframe) -> QRectF:
@@ -222,11 +223,15 @@ class TimelinePanel(QWidget):
         self.registry = registry
         self.directions: dict | None = None      # the window sets its current model's directions
         self.model = None
-        self.timeline = Timeline()
+        # the timeline lives in the session; this panel shows and edits it
+        self.session = getattr(grid_model, "session", None) or Session()
+        self.session.timeline = Timeline()
+        self._announcing = False
+        self.session.subscribe(self._on_session)
         self._thumbs: dict[str, QImage] = {}
         self._resolved = None
         self._resolve_error: str | None = None
-        self.undo_stack = None                    # the window's QUndoStack (None: edits are not undoable)
+        self.undo_stack = None                    # the window's undo stack (None: edits are not undoable)
         self.last_request: dict | None = None     # what the last preview asked the bridge for
         self.preview_image: QImage | None = None
         self.preview_serial = 0                   # bumps for every preview picture shown
@@ -341,6 +346,38 @@ class TimelinePanel(QWidget):
         self.model = gen
         self.set_timeline(Timeline())
 
+    @property
+    def timeline(self) -> Timeline:
+        if self.session.timeline is None:
+            self.session.timeline = Timeline()
+        return self.session.timeline
+
+    @timeline.setter
+    def timeline(self, value: Timeline) -> None:
+        self._announcing = True
+        try:
+            self.session.set_timeline(value)
+        finally:
+            self._announcing = False
+
+    def _announce(self) -> None:
+        """The timeline was edited here, in place: tell the session's other observers."""
+        self._announcing = True
+        try:
+            self.session.emit("timeline")
+        finally:
+            self._announcing = False
+
+    def _on_session(self, kind: str, _data: dict) -> None:
+        """Someone else changed the session's timeline (or its settings): show it."""
+        if kind == "timeline" and not self._announcing:
+            kfs = self.timeline.keyframes
+            if self.track.selected is not None and not any(k is self.track.selected for k in kfs):
+                self.track.selected = None
+                self._on_selected(None)
+            self._on_changed()
+            self._sync_controls()
+
     def set_timeline(self, timeline: Timeline) -> None:
         self.timeline = timeline
         self.track.selected = None
@@ -358,9 +395,11 @@ class TimelinePanel(QWidget):
         """Run an edit of `self.timeline`; if it changed anything, push it as one undo step."""
         before = before if before is not None else self.timeline.copy()
         yield
-        if self.undo_stack is None or self.signature(before) == self.signature(self.timeline):
+        if self.signature(before) == self.signature(self.timeline):
             return
-        self.undo_stack.push(StateCommand(self._restore, before, self.timeline.copy(), text, merge_id))
+        self._announce()                 # edited in place: observers (the autosave) hear of it
+        if self.undo_stack is not None:
+            self.undo_stack.push(StateStep(self._restore, before, self.timeline.copy(), text, merge_id))
 
     def _restore(self, state: Timeline) -> None:
         sel = self.index_of(self.track.selected)

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QFileDialog, QMenu, QTabBar
 from explorer import workspace as ws
 from explorer.session import MatrixState, Session
 
-from .commands import PageCommand
+from explorer.session_commands import PageStep
 
 AUTOSAVE_MS = 300
 
@@ -77,7 +77,7 @@ class WorkspaceController(QObject):
         self._timer.setSingleShot(True)
         self._timer.setInterval(AUTOSAVE_MS)
         self._timer.timeout.connect(self.flush)
-        self._panel_signature = None
+        self._panels = None               # (matrix, timeline) restored from a workspace, until shown
         session.subscribe(self._on_session)
         self.tabs = PageTabs(session)
         self.tabs.tabCloseRequested.connect(self.close_page)
@@ -103,7 +103,6 @@ class WorkspaceController(QObject):
         self._timer.stop()
         if self.file is None:
             return True
-        self.capture_panels()
         try:
             self.file.save(self.session)
         except ws.WorkspaceError as e:
@@ -117,18 +116,6 @@ class WorkspaceController(QObject):
             self.message.emit(f"The workspace {self.name} is saved again.", "info")
         self.saves += 1
         return True
-
-    def capture_panels(self) -> None:
-        """The matrix and the timeline into the session (they keep their own undo states)."""
-        w = self.window
-        m, tl = w.matrix, w.timeline_panel.timeline
-        sig = (tuple(map(id, m.sources)), tuple(map(id, m.destinations)), repr(m.spec), repr(m.custom),
-               w.timeline_panel.signature(tl))
-        if sig == self._panel_signature:
-            return
-        self._panel_signature = sig
-        self.session.matrix = MatrixState(list(m.sources), list(m.destinations), m.spec, m.custom)
-        self.session.set_timeline(tl.copy() if tl.keyframes or tl.name else None)
 
     def panels_changed(self) -> None:
         if self.file is not None and not self._timer.isActive():
@@ -173,7 +160,6 @@ class WorkspaceController(QObject):
             self.file.close()
         self.file = f
         self.error_shown = False
-        self._panel_signature = None
         self.titleChanged.emit()
         self.flush()
 
@@ -198,6 +184,7 @@ class WorkspaceController(QObject):
             if (doc.get("model") or {}).get("fingerprint") == gen.fingerprint:
                 self._apply(f, doc, faces)
                 s.set_model(path, gen.fingerprint, gen.name)
+                self._keep_panels()
                 return True
             self.message.emit(f"The workspace {f.name} is of another model ({(doc.get('model') or {}).get('name')}); "
                               "it was not opened. Open its model, then the workspace.", "error")
@@ -206,6 +193,7 @@ class WorkspaceController(QObject):
                 self._start_file()
         if s.model.get("fingerprint") == gen.fingerprint and s.face_count():
             s.set_model(path, gen.fingerprint, gen.name)
+            self._keep_panels()
             return True
         if self.file is not None and s.face_count() and s.has_work():
             old = self.file.name
@@ -218,16 +206,22 @@ class WorkspaceController(QObject):
         s.set_model(path, gen.fingerprint, gen.name)
         return False
 
+    def _keep_panels(self) -> None:
+        """The restored matrix and timeline, kept while the model sets the panels up (which empties
+        them, in the session too) until restore_panels puts them back."""
+        m, tl = self.session.matrix, self.session.timeline
+        self._panels = (MatrixState(list(m.sources), list(m.destinations), m.spec, m.custom),
+                        tl.copy() if tl is not None else None)
+
     def restore_panels(self) -> None:
-        """The session's matrix and timeline into their panels (after the model set them up)."""
-        m = self.session.matrix
+        """The workspace's matrix and timeline back into their panels (after the model set them up)."""
+        m, tl = getattr(self, "_panels", None) or (MatrixState(), None)
+        self._panels = None
         if m.sources or m.destinations:
             self.window.matrix.restore_state((tuple(m.sources), tuple(m.destinations), m.spec, m.custom))
-        if self.session.timeline is not None:
-            self.window.timeline_panel.set_timeline(self.session.timeline.copy())
+        if tl is not None:
+            self.window.timeline_panel.set_timeline(tl)
         self.window.directions_panel.set_values(self.session.directions)
-        self._panel_signature = None
-        self.capture_panels()
 
     def _start_file(self) -> None:
         try:
@@ -298,7 +292,7 @@ class WorkspaceController(QObject):
     def close_page(self, index: int) -> None:
         if 0 <= index < len(self.session.pages):
             page = self.session.pages[index]
-            self.window.undo_stack.push(PageCommand(self.session, page, f"Close page {page.name}", remove=True))
+            self.window.undo_stack.push(PageStep(self.session, page, f"Close page {page.name}", remove=True))
 
     def fill_recent_menu(self, menu: QMenu) -> None:
         menu.clear()
