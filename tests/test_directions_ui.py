@@ -299,3 +299,18 @@ def test_shipped_directions_match_by_fingerprint(gen, tmp_path):
     assert list(found) == ["smile"] and problems == []
     found, _ = directions_for_model(gen, "default", None, tmp_path / "missing.json")
     assert found == {}
+
+
+def test_sliders_follow_the_session(qtbot, window, gen):
+    """The slider values are the session's: set there (a workspace, a script), the panel shows them;
+    moved in the panel, the session has them."""
+    panel = window.directions_panel
+    rng = np.random.default_rng(4)
+    panel.add_directions([Direction(rng.standard_normal(gen.info.w_dim).astype(np.float32), name=n,
+                                    model=gen.fingerprint, scale=0.5) for n in ("smile", "age")])
+    panel.rows["age"].slider.setValue(-1.5)
+    assert window.session.directions == {"age": {"amount": -1.5, "layers": "all"}}
+    window.session.set_directions({"smile": {"amount": 2.0, "layers": "coarse"}})
+    assert panel.rows["smile"].amount() == 2.0 and panel.rows["smile"].layers() == "coarse"
+    assert panel.rows["age"].amount() == 0.0                 # not named: back to 0
+    assert panel.values() == {"smile": {"amount": 2.0, "layers": "coarse"}}

@@ -239,6 +239,8 @@ class DirectionsPanel(QWidget):
         self.tasks.busyChanged.connect(self._tasks_busy)
         self._pair_waiting = None        # (cell, after) to render once the panel is shown
         self._pair_sent: dict = {}       # which -> (latent, size, model) last asked for
+        self._announcing = False
+        window.session.subscribe(self._on_session)
         self._pending_values: dict = {}  # slider values of a workspace for directions not added yet
         self._build()
         self.set_model(None, {})
@@ -535,10 +537,14 @@ class DirectionsPanel(QWidget):
         """The set sliders as plain data (the session keeps them): name -> {amount, layers}."""
         return {row.name: {"amount": row.amount(), "layers": row.layers()} for row in self.set_rows()}
 
-    def set_values(self, values: dict) -> None:
+    def set_values(self, values: dict, others_to_zero: bool = False) -> None:
         """Put sliders where a workspace left them; values of directions not (yet) here wait until
-        a direction of that name is added."""
+        a direction of that name is added. others_to_zero: sliders not named go back to 0."""
         self._pending_values = dict(values or {})
+        for row in self.rows.values():
+            if others_to_zero and row.name not in self._pending_values and row.amount() != 0:
+                with signals_blocked(row.slider):
+                    row.slider.setValue(0.0)
         for row in self.rows.values():
             self._apply_pending(row)
         if self.window.current_cell() is not None and self.moves():
@@ -553,8 +559,17 @@ class DirectionsPanel(QWidget):
                 row.layers_box.setCurrentText(v.get("layers", "all"))
             row.slider.setValue(float(v.get("amount", 0.0)))
 
+    def _on_session(self, kind: str, _data: dict) -> None:
+        """The session's slider values changed elsewhere (a workspace opened, a script): show them."""
+        if kind == "directions" and not self._announcing:
+            self.set_values(self.window.session.directions, others_to_zero=True)
+
     def _row_touched(self, row: DirectionRow) -> None:
-        self.window.session.set_directions(self.values())
+        self._announcing = True
+        try:
+            self.window.session.set_directions(self.values())
+        finally:
+            self._announcing = False
         self.active_row = row
         self._update_plots()
         if self.window.current_cell() is not None:
