@@ -64,6 +64,7 @@ __all__ = ["Priority", "Status", "NoiseSpec", "RenderResult", "RenderStats", "Ti
            "RenderCache", "pick_device", "default_precision", "default_num_threads", "is_oom"]
 
 MAX_ADAPTIVE_BATCH = 64
+IDLE_TASK_DELAY_S = 1.0   # a measurement waits for this long a quiet spell of the worker
 
 _DTYPES = {"float32": torch.float32, "fp32": torch.float32, "float16": torch.float16,
            "fp16": torch.float16, "half": torch.float16, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}
@@ -343,6 +344,7 @@ class RenderService:
         self._mem_cap: int | None = None
         self._oom_cap: int | None = None
         self._idle_task = None               # run by the worker when it has nothing else to do
+        self._last_work = 0.0                # time.monotonic() when the worker last rendered
 
     @property
     def sizer(self) -> BatchSizer:
@@ -399,8 +401,14 @@ class RenderService:
             with self._cond:
                 while not self._stopping and (self._paused or not self._has_work_locked()):
                     if self._idle_task is not None and not self._paused:
-                        idle_task, self._idle_task = self._idle_task, None
-                        break
+                        # only after a quiet spell: at start-up the grid's requests arrive a moment
+                        # after the first tile's, and must not wait behind a measurement
+                        quiet = time.monotonic() - self._last_work
+                        if quiet >= IDLE_TASK_DELAY_S:
+                            idle_task, self._idle_task = self._idle_task, None
+                            break
+                        self._cond.wait(IDLE_TASK_DELAY_S - quiet)
+                        continue
                     self._cond.wait()
                 if self._stopping:
                     return
@@ -418,6 +426,7 @@ class RenderService:
                     log.exception("render worker idle task failed")
                 continue
             self._batch = []
+            self._last_work = time.monotonic()
             try:
                 self._step(prio, jobs)
             except RenderInterrupted:
@@ -427,6 +436,7 @@ class RenderService:
                 reqs = {it.req for it in self._batch} or set(jobs)
                 self._end(reqs, Status.ERROR, f"internal error: {type(e).__name__}: {e}")
             self._batch = []
+            self._last_work = time.monotonic()
 
     def _has_work_locked(self) -> bool:
         for p, q in self._queues.items():
