@@ -25,6 +25,7 @@ from .controls import LAYER_OPTIONS, Segmented, primary, row
 from .image_tile import ImageTile
 from . import theme
 from .render_bridge import to_qimage
+from .tasks import Latest
 
 PREVIEW_PX = 150
 STRIP_PX = 88
@@ -77,7 +78,7 @@ class Inspector(QScrollArea):
         self.preview_latent: Latent | None = None
         self.strip_latents: list[Latent] = []
         self._preview_spec = None
-        self._preview_generation = 0
+        self.latest = Latest()           # answers still on their way: "preview", "strip"
         self.litter = 0
         self._strip_urgent = False
         self._live: dict[int, tuple] = {}          # tile id -> (tile, picture source) of slow image edits
@@ -404,10 +405,10 @@ class Inspector(QScrollArea):
             return
         steps = self._preview_steps()
         cell = self.cells[0]
-        generation = self._preview_generation
+        stamp = self.latest.current("preview")
 
-        def show(latents, generation=generation):
-            if generation == self._preview_generation:
+        def show(latents, stamp=stamp):
+            if self.latest.is_current("preview", stamp):
                 self._show_preview(latents)
 
         self.runner.apply_chain(steps, [cell.latent], show,
@@ -498,11 +499,10 @@ class Inspector(QScrollArea):
             return
         n = int(self.noise_count.value())
         results: dict[int, Latent] = {}
-        serial = object()
-        self._strip_serial = serial
+        stamp = self.latest.new("strip")
 
         def done(i, lats):
-            if self._strip_serial is not serial or not lats:
+            if not self.latest.is_current("strip", stamp) or not lats:
                 return
             results[i] = lats[0]
             if len(results) == n:
@@ -693,7 +693,7 @@ class Inspector(QScrollArea):
     def _clear_preview(self) -> None:
         """No "after": the spec is dropped and results still on their way are ignored."""
         self._preview_spec = None
-        self._preview_generation += 1
+        self.latest.drop("preview")
         self.preview_latent = None
         self.after_tile.set_image(None)
         self.after_tile.set_caption("")

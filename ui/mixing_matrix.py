@@ -31,7 +31,7 @@ from .grid_model import CELL_MIME
 from .image_tile import ImageTile
 from .layer_choice import ask_layer_range, spec_text
 from .render_bridge import to_qimage
-from .tasks import Tasks
+from .tasks import Latest, Tasks
 
 GROUP_OPTIONS = [(g, group_label(g), GROUP_HELP[g].split(" (")[0]) for g in (*GROUP_NAMES, ALL)] + \
     [("custom", "Custom…", "A layer range of your choice")]
@@ -105,8 +105,7 @@ class MixingMatrix(QWidget):
         self.model = None
         self.mixes: dict[tuple[int, int], Latent] = {}
         self.undo_stack = None       # the window's undo stack (None: changes are not undoable)
-        self._layout_serial = 0      # bumps when the tiles are rebuilt
-        self._mix_serial = 0         # bumps when the mixes are recomputed
+        self.latest = Latest()       # answers on their way: "layout" (tiles rebuilt), "mixes"
         self.tile_px = 96
         outer = QVBoxLayout(self)
         outer.setContentsMargins(12, 6, 12, 8)
@@ -284,7 +283,7 @@ class MixingMatrix(QWidget):
 
     # ----- layout ---------------------------------------------------------------------------
     def _rebuild(self) -> None:
-        self._layout_serial += 1
+        self.latest.new("layout")
         body = QWidget()
         grid = QGridLayout(body)
         grid.setSpacing(6)
@@ -348,10 +347,10 @@ class MixingMatrix(QWidget):
 
     def _render_into(self, tile: ImageTile, lat: Latent, token) -> None:
         tile.set_pending(True)
-        serial = self._layout_serial
+        stamp = self.latest.current("layout")
 
         def done(result):
-            if result.status is Status.OK and serial == self._layout_serial:
+            if result.status is Status.OK and self.latest.is_current("layout", stamp):
                 tile.set_image(to_qimage(self.runner.finish_picture(result.images[0], lat)))
         # what the user is arranging right now: ahead of the grid's thumbnails
         self.bridge.submit([lat], self._size(), done, priority=Priority.INTERACTIVE, token=token)
@@ -360,11 +359,11 @@ class MixingMatrix(QWidget):
         self.mixes = {}
         if self.model is None:
             return
-        serial = self._mix_serial = self._mix_serial + 1
+        stamp = self.latest.new("mixes")
         for i, dst in enumerate(self.destinations):
             for j, src in enumerate(self.sources):
                 def done(lats, i=i, j=j):
-                    if serial != self._mix_serial or not lats:
+                    if not self.latest.is_current("mixes", stamp) or not lats:
                         return
                     self.mixes[(i, j)] = lats[0]
                     tile = self.cell_tiles.get((i, j))

@@ -18,12 +18,35 @@ from superqt.utils import create_worker
 _serials = itertools.count(1)
 
 
+class Latest:
+    """Stale answers dropped one way, for tasks and for anything else answered later (renders, edit
+    chains): `stamp = latest.new(key)` when asking, `latest.is_current(key, stamp)` when the answer
+    comes; a newer ask under the key, or `drop(key)`, makes older answers stale."""
+
+    def __init__(self):
+        self._current: dict[Hashable, int] = {}
+
+    def new(self, key: Hashable) -> int:
+        stamp = self._current[key] = next(_serials)
+        return stamp
+
+    def current(self, key: Hashable) -> int:
+        """The stamp answers under `key` must carry now (a new one if there is none)."""
+        return self._current[key] if key in self._current else self.new(key)
+
+    def is_current(self, key: Hashable, stamp: int) -> bool:
+        return self._current.get(key) == stamp
+
+    def drop(self, key: Hashable) -> None:
+        self.new(key)
+
+
 class Tasks(QObject):
     busyChanged = Signal(bool)
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self._latest: dict[Hashable, int] = {}
+        self._latest = Latest()
         self._workers: set = set()
         self._by_key: dict = {}
 
@@ -35,13 +58,12 @@ class Tasks(QObject):
               on_error: Callable[[BaseException], None] | None = None, on_progress: Callable | None = None,
               **kwargs) -> int:
         """Run fn(*args, **kwargs) in the background; returns the task's serial."""
-        serial = next(_serials)
+        serial = self._latest.new(key) if key is not None else next(_serials)
         if key is not None:
-            self._latest[key] = serial
             self._stop(self._by_key.pop(key, None))      # a generator stops at its next step
 
         def current() -> bool:
-            return shiboken6.isValid(self) and (key is None or self._latest.get(key) == serial)
+            return shiboken6.isValid(self) and (key is None or self._latest.is_current(key, serial))
 
         worker = create_worker(fn, *args, _start_thread=False, _ignore_errors=True, **kwargs)
         if on_done is not None:
@@ -60,11 +82,11 @@ class Tasks(QObject):
         return serial
 
     def is_current(self, key: Hashable, serial: int) -> bool:
-        return self._latest.get(key) == serial
+        return self._latest.is_current(key, serial)
 
     def supersede(self, key: Hashable) -> None:
         """Whatever runs under `key` will deliver nothing (a generator function stops early)."""
-        self._latest[key] = next(_serials)
+        self._latest.drop(key)
         self._stop(self._by_key.pop(key, None))
 
     @staticmethod
