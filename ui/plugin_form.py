@@ -8,10 +8,11 @@ when the user asks for a new cell.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QCheckBox, QColorDialog, QComboBox, QFileDialog, QFormLayout, QHBoxLayout,
-                               QLabel, QLineEdit, QPushButton, QSpinBox, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractSlider, QAbstractSpinBox, QCheckBox, QColorDialog, QComboBox, QFileDialog,
+                               QFormLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox, QToolButton,
+                               QVBoxLayout, QWidget)
 from superqt import QLabeledDoubleSlider, QLabeledRangeSlider, QLabeledSlider
 from superqt.utils import signals_blocked
 
@@ -23,6 +24,29 @@ MAX_SLIDER_STEPS = 1000        # an int range wider than this gets a spin box (s
 DEFAULT_NUM_WS = 18            # layer-range slider size before a model is known (1024px StyleGAN2)
 CUSTOM_LAYERS = "custom"
 NO_DIRECTION = "(none)"
+
+
+class WheelGuard(QObject):
+    """A form sits in a scroll area: the mouse wheel scrolls the panel, and changes a combo box,
+    slider or spin box only once the user has clicked it (focus). Otherwise scrolling past a
+    form's Layers box would quietly change the edit's layers."""
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt's name
+        if event.type() == QEvent.Type.Wheel and not obj.hasFocus():
+            event.ignore()       # filtered but not accepted: Qt hands it on to the scroll area
+            return True
+        return False
+
+
+WHEEL_GUARD = WheelGuard()
+
+
+def guard_wheel(widget: QWidget) -> None:
+    """WheelGuard on every combo box, slider and spin box inside `widget`."""
+    for w in widget.findChildren(QWidget):
+        if isinstance(w, (QComboBox, QAbstractSlider, QAbstractSpinBox)):
+            w.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+            w.installEventFilter(WHEEL_GUARD)
 
 
 class FieldEditor(QWidget):
@@ -315,6 +339,7 @@ class PluginForm(QWidget):
                 continue
             editor = make_editor(field, self, info=info, directions=directions)
             editor.setObjectName(f"param_{field.name}")
+            guard_wheel(editor)
             editor.changed.connect(self._on_changed)
             label = QLabel(field.label)
             label.setToolTip(field.help)
