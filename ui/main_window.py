@@ -17,7 +17,7 @@ from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (QAbstractItemView, QApplication, QDockWidget, QDoubleSpinBox, QFileDialog,
                                QInputDialog, QLabel, QMainWindow, QMenu, QProgressBar, QSlider, QStackedWidget,
                                QVBoxLayout, QWidget)
-from superqt.utils import signals_blocked
+from superqt.utils import qdebounced, signals_blocked
 
 from explorer import plugin_ids as ids
 from explorer.export import clean_stale_temps
@@ -683,11 +683,9 @@ class MainWindow(QMainWindow):
         self.grid_model.modelReset.connect(self._on_selection)
         self.grid_model.rowsRemoved.connect(self._on_selection)
         self.inspector.previewChanged.connect(lambda _lat: self._show_direction_pair())
-        self._progress_soon = QTimer(self)          # a picture arrived: recount once it is in the cell
-        self._progress_soon.setSingleShot(True)
-        self._progress_soon.setInterval(30)
-        self._progress_soon.timeout.connect(self.update_render_progress)
-        self.bridge.rendered.connect(lambda _ms: self._progress_soon.start())
+        # a picture arrived: recount once it is in the cell (once per burst of pictures)
+        self._progress_soon = qdebounced(lambda: self.update_render_progress(), timeout=30, parent=self)
+        self.bridge.rendered.connect(lambda _ms: self._progress_soon())
         self._progress_timer = QTimer(self)
         self._progress_timer.setInterval(500)
         self._progress_timer.timeout.connect(self.update_render_progress)

@@ -10,7 +10,8 @@ its end (`needMore`) when the user nears it.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Signal
+from superqt.utils import qdebounced, qthrottled
 
 from explorer.render import Priority, RenderResult, Status
 
@@ -64,23 +65,18 @@ class ThumbnailScheduler(QObject):
         # the thumbnail's block), then the visible ones again in full, behind every first picture
         self.previews = True
         self._inflight: dict[int, _Group] = {}              # uid -> the request bringing its picture
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(15)
-        self._timer.timeout.connect(self.update)
-        self._size_timer = QTimer(self)   # thumbnail slider: wait until the hand rests
-        self._size_timer.setSingleShot(True)
-        self._size_timer.setInterval(150)
-        self._size_timer.timeout.connect(self.update)
+        # bursts of scrolling / inserted rows: one update at the end of each 15 ms; the thumbnail
+        # slider: one update once the hand rests
+        self._update_soon = qthrottled(lambda: self.update(), timeout=15, leading=False, parent=self)
+        self._update_when_sized = qdebounced(lambda: self.update(), timeout=150, parent=self)
         view.visibleRowsChanged.connect(self.schedule)
-        view.thumbSizeChanged.connect(lambda _px: self._size_timer.start())
+        view.thumbSizeChanged.connect(lambda _px: self._update_when_sized())
         model.rowsInserted.connect(self.schedule)
         model.rowsRemoved.connect(self.schedule)
         model.modelReset.connect(self.schedule)
 
     def schedule(self, *_args) -> None:
-        if not self._timer.isActive():
-            self._timer.start()
+        self._update_soon()
 
     def request_size(self) -> int:
         """Thumbnail pixels to render: the on-screen size in device pixels, never above the model's."""
