@@ -23,7 +23,7 @@ from explorer.plugins import EditCancelled, ParamError, PluginError, PluginRegis
 from explorer.post_cache import edit_key
 from explorer.recipe_text import short_label
 
-from .job_queue import JobQueue
+from .tasks import TaskQueue
 from .render_bridge import to_qimage
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ class _Job:
     cancelled: bool = False
 
 
-class ImageEditWorker(JobQueue):
+class ImageEditWorker(TaskQueue):
     """finish(image, latent, on_done): on_done(image, None) or on_done(None, message) on the GUI thread."""
 
     def __init__(self, registry: PluginRegistry, parent=None):

@@ -12,7 +12,7 @@ from PySide6.QtCore import Signal
 from explorer.library import Library, LibraryError
 from explorer.library.transfer import contact_sheet, export_faces, import_faces, render_with
 
-from .job_queue import JobQueue
+from .tasks import TaskQueue
 
 
 class Cancelled(Exception):
@@ -32,7 +32,7 @@ class TransferJob:
     cancelled: bool = False
 
 
-class LibraryTransfers(JobQueue):
+class LibraryTransfers(TaskQueue):
     finished = Signal(str, str)     # a sentence for the user, level
     imported = Signal(list)         # library ids an import brought
 

@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 from PySide6.QtCore import Signal
 
-from .job_queue import JobQueue
+from .tasks import TaskQueue
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class _NeedsCrop:
     reason: str
 
 
-class PhotoImporter(JobQueue):
+class PhotoImporter(TaskQueue):
     """import_photo(path or image): on_done(latent, None) or on_done(None, why) on the GUI thread."""
     notice = Signal(str)
 

@@ -1,6 +1,9 @@
-"""One way to run work off the GUI thread: `Tasks.start(fn, *args, key=..., on_done=..., on_error=...)`.
+"""Work off the GUI thread, the window's one module for it.
 
-fn runs on a worker thread (superqt's create_worker); its result or its exception comes back to
+`Tasks.start(fn, *args, key=..., on_done=..., on_error=...)` for work where the newest supersedes;
+`TaskQueue` for long jobs run one at a time; `Latest` for dropping stale answers.
+
+Tasks: fn runs on a worker thread (superqt's create_worker); its result or its exception comes back to
 on_done / on_error on the GUI thread. Stale results are dropped one way for everyone: a newer task
 started with the same `key` supersedes the older one (its result and error are never delivered),
 `supersede(key)` drops whatever runs under a key, and nothing is delivered once the owner is gone.
@@ -9,10 +12,12 @@ Generator functions report progress through on_progress (each value they yield).
 from __future__ import annotations
 
 import itertools
+import threading
+from collections import deque
 from typing import Callable, Hashable
 
 import shiboken6
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from superqt.utils import create_worker
 
 _serials = itertools.count(1)
@@ -106,3 +111,111 @@ class Tasks(QObject):
                 del self._by_key[k]
         if not self._workers:
             self.busyChanged.emit(False)
+
+
+class TaskQueue(QObject):
+    """Jobs one at a time, in order, on one thread of their own: for long jobs that would halve each
+    other on a small CPU (slow image edits, photo imports, library transfers). The running job can
+    be cancelled; close() cancels and joins (no torch op is left running when Python exits);
+    results come back to the GUI thread through a queued signal. Subclasses write `run_job(job)`
+    (worker thread: returns a result or raises) and `deliver(job, result, error)` (GUI thread).
+    Jobs carry `cancelled` and `label`."""
+
+    started = Signal(str)            # label of the job now running
+    progress = Signal(float)         # fraction of the running job
+    preview = Signal(str, object)    # (what, uint8 picture) of the running job's work so far
+    idle = Signal()                  # nothing left to do
+    _finished = Signal(object, object, object)   # job, result, error (worker -> GUI thread)
+
+    def __init__(self, parent=None, name: str = "background jobs"):
+        super().__init__(parent)
+        self._name = name
+        self._queue: deque = deque()
+        self._running = None
+        self._cond = threading.Condition()
+        self._closing = False
+        self._thread: threading.Thread | None = None
+        self._finished.connect(self._deliver, Qt.QueuedConnection)
+
+    # ----- for subclasses ----------------------------------------------------------------------
+    def run_job(self, job):
+        raise NotImplementedError
+
+    def deliver(self, job, result, error) -> None:
+        raise NotImplementedError
+
+    def enqueue(self, job, front: bool = False) -> None:
+        with self._cond:
+            (self._queue.appendleft if front else self._queue.append)(job)
+            self._cond.notify()
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name=self._name, daemon=True)
+                self._thread.start()
+
+    def emit(self, signal, *args) -> None:
+        """Emit from the worker thread unless the window is going away."""
+        if not self._closing and shiboken6.isValid(self):
+            try:
+                signal.emit(*args)
+            except RuntimeError:     # the receiver was deleted meanwhile
+                pass
+
+    def stopping(self, job) -> bool:
+        return bool(getattr(job, "cancelled", False)) or self._closing
+
+    # ----- public -------------------------------------------------------------------------------
+    @property
+    def busy(self) -> bool:
+        with self._cond:
+            return self._running is not None or bool(self._queue)
+
+    def pending(self) -> int:
+        with self._cond:
+            return len(self._queue) + (self._running is not None)
+
+    def cancel_current(self) -> None:
+        with self._cond:
+            if self._running is not None:
+                self._running.cancelled = True
+                self.on_cancel(self._running)
+
+    def on_cancel(self, job) -> None:
+        """Called (lock held) when the user cancels the running job."""
+
+    def close(self, timeout: float = 15.0) -> None:
+        """Stop: the running job is cancelled, queued ones dropped, the thread joined."""
+        with self._cond:
+            self._closing = True
+            self._queue.clear()
+            if self._running is not None:
+                self._running.cancelled = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    # ----- the thread -------------------------------------------------------------------------
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._closing:
+                    self._cond.wait()
+                if self._closing:
+                    return
+                job = self._queue.popleft()
+                self._running = job
+            result, error = None, None
+            try:
+                result = self.run_job(job)
+            except BaseException as e:  # noqa: BLE001 - reported through deliver, never fatal
+                error = e
+            with self._cond:
+                self._running = None
+                empty = not self._queue
+            if self._closing:
+                return
+            self.emit(self._finished, job, result, error)
+            if empty:
+                self.emit(self.idle)
+
+    def _deliver(self, job, result, error) -> None:
+        self.deliver(job, result, error)
