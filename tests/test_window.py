@@ -941,3 +941,14 @@ def test_matrix_and_timeline_panels_observe_the_session(qtbot, window):
     assert s.matrix.sources == [] and s.matrix.destinations == []
     window.undo_stack.undo()
     assert s.matrix.sources == [a] and window.matrix.sources == [a]
+
+
+def test_inspector_follows_the_sessions_selection(qtbot, window):
+    """Selecting in the session (a workspace, a script) selects in the grid, and the inspector shows it."""
+    model = window.grid_model
+    a, b = model.cell(3), model.cell(5)
+    window.session.select([a.uid, b.uid])
+    assert window.selected_cells() == [a, b]
+    assert window.inspector.cells == [a, b]
+    select_rows(window, [2])                     # and the grid's selection is the session's
+    assert window.session.selection == [model.cell(2).uid] and window.inspector.cells == [model.cell(2)]

@@ -669,9 +669,12 @@ class MainWindow(QMainWindow):
         v.thumbSizeChanged.connect(self._on_thumb_size)
         v.customContextMenuRequested.connect(self._context_menu)
         v.setContextMenuPolicy(Qt.CustomContextMenu)
-        v.selectionModel().selectionChanged.connect(self._on_selection)
-        v.selectionModel().selectionChanged.connect(    # the user's selection is part of the workspace
+        # the user's selection goes into the session (it is part of the workspace); the inspector, the
+        # directions' before / after and the actions follow the session's selection
+        v.selectionModel().selectionChanged.connect(
             lambda *_a: self.session.select([c.uid for c in self.selected_cells()]))
+        self._following_selection = False
+        self.session.subscribe(lambda kind, _d: kind == "selection" and self._follow_session_selection())
         self.size_slider.valueChanged.connect(v.set_thumb_size)
         self.psi_box.valueChanged.connect(self._on_psi)
         self.thumbs.needMore.connect(self._grow)
@@ -1104,6 +1107,20 @@ class MainWindow(QMainWindow):
     def current_cell(self) -> Cell | None:
         cells = self.selected_cells()
         return cells[0] if cells else None
+
+    def _follow_session_selection(self) -> None:
+        """The session's selection changed (in the grid, or from outside it: a workspace, a script):
+        the grid shows it, and the inspector and the actions follow."""
+        if self._following_selection:
+            return
+        want = [c for c in (self.grid_model.cell_by_uid(u) for u in self.session.selection) if c is not None]
+        if [c.uid for c in self.selected_cells()] != [c.uid for c in want]:
+            self._following_selection = True
+            try:
+                self.select_cells(want)
+            finally:
+                self._following_selection = False
+        self._on_selection()
 
     def select_cells(self, cells: list[Cell]) -> None:
         sm = self.grid_view.selectionModel()
