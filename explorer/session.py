@@ -126,6 +126,9 @@ class Session:
         self._listeners.append(fn)
         return lambda: self._listeners.remove(fn) if fn in self._listeners else None
 
+    def listener_count(self) -> int:
+        return len(self._listeners)
+
     def emit(self, kind: str, **data) -> None:
         if self.quiet:
             return

@@ -952,3 +952,17 @@ def test_inspector_follows_the_sessions_selection(qtbot, window):
     assert window.inspector.cells == [a, b]
     select_rows(window, [2])                     # and the grid's selection is the session's
     assert window.session.selection == [model.cell(2).uid] and window.inspector.cells == [model.cell(2)]
+
+
+def test_views_hear_the_session_through_one_qt_adapter(qtbot, window):
+    """Every view of the session connects to the window's SessionSignals (Qt drops a deleted view);
+    the session itself has that one listener from the window's views (plus its undo stack's)."""
+    from ui.session_signals import SessionSignals
+
+    signals = window.grid_model.session_signals
+    assert isinstance(signals, SessionSignals) and signals.session is window.session
+    seen = []
+    signals.changed.connect(lambda kind, data: seen.append(kind))
+    window.session.select([window.grid_model.cell(1).uid])
+    assert "selection" in seen and window.inspector.cells == [window.grid_model.cell(1)]
+    assert window.session.listener_count() == 1

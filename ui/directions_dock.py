@@ -240,7 +240,7 @@ class DirectionsPanel(QWidget):
         self._pair_waiting = None        # (cell, after) to render once the panel is shown
         self._pair_sent: dict = {}       # which -> (latent, size, model) last asked for
         self._announcing = False
-        window.session.subscribe(self._on_session)
+        window.grid_model.session_signals.changed.connect(self._on_session)
         self._pending_values: dict = {}  # slider values of a workspace for directions not added yet
         self._build()
         self.set_model(None, {})

@@ -18,6 +18,8 @@ from explorer.latents import describe
 from explorer.recipe_text import recipe_tree, short_label
 from explorer.session import Face, Session
 
+from .session_signals import SessionSignals
+
 CELL_MIME = "application/x-latent-explorer-cells"
 
 
@@ -61,10 +63,14 @@ class GridModel(QAbstractListModel):
         self.set_session(session if session is not None else Session(face_factory=Cell))
 
     def set_session(self, session: Session) -> None:
+        """Mirror `session`; `session_signals` is the one Qt adapter over its events (every view
+        of the session connects to it)."""
         if self._unsubscribe is not None:
             self._unsubscribe()
         self.session = session
-        self._unsubscribe = session.subscribe(self._on_session)
+        self.session_signals = SessionSignals(session, self)
+        self.session_signals.changed.connect(self._on_session)
+        self._unsubscribe = self.session_signals.detach
         self._mirror_page()
 
     def _on_session(self, kind: str, data: dict) -> None:

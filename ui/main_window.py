@@ -674,7 +674,8 @@ class MainWindow(QMainWindow):
         v.selectionModel().selectionChanged.connect(
             lambda *_a: self.session.select([c.uid for c in self.selected_cells()]))
         self._following_selection = False
-        self.session.subscribe(lambda kind, _d: kind == "selection" and self._follow_session_selection())
+        self.grid_model.session_signals.changed.connect(
+            lambda kind, _d: kind == "selection" and self._follow_session_selection())
         self.size_slider.valueChanged.connect(v.set_thumb_size)
         self.psi_box.valueChanged.connect(self._on_psi)
         self.thumbs.needMore.connect(self._grow)
@@ -715,7 +716,7 @@ class MainWindow(QMainWindow):
         self.undo_stack.indexChanged.connect(lambda _i: self._update_actions())
         self.undo_stack.indexChanged.connect(lambda _i: self.workspace.panels_changed())
         self.workspace.message.connect(self.show_message)
-        self.session.subscribe(lambda kind, _d: kind == "page" and self.generator is not None
+        self.grid_model.session_signals.changed.connect(lambda kind, _d: kind == "page" and self.generator is not None
                                and QTimer.singleShot(0, self, self.mark_kept))
         self.workspace.titleChanged.connect(self._update_title)
 

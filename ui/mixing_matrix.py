@@ -31,6 +31,7 @@ from .grid_model import CELL_MIME
 from .image_tile import ImageTile
 from .layer_choice import ask_layer_range, spec_text
 from .render_bridge import to_qimage
+from .session_signals import SessionSignals
 from .tasks import Latest, Tasks
 
 GROUP_OPTIONS = [(g, group_label(g), GROUP_HELP[g].split(" (")[0]) for g in (*GROUP_NAMES, ALL)] + \
@@ -100,7 +101,8 @@ class MixingMatrix(QWidget):
         self.session = getattr(grid_model, "session", None) or Session()
         self.session.matrix = MatrixState()
         self._announcing = False
-        self.session.subscribe(self._on_session)
+        signals = grid_model.session_signals if grid_model is not None else SessionSignals(self.session, self)
+        signals.changed.connect(self._on_session)
         self.tasks = Tasks(self)
         self.model = None
         self.mixes: dict[tuple[int, int], Latent] = {}

@@ -28,6 +28,7 @@ from . import theme
 from explorer.session import Session
 from explorer.session_commands import StateStep
 from .render_bridge import to_qimage
+from .session_signals import SessionSignals
 
 from explorer.layers import LAYER_CHOICES  # noqa: E402 - the one vocabulary
 PREVIEW_THUMB = 64          # preview side while scrubbing / playing
@@ -227,7 +228,8 @@ class TimelinePanel(QWidget):
         self.session = getattr(grid_model, "session", None) or Session()
         self.session.timeline = Timeline()
         self._announcing = False
-        self.session.subscribe(self._on_session)
+        signals = grid_model.session_signals if grid_model is not None else SessionSignals(self.session, self)
+        signals.changed.connect(self._on_session)
         self._thumbs: dict[str, QImage] = {}
         self._resolved = None
         self._resolve_error: str | None = None

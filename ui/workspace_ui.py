@@ -15,8 +15,9 @@ from PySide6.QtWidgets import QFileDialog, QMenu, QTabBar
 
 from explorer import workspace as ws
 from explorer.session import MatrixState, Session
-
 from explorer.session_commands import PageStep
+
+from .session_signals import SessionSignals
 
 AUTOSAVE_MS = 300
 
@@ -24,7 +25,7 @@ AUTOSAVE_MS = 300
 class PageTabs(QTabBar):
     """The session's pages as tabs (shown once there are two)."""
 
-    def __init__(self, session: Session, parent=None):
+    def __init__(self, session: Session, signals=None, parent=None):
         super().__init__(parent)
         self.session = session
         self.setDocumentMode(True)
@@ -33,7 +34,8 @@ class PageTabs(QTabBar):
         self.setMovable(False)
         self.setToolTip("Pages of this workspace: New Batch (Ctrl+N) adds one; closing one can be undone")
         self._syncing = False
-        session.subscribe(self._on_session)
+        signals = signals if signals is not None else SessionSignals(session, self)
+        signals.changed.connect(self._on_session)     # the Qt adapter over the session's events
         self.currentChanged.connect(self._on_current)
         self.sync()
 
@@ -78,8 +80,9 @@ class WorkspaceController(QObject):
         self._timer.setInterval(AUTOSAVE_MS)
         self._timer.timeout.connect(self.flush)
         self._panels = None               # (matrix, timeline) restored from a workspace, until shown
-        session.subscribe(self._on_session)
-        self.tabs = PageTabs(session)
+        signals = window.grid_model.session_signals
+        signals.changed.connect(self._on_session)
+        self.tabs = PageTabs(session, signals)
         self.tabs.tabCloseRequested.connect(self.close_page)
         self.path_chooser = self._ask_path            # tests replace these
         self.open_chooser = self._ask_open
