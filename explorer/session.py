@@ -280,10 +280,12 @@ class Session:
         self.model = {"path": str(path), "fingerprint": str(fingerprint), "name": str(name)}
         self.emit("model")
 
-    def set_directions(self, values: dict) -> None:
-        """The direction sliders not at 0: name -> amount, or name -> {"amount", "layers"}."""
+    def set_directions(self, values: dict, source=None) -> None:
+        """The direction sliders not at 0: name -> amount, or name -> {"amount", "layers"}.
+        source (here and in set_matrix / set_timeline): who made the change; it comes with the
+        event, so that a view can tell its own changes from others'."""
         self.directions = self._slider_values(values)
-        self.emit("directions")
+        self.emit("directions", source=source)
 
     @staticmethod
     def _slider_values(values: dict) -> dict[str, dict]:
@@ -295,13 +297,13 @@ class Session:
                 out[str(k)] = {"amount": amount, "layers": str(v.get("layers") or "all")}
         return out
 
-    def set_matrix(self, state: MatrixState) -> None:
+    def set_matrix(self, state: MatrixState, source=None) -> None:
         self.matrix = state
-        self.emit("matrix")
+        self.emit("matrix", source=source)
 
-    def set_timeline(self, timeline: Timeline | None) -> None:
+    def set_timeline(self, timeline: Timeline | None, source=None) -> None:
         self.timeline = timeline
-        self.emit("timeline")
+        self.emit("timeline", source=source)
 
     def face_count(self) -> int:
         return sum(len(p.faces) for p in self.pages)

@@ -239,7 +239,6 @@ class DirectionsPanel(QWidget):
         self.tasks.busyChanged.connect(self._tasks_busy)
         self._pair_waiting = None        # (cell, after) to render once the panel is shown
         self._pair_sent: dict = {}       # which -> (latent, size, model) last asked for
-        self._announcing = False
         window.grid_model.session_signals.changed.connect(self._on_session)
         self._pending_values: dict = {}  # slider values of a workspace for directions not added yet
         self._build()
@@ -559,17 +558,13 @@ class DirectionsPanel(QWidget):
                 row.layers_box.setCurrentText(v.get("layers", "all"))
             row.slider.setValue(float(v.get("amount", 0.0)))
 
-    def _on_session(self, kind: str, _data: dict) -> None:
+    def _on_session(self, kind: str, data: dict) -> None:
         """The session's slider values changed elsewhere (a workspace opened, a script): show them."""
-        if kind == "directions" and not self._announcing:
+        if kind == "directions" and data.get("source") is not self:
             self.set_values(self.window.session.directions, others_to_zero=True)
 
     def _row_touched(self, row: DirectionRow) -> None:
-        self._announcing = True
-        try:
-            self.window.session.set_directions(self.values())
-        finally:
-            self._announcing = False
+        self.window.session.set_directions(self.values(), source=self)
         self.active_row = row
         self._update_plots()
         if self.window.current_cell() is not None:

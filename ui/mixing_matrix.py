@@ -100,7 +100,6 @@ class MixingMatrix(QWidget):
         # the matrix lives in the session (sources, destinations, layers); this panel shows it
         self.session = getattr(grid_model, "session", None) or Session()
         self.session.matrix = MatrixState()
-        self._announcing = False
         signals = grid_model.session_signals if grid_model is not None else SessionSignals(self.session, self)
         signals.changed.connect(self._on_session)
         self.tasks = Tasks(self)
@@ -180,15 +179,11 @@ class MixingMatrix(QWidget):
         self.session.matrix.custom = value
 
     def _announce(self) -> None:
-        self._announcing = True
-        try:
-            self.session.emit("matrix")
-        finally:
-            self._announcing = False
+        self.session.emit("matrix", source=self)
 
-    def _on_session(self, kind: str, _data: dict) -> None:
+    def _on_session(self, kind: str, data: dict) -> None:
         """Someone else changed the session's matrix: show it."""
-        if kind == "matrix" and not self._announcing:
+        if kind == "matrix" and data.get("source") is not self:
             self._rebuild()
 
     # ----- contents -----------------------------------------------------------------------

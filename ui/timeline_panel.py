@@ -227,7 +227,6 @@ class TimelinePanel(QWidget):
         # the timeline lives in the session; this panel shows and edits it
         self.session = getattr(grid_model, "session", None) or Session()
         self.session.timeline = Timeline()
-        self._announcing = False
         signals = grid_model.session_signals if grid_model is not None else SessionSignals(self.session, self)
         signals.changed.connect(self._on_session)
         self._thumbs: dict[str, QImage] = {}
@@ -356,23 +355,15 @@ class TimelinePanel(QWidget):
 
     @timeline.setter
     def timeline(self, value: Timeline) -> None:
-        self._announcing = True
-        try:
-            self.session.set_timeline(value)
-        finally:
-            self._announcing = False
+        self.session.set_timeline(value, source=self)
 
     def _announce(self) -> None:
         """The timeline was edited here, in place: tell the session's other observers."""
-        self._announcing = True
-        try:
-            self.session.emit("timeline")
-        finally:
-            self._announcing = False
+        self.session.emit("timeline", source=self)
 
-    def _on_session(self, kind: str, _data: dict) -> None:
+    def _on_session(self, kind: str, data: dict) -> None:
         """Someone else changed the session's timeline (or its settings): show it."""
-        if kind == "timeline" and not self._announcing:
+        if kind == "timeline" and data.get("source") is not self:
             kfs = self.timeline.keyframes
             if self.track.selected is not None and not any(k is self.track.selected for k in kfs):
                 self.track.selected = None
