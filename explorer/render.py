@@ -34,8 +34,8 @@ import secrets
 import threading
 import time
 import weakref
-from pathlib import Path
 from collections import deque
+from pathlib import Path
 from typing import Any, Callable, Hashable, Iterable, Sequence
 
 import numpy as np
