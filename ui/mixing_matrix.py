@@ -90,6 +90,19 @@ class HeaderTile(ImageTile):
         menu.exec(self.mapToGlobal(pos))
 
 
+class _SessionMatrixField:
+    """An attribute of the panel that reads and writes the session's MatrixState field of that name."""
+
+    def __init__(self, name: str, convert=None):
+        self.name, self.convert = name, convert
+
+    def __get__(self, obj, _owner=None):
+        return self if obj is None else getattr(obj.session.matrix, self.name)
+
+    def __set__(self, obj, value) -> None:
+        setattr(obj.session.matrix, self.name, self.convert(value) if self.convert else value)
+
+
 class MixingMatrix(QWidget):
     message = Signal(str, str, object)
     addLatents = Signal(list, str)
@@ -145,38 +158,11 @@ class MixingMatrix(QWidget):
         outer.addWidget(self.scroll, 1)
         self._rebuild()
 
-    # ----- the session's matrix ------------------------------------------------------------------
-    @property
-    def sources(self) -> list[Latent]:
-        return self.session.matrix.sources
-
-    @sources.setter
-    def sources(self, value) -> None:
-        self.session.matrix.sources = list(value)
-
-    @property
-    def destinations(self) -> list[Latent]:
-        return self.session.matrix.destinations
-
-    @destinations.setter
-    def destinations(self, value) -> None:
-        self.session.matrix.destinations = list(value)
-
-    @property
-    def spec(self):
-        return self.session.matrix.spec
-
-    @spec.setter
-    def spec(self, value) -> None:
-        self.session.matrix.spec = value
-
-    @property
-    def custom(self):
-        return self.session.matrix.custom
-
-    @custom.setter
-    def custom(self, value) -> None:
-        self.session.matrix.custom = value
+    # ----- the session's matrix: these attributes are views of it ----------------------------------
+    sources = _SessionMatrixField("sources", list)
+    destinations = _SessionMatrixField("destinations", list)
+    spec = _SessionMatrixField("spec")
+    custom = _SessionMatrixField("custom")
 
     def _announce(self) -> None:
         self.session.emit("matrix", source=self)
