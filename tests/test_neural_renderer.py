@@ -110,6 +110,23 @@ def test_adversarial_finish_trains_both_and_resumes(tmp_path, faces16v2):
     assert switched.step == 1 and "adv" in switched.train_step()
 
 
+def test_conditional_discriminator_judges_images_for_their_z(tmp_path, faces16v2):
+    """--adv-cond: D's logit depends on the z it is given (projection), and both nets train with it."""
+    cfg = RendererConfig(**TINY, adv_weight=0.1, adv_cond=True, d_channel_base=128, d_channel_max=16,
+                         r1_interval=2)
+    t = RendererTrainer(cfg, FaceDataset(faces16v2), tmp_path / "run")
+    assert t.D.embed is not None
+    losses = [t.train_step() for _ in range(4)]
+    assert all("adv" in x and "D" in x for x in losses) and any("R1" in x for x in losses)
+    img = torch.zeros(2, 3, 16, 16)
+    z = torch.randn(2, V.Z_DIM)
+    with torch.no_grad():
+        a, b = t.D(img, z), t.D(img, -z)
+    assert not torch.allclose(a, b)                       # the same image, judged per condition
+    with pytest.raises(ValueError, match="conditional"):
+        t.D(img)
+
+
 def test_feature_loss_from_a_classifier_sees_structure(tmp_path, faces16v2):
     from explorer.training.classifier import AttributeClassifier
 
@@ -124,6 +141,42 @@ def test_feature_loss_from_a_classifier_sees_structure(tmp_path, faces16v2):
     assert all(torch.equal(a, b) for a, b in zip(before, t.judge[0].parameters()))   # the judge stays frozen
     with pytest.raises(ValueError, match="feature_classifier"):
         RendererTrainer(RendererConfig(**TINY, feature_weight=1.0), FaceDataset(faces16v2), tmp_path / "x")
+
+
+def test_label_loss_asks_for_the_attributes_of_the_targets_z(tmp_path, faces16v2):
+    """attr_weight: the frozen classifier's label loss of G's output against the labels its z
+    stands for (the renderer's own labels of that face)."""
+    from explorer.training.classifier import AttributeClassifier
+
+    torch.manual_seed(0)
+    clf = AttributeClassifier({"widths": [8, 8, 8, 8], "feature_dim": 8, "label_names": list(V.LABEL_NAMES_V2)})
+    clf_path = clf.save(tmp_path / "judge.safetensors")
+    cfg = RendererConfig(**TINY, attr_weight=1.0, feature_classifier=str(clf_path))
+    t = RendererTrainer(cfg, FaceDataset(faces16v2), tmp_path / "run")
+    real, z, _ = t._batch(4)
+    parts = t.losses(real, real, z)
+    assert "attr" in parts and "feat" not in parts and float(parts["attr"]) > 0
+    # the labels are those of z: the same images judged against another face's labels cost differently
+    assert float(t.losses(real, real, z.roll(1, 0))["attr"]) != pytest.approx(float(parts["attr"]))
+    before = [p.detach().clone() for p in t.judge[0].parameters()]
+    assert "attr" in t.train_step()
+    assert all(torch.equal(a, b) for a, b in zip(before, t.judge[0].parameters()))
+    v1 = AttributeClassifier({"widths": [8, 8, 8, 8], "feature_dim": 8}).save(tmp_path / "v1.safetensors")
+    with pytest.raises(ValueError, match="renderer-2 labels"):
+        RendererTrainer(RendererConfig(**TINY, attr_weight=1.0, feature_classifier=str(v1)),
+                        FaceDataset(faces16v2), tmp_path / "y")
+
+
+def test_patch_discriminator_crops_the_same_window(tmp_path, faces16v2):
+    cfg = RendererConfig(**TINY, adv_weight=0.1, adv_crop=8, d_channel_base=128, d_channel_max=16)
+    t = RendererTrainer(cfg, FaceDataset(faces16v2), tmp_path / "run")
+    assert t.D.config["img_resolution"] == 8
+    a = torch.arange(2 * 3 * 16 * 16, dtype=torch.float32).reshape(2, 3, 16, 16)
+    ca, cb = t._crops(a, a + 1)
+    assert ca.shape == (2, 3, 8, 8) and torch.equal(cb, ca + 1)            # one window for both
+    assert "adv" in t.train_step()
+    with pytest.raises(ValueError, match="power of two"):
+        RendererTrainer(RendererConfig(**TINY, adv_weight=0.1, adv_crop=12), FaceDataset(faces16v2), tmp_path / "z")
 
 
 def test_wrong_data_is_refused(tmp_path):

@@ -68,14 +68,19 @@ class DiscriminatorBlock(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """image [N, C, R, R] in [-1, 1] -> realness logit [N, 1]."""
+    """image [N, C, R, R] in [-1, 1] -> realness logit [N, 1].
+
+    c_dim > 0 makes it conditional by projection (Miyato & Koyama 2018): the logit gains the dot
+    product of the image's features with an embedding of the condition c [N, c_dim], so it judges
+    whether an image is real *for that condition* (the neural renderer passes each target's z)."""
 
     def __init__(self, img_resolution: int, img_channels: int = 3, channel_base: int = 32768,
-                 channel_max: int = 512, mbstd_group: int = 4, conv_clamp: float | None = None):
+                 channel_max: int = 512, mbstd_group: int = 4, conv_clamp: float | None = None,
+                 c_dim: int = 0):
         super().__init__()
         self.config = dict(img_resolution=img_resolution, img_channels=img_channels,
                            channel_base=channel_base, channel_max=channel_max,
-                           mbstd_group=mbstd_group, conv_clamp=conv_clamp)
+                           mbstd_group=mbstd_group, conv_clamp=conv_clamp, c_dim=c_dim)
         ch = lambda r: int(min(channel_base // r, channel_max))  # noqa: E731
         self.resolutions = [2 ** i for i in range(int(math.log2(img_resolution)), 2, -1)]
         for r in self.resolutions:
@@ -86,6 +91,7 @@ class Discriminator(nn.Module):
         self.conv = EqConv(c4 + 1, c4, 3, conv_clamp=conv_clamp)
         self.fc = EqLinear(c4 * 16, c4)
         self.out = EqLinear(c4, 1, lrelu=False)
+        self.embed = nn.Sequential(EqLinear(c_dim, c4), EqLinear(c4, c4, lrelu=False)) if c_dim else None
 
     def minibatch_stddev(self, x: torch.Tensor) -> torch.Tensor:
         """Append the std over groups of samples as one extra feature map (diversity signal)."""
@@ -98,9 +104,15 @@ class Discriminator(nn.Module):
         y = y.mean(dim=[1, 2, 3]).reshape(-1, 1, 1, 1).repeat(g, 1, h, w)  # [n, 1, h, w]
         return torch.cat([x, y], dim=1)
 
-    def forward(self, img: torch.Tensor) -> torch.Tensor:
+    def forward(self, img: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         x = None
         for r in self.resolutions:
             x = getattr(self, f"b{r}")(x, img)
         x = self.conv(self.minibatch_stddev(x))
-        return self.out(self.fc(x.flatten(1)))
+        h = self.fc(x.flatten(1))
+        logit = self.out(h)
+        if self.embed is not None:
+            if c is None:
+                raise ValueError("this discriminator is conditional: pass c")
+            logit = logit + (h * self.embed(c.to(h.dtype))).sum(1, keepdim=True) / math.sqrt(h.shape[1])
+        return logit

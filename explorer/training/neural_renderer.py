@@ -53,10 +53,15 @@ class RendererConfig:
     edge_weight: float = 0.0     # L1 between the images' finite differences: blur costs directly
     feature_weight: float = 0.0  # L1 between the attribute classifier's activations (every stage of its
     feature_classifier: str = ""  # trunk, channel-normalised, LPIPS-like): shapes it was trained to see
+    attr_weight: float = 0.0     # the same classifier's label loss on G's outputs against the labels of
+                                 # the target's z: small features (eye colour, brows) get a voice
     adv_weight: float = 0.0      # adversarial finish (L1 + GAN, as image-to-image translation does):
     d_channel_base: int = 2048   # a discriminator on the renders vs G's outputs, non-saturating
     d_channel_max: int = 256     # loss, lazy R1 (every r1_interval steps, weight r1_gamma)
     r1_gamma: float = 0.5
+    adv_cond: bool = False       # the discriminator sees each target's z (projection): real *for this face*
+    adv_crop: int = 0            # the discriminator judges a random crop of this size (the same place in
+                                 # the render and in G's output; a patch discriminator), 0: whole images
     r1_interval: int = 16
     ema_kimg: float = 2.0
     seed: int = 0
@@ -143,7 +148,7 @@ class RendererTrainer:
         self.D = self.opt_d = None
         if cfg.adv_weight > 0:
             self._make_discriminator()
-        self.judge = self._load_judge() if cfg.feature_weight > 0 else None
+        self.judge = self._load_judge() if cfg.feature_weight > 0 or cfg.attr_weight > 0 else None
         for net in (self.G, self.G_ema) + ((self.D,) if self.D is not None else ()):
             self.par.broadcast_module(net)
         self.step, self.nimg, self.seconds = 0, 0, 0.0
@@ -166,40 +171,72 @@ class RendererTrainer:
         from .classifier import AttributeClassifier
 
         if not self.cfg.feature_classifier:
-            raise ValueError("feature_weight needs feature_classifier (an attribute classifier file)")
+            raise ValueError("feature_weight and attr_weight need feature_classifier (an attribute classifier file)")
         clf = AttributeClassifier.load(self.cfg.feature_classifier, device=self.device)
+        if self.cfg.attr_weight and clf.num_labels != len(faces_v2.LABEL_NAMES_V2):
+            raise ValueError(f"attr_weight needs a classifier of renderer-2 labels ({len(faces_v2.LABEL_NAMES_V2)}), "
+                             f"{self.cfg.feature_classifier} has {clf.num_labels}")
         net = clf.net.eval().requires_grad_(False)
         return net, clf.resolution
 
     def feature_loss(self, fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
         """Mean L1 between unit-normalised activations after every stride-2 stage of the judge."""
+        return self._judge_losses(fake, real, None)[0]
+
+    def _judge_losses(self, fake: torch.Tensor, real: torch.Tensor | None,
+                      z: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(feature L1 against `real` (0 without it), label loss of `fake` against the labels of z
+        (None without z)), from one pass of the judge."""
+        from .classifier import label_loss
+
         net, res = self.judge
-        x = torch.cat([fake, real]).contiguous()
+        x = fake if real is None else torch.cat([fake, real])
+        x = x.contiguous()
         if x.shape[-1] != res:
             x = F.interpolate(x, size=(res, res), mode="bilinear", antialias=True, align_corners=False)
         total, n = x.new_zeros(()), len(fake)
         for layer in net.trunk:
             x = layer(x)
-            if isinstance(layer, torch.nn.ReLU):
+            if real is not None and isinstance(layer, torch.nn.ReLU):
                 f = x / (x.square().sum(1, keepdim=True).sqrt() + 1e-6)
                 total = total + (f[:n] - f[n:]).abs().mean()
-        return total
+        if z is None:
+            return total, None
+        raw = net.head(F.relu(net.embed(x[:n])))
+        labels = torch.from_numpy(np.stack([faces_v2.encode_labels_v2(faces_v2.params_from_z(v))
+                                            for v in z.detach().cpu().numpy()])).to(raw.device)
+        return total, label_loss(raw, labels)[0]
 
     def _make_discriminator(self) -> None:
         from .discriminator import Discriminator
 
         cfg = self.cfg
-        self.D = Discriminator(cfg.resolution, 3, cfg.d_channel_base, cfg.d_channel_max).to(self.device).train()
+        if cfg.adv_crop and (cfg.adv_crop < 8 or cfg.adv_crop & (cfg.adv_crop - 1) or cfg.adv_crop > cfg.resolution):
+            raise ValueError(f"adv_crop {cfg.adv_crop}: a power of two from 8 to the resolution")
+        self.D = Discriminator(cfg.adv_crop or cfg.resolution, 3, cfg.d_channel_base, cfg.d_channel_max,
+                               c_dim=faces_v2.Z_DIM if cfg.adv_cond else 0).to(self.device).train()
         c = cfg.r1_interval / (cfg.r1_interval + 1)   # lazy regularisation: scale lr and betas
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr * c, betas=(0.0, 0.99 ** c), eps=1e-8)
 
-    def _d_step(self, fake: torch.Tensor, real: torch.Tensor) -> dict[str, torch.Tensor]:
+    def _crops(self, *images: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The same random adv_crop-sized window of each sample in every one of `images`."""
+        size = self.cfg.adv_crop
+        if not size or size >= images[0].shape[-1]:
+            return images
+        n, room = len(images[0]), images[0].shape[-1] - size + 1
+        ys = torch.randint(room, (n,), generator=self.rng).tolist()
+        xs = torch.randint(room, (n,), generator=self.rng).tolist()
+        return tuple(torch.stack([im[i, :, y:y + size, x:x + size] for i, (y, x) in enumerate(zip(ys, xs))])
+                     for im in images)
+
+    def _d_step(self, fake: torch.Tensor, real: torch.Tensor, z: torch.Tensor) -> dict[str, torch.Tensor]:
         cfg = self.cfg
         self.D.requires_grad_(True)
         do_r1 = self.step % cfg.r1_interval == 0
         real = real.detach().requires_grad_(do_r1)
-        real_logits = self.D(real)
-        loss = F.softplus(self.D(fake.detach())).mean() + F.softplus(-real_logits).mean()
+        c = z if cfg.adv_cond else None
+        real_logits = self.D(real, c)
+        loss = F.softplus(self.D(fake.detach(), c)).mean() + F.softplus(-real_logits).mean()
         out = {}
         if do_r1:
             (grad,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
@@ -229,14 +266,20 @@ class RendererTrainer:
     def _fmt(self, x: torch.Tensor) -> torch.Tensor:
         return x.contiguous(memory_format=torch.channels_last if self.cfg.channels_last else torch.contiguous_format)
 
-    def losses(self, fake: torch.Tensor, real: torch.Tensor) -> dict[str, torch.Tensor]:
+    def losses(self, fake: torch.Tensor, real: torch.Tensor, z: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """The supervised terms; z (the targets' latents) for the label loss (attr_weight)."""
         out = {}
         for k, w in enumerate(self.cfg.pool_weights):
             if w:
                 f, r = (fake, real) if k == 0 else (F.avg_pool2d(fake, 2 ** k), F.avg_pool2d(real, 2 ** k))
                 out[f"L1/{2 ** k}"] = w * (f - r).abs().mean()
         if self.judge is not None:
-            out["feat"] = self.cfg.feature_weight * self.feature_loss(fake, real)
+            feat, attr = self._judge_losses(fake, real if self.cfg.feature_weight else None,
+                                            z if self.cfg.attr_weight else None)
+            if self.cfg.feature_weight:
+                out["feat"] = self.cfg.feature_weight * feat
+            if attr is not None:
+                out["attr"] = self.cfg.attr_weight * attr
         if self.cfg.edge_weight:
             d = fake - real
             out["edge"] = self.cfg.edge_weight * 0.5 * ((d[:, :, :, 1:] - d[:, :, :, :-1]).abs().mean()
@@ -250,16 +293,17 @@ class RendererTrainer:
         mixing = float(torch.rand(1, generator=self.rng)) < cfg.mix_prob
         ws = group_mixed_ws(self.G, mixed_z(z, self.rng)) if mixing else self.G.mapping(z)
         fake = self._fmt(self.G.synthesis(ws, noise))
-        parts = self.losses(fake, real)
+        parts = self.losses(fake, real, z)
         if self.D is not None:
             self.D.requires_grad_(False)
-            parts["adv"] = self.cfg.adv_weight * F.softplus(-self.D(fake)).mean()
+            fake_c, real_c = self._crops(fake, real)
+            parts["adv"] = self.cfg.adv_weight * F.softplus(-self.D(fake_c, z if cfg.adv_cond else None)).mean()
         loss = sum(parts.values())
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.par.average_grads(self.G.parameters())
         self.opt.step()
-        d_losses = self._d_step(fake, real) if self.D is not None else {}
+        d_losses = self._d_step(fake_c, real_c, z) if self.D is not None else {}
         with torch.no_grad():
             w_mean = self.par.mean(self.G.mapping(z)[:, 0].mean(0) if mixing else ws[:, 0].mean(0))
             self.G.mapping.w_avg.lerp_(w_mean, 1 - self.G.mapping.w_avg_beta)
