@@ -178,6 +178,8 @@ def main(argv=None) -> int:
                     help="only the render time and the judge-free figures (e.g. a model whose renderer "
                          "the classifier was not trained on)")
     ap.add_argument("--judge-free-samples", type=int, default=200)
+    ap.add_argument("--fidelity-samples", type=int, default=256,
+                    help="faces for the drawing-fidelity table (models with renderer-2 slot semantics)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -209,6 +211,9 @@ def main(argv=None) -> int:
     judge_free(gen, args, results)
     if args.judge_free_only:
         return _write_json(args, results)
+
+    if gen.config.get("z_semantics") and args.fidelity_samples:
+        fidelity(gen, clf, args, results)
 
     # 2-3. Fréchet distance and distribution match
     n = args.fid_samples
@@ -294,6 +299,14 @@ def real_renders(gen, data: str | None, n: int) -> np.ndarray:
     return imgs
 
 
+def _blur(images: np.ndarray, sigma: float) -> np.ndarray:
+    """uint8 images [N, H, W, 3] blurred by a Gaussian of `sigma` px (rounded back to uint8)."""
+    from scipy.ndimage import gaussian_filter
+
+    out = gaussian_filter(images.astype(np.float32), sigma=(0, sigma, sigma, 0))
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
 def judge_free(gen, args, results) -> None:
     from explorer.training import model_figures as mf
 
@@ -310,15 +323,42 @@ def judge_free(gen, args, results) -> None:
     for g, r in gen.info.groups.items():
         if len(r):
             noise[g] = mf.noise_change(gen, seeds_a, layers=(r.start, r.stop), batch=args.batch)
-    results["judge_free"] = {"sharpness": sharp, "mixing": mix, "noise_change": noise, "n": n}
+    blurred = {sigma: mf.laplacian_energy(_blur(real, sigma)) / max(mf.laplacian_energy(real), 1e-9)
+               for sigma in (0.4, 0.5, 0.7, 1.0)}
+    results["judge_free"] = {"sharpness": sharp, "mixing": mix, "noise_change": noise, "n": n,
+                             "sharpness_of_blurred_renders": blurred}
     print(f"\n## Judge-free figures ({n} faces / pairs, psi 1; {time.perf_counter() - t0:.0f} s)")
     print(f"sharpness (Laplacian energy, generated / real renders): {sharp:.3f}")
+    print("  for scale, the renders blurred by a Gaussian of sigma "
+          + ", ".join(f"{s:g} px: {v:.3f}" for s, v in blurred.items()))
     print("| mixed group | structure follows source | colours follow source |\n|---|---|---|")
     for g, v in mix.items():
         print(f"| {g} | {v['structure']:.2f} | {v['colour']:.2f} |")
     print("| noise redrawn | mean pixel change (0-255) |\n|---|---|")
     for g, v in noise.items():
         print(f"| {g} | {v:.2f} |")
+
+
+def fidelity(gen, clf, args, results) -> None:
+    """Does the model draw what its z says? The classifier on G(z) against the renderer's labels
+    of z, beside the classifier on the renders of the same z (the judge's own ceiling)."""
+    from explorer.training.classifier import evaluate_predictions
+    from explorer.training.faces_v2 import render_seed_v2
+
+    n = args.fidelity_samples
+    t0 = time.perf_counter()
+    seeds = range(BENCH_SEED + 600_000, BENCH_SEED + 600_000 + n)
+    renders, labels = map(np.stack, zip(*[render_seed_v2(s, gen.info.resolution) for s in seeds]))
+    fake = label_ws(gen, clf, seeds_ws(gen, seeds), args.batch)
+    m_fake = evaluate_predictions(fake, labels)["attributes"]
+    m_real = evaluate_predictions(clf.predict(renders), labels)["attributes"]
+    results["fidelity"] = {"n": n, "generated": m_fake, "renders": m_real}
+    print(f"\n## Drawing fidelity: the classifier on G(z) vs the labels of z ({n} faces; "
+          f"{time.perf_counter() - t0:.0f} s)")
+    print("| attribute | measure | on the renders (ceiling) | on the model's faces |\n|---|---|---|---|")
+    for name, r in m_real.items():
+        key, what = ("split_acc", "mid-split accuracy") if r["kind"] == "continuous" else ("acc", "accuracy")
+        print(f"| {name} | {what} | {r[key]:.3f} | {m_fake[name][key]:.3f} |")
 
 
 if __name__ == "__main__":

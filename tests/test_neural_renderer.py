@@ -179,6 +179,29 @@ def test_patch_discriminator_crops_the_same_window(tmp_path, faces16v2):
         RendererTrainer(RendererConfig(**TINY, adv_weight=0.1, adv_crop=12), FaceDataset(faces16v2), tmp_path / "z")
 
 
+def test_warm_start_ramps_the_learning_rate_up(tmp_path, faces16v2):
+    """A pack carries no Adam moments: after a warm start the step size grows from batch / warmup
+    to cfg.lr over warmup_kimg (and a resumed snapshot continues the ramp where it was)."""
+    cfg = RendererConfig(**{**TINY, "batch": 8}, warmup_kimg=0.032)
+    t = RendererTrainer(cfg, FaceDataset(faces16v2), tmp_path / "a")
+    assert t.learning_rate() == cfg.lr                       # a fresh run: no ramp
+    t.train_step()
+    pack = t.save_pack(tmp_path / "pack.safetensors")
+    w = RendererTrainer(cfg, FaceDataset(faces16v2), tmp_path / "b")
+    w.load_pack(pack)
+    lrs = []
+    for _ in range(5):
+        lrs.append(w.learning_rate())
+        w.train_step()
+        assert w.opt.param_groups[0]["lr"] == lrs[-1]
+    assert lrs == pytest.approx([cfg.lr * k / 4 for k in (1, 2, 3, 4, 4)])
+    w.nimg -= 24                                             # back into the ramp, then a snapshot
+    w.save_snapshot()
+    r = RendererTrainer(cfg, FaceDataset(faces16v2), tmp_path / "b")
+    r.load_snapshot()
+    assert r.learning_rate() == pytest.approx(cfg.lr * 3 / 4)
+
+
 def test_wrong_data_is_refused(tmp_path):
     path = write_dataset(tmp_path / "v1.lef", 4, resolution=16, workers=1)
     with pytest.raises(ValueError, match="renderer-2"):

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # One GPU lease of the default model v2 (neural renderer): render the data on the machine's
 # cores, then continue the committed training pack in two variants side by side on the one GPU
-# (A: L1 + edges + classifier features, as on the CPU; B: the same plus an adversarial term),
-# and leave each variant's pack, log and sample grid in $OUT.
+# (A: L1 + edges + classifier features + the classifier's label loss, as on the CPU; B: the same
+# plus an adversarial term from a z-conditioned patch discriminator), and leave each variant's
+# pack, log and sample grid in $OUT. A_ARGS / B_ARGS replace the variants' own arguments.
 #
 #   OUT=/tmp/out MINUTES=6.5 bash training/gpu_renderer_session.sh           # the device run
 #   OUT=/tmp/out MINUTES=0.2 COUNT=256 DEVICE=cpu BATCH=8 bash training/gpu_renderer_session.sh  # dry run
@@ -25,7 +26,9 @@ DATA=$WORK/faces128v2.lef
 COMMON=(--data "$DATA" --warm-start training/default_v2_run.safetensors --device "$DEVICE"
         --preload $(( CORES > 4 ? CORES / 2 - 1 : 1 )) --batch "$BATCH" --kimg 100000 --minutes "$MINUTES"
         --snapshot-minutes 2 --progress-seconds 20 --edge-weight 1.0 --feature-weight 0.5
-        --feature-classifier training/attribute_classifier_v2.safetensors)
+        --feature-classifier training/attribute_classifier_v2.safetensors --warmup-kimg 20)
+A_ARGS=${A_ARGS:---attr-weight 0.01}
+B_ARGS=${B_ARGS:---attr-weight 0.01 --adv-weight $ADV --adv-cond --adv-crop 64 --d-channel-base 4096 --r1-gamma 0.2}
 ts() { date +%H:%M:%S; }
 
 echo "$(ts) $($PY -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available(),
@@ -43,8 +46,10 @@ run() {   # name, extra args...
     $PY -m explorer.cli export-renderer --run-dir "$WORK/run$name" --out "$WORK/$name.safetensors" \
         --pack "$OUT/${name}_pack.safetensors" >>"$OUT/$name.log" 2>&1
 }
-run A &
-run B --adv-weight "$ADV" --r1-gamma 1.0 &
+# shellcheck disable=SC2086  # the variants' arguments are word lists
+run A $A_ARGS &
+# shellcheck disable=SC2086
+run B $B_ARGS &
 wait
 for name in A B; do
     cp "$WORK/run$name/log.jsonl" "$WORK/${name}_log.jsonl" 2>/dev/null

@@ -146,7 +146,7 @@ def register(sub) -> None:
                       ("mix_prob", float), ("ema_kimg", float), ("seed", int),
                       ("edge_weight", float), ("adv_weight", float), ("d_channel_base", int),
                       ("d_channel_max", int), ("r1_gamma", float), ("feature_weight", float),
-                      ("feature_classifier", str), ("adv_crop", int), ("attr_weight", float)]:
+                      ("feature_classifier", str), ("adv_crop", int), ("attr_weight", float), ("warmup_kimg", float)]:
         t.add_argument("--" + name.replace("_", "-"), dest=name, type=typ, default=None)
     t.add_argument("--adv-cond", dest="adv_cond", action="store_const", const=True, default=None,
                    help="condition the discriminator on each target's z (projection discriminator)")

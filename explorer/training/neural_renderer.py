@@ -64,6 +64,8 @@ class RendererConfig:
                                  # the render and in G's output; a patch discriminator), 0: whole images
     r1_interval: int = 16
     ema_kimg: float = 2.0
+    warmup_kimg: float = 10.0    # after a warm start (fresh Adam moments) the learning rate ramps up
+                                 # over this many kimg: a full-size first step disturbs a trained model
     seed: int = 0
     channels_last: bool = True
 
@@ -152,6 +154,7 @@ class RendererTrainer:
         for net in (self.G, self.G_ema) + ((self.D,) if self.D is not None else ()):
             self.par.broadcast_module(net)
         self.step, self.nimg, self.seconds = 0, 0, 0.0
+        self.ramp_from: int | None = None    # nimg of a warm start (None: no ramp)
         self.rng = torch.Generator().manual_seed(cfg.seed + 7919 * self.par.rank)
         self.last_losses: Mapping[str, float] = {}
         self._held_out = None
@@ -287,8 +290,19 @@ class RendererTrainer:
         return out
 
     # ----- one iteration ----------------------------------------------------------------
+    def learning_rate(self) -> float:
+        """cfg.lr, ramped up linearly over warmup_kimg after a warm start."""
+        cfg = self.cfg
+        if self.ramp_from is None or cfg.warmup_kimg <= 0:
+            return cfg.lr
+        done = (self.nimg - self.ramp_from) / (cfg.warmup_kimg * 1000)
+        return cfg.lr * min(1.0, max(done, 0.0) + cfg.batch / (cfg.warmup_kimg * 1000))
+
     def train_step(self) -> dict[str, float]:
         cfg = self.cfg
+        lr = self.learning_rate()
+        for group in self.opt.param_groups:
+            group["lr"] = lr
         real, z, noise = self._batch(self.local_batch)
         mixing = float(torch.rand(1, generator=self.rng)) < cfg.mix_prob
         ws = group_mixed_ws(self.G, mixed_z(z, self.rng)) if mixing else self.G.mapping(z)
@@ -355,7 +369,7 @@ class RendererTrainer:
         if self.par.rank != 0:
             return path
         state = {"rng_ranks": rngs, "config": dataclasses.asdict(self.cfg), "step": self.step, "nimg": self.nimg,
-                 "seconds": self.seconds, "G": self.G.state_dict(), "G_ema": self.G_ema.state_dict(),
+                 "seconds": self.seconds, "ramp_from": self.ramp_from, "G": self.G.state_dict(), "G_ema": self.G_ema.state_dict(),
                  "opt": self.opt.state_dict(), "rng": self.rng.get_state(), "torch_rng": torch.get_rng_state()}
         if self.D is not None:
             state.update({"D": self.D.state_dict(), "opt_d": self.opt_d.state_dict()})
@@ -380,6 +394,7 @@ class RendererTrainer:
             self.D.load_state_dict(st["D"])
             self.opt_d.load_state_dict(st["opt_d"])
         self.step, self.nimg, self.seconds = int(st["step"]), int(st["nimg"]), float(st["seconds"])
+        self.ramp_from = st.get("ramp_from")
         ranks = st.get("rng_ranks")
         if ranks is not None and len(ranks) == self.par.world:
             self.rng.set_state(ranks[self.par.rank])
@@ -423,6 +438,7 @@ class RendererTrainer:
                 state = {k.split(".", 1)[1]: f.get_tensor(k).float() for k in f.keys() if k.startswith(name + ".")}
                 getattr(self, name).load_state_dict(state)
             self.nimg, self.step, self.seconds = int(meta["nimg"]), int(meta["step"]), float(meta["seconds"])
+        self.ramp_from = self.nimg
         self.rng.manual_seed(self.cfg.seed + 104729 * self.step)
 
     @torch.no_grad()
