@@ -283,7 +283,7 @@ def test_noise_maps_are_optimised_stored_and_rendered_back(make_generator, tmp_p
     gen = make_generator(res=32, dim=16)
     lat = latent_from_seed(gen, 3)
     with torch.no_grad():
-        face = to_uint8(gen.synthesize(torch.from_numpy(lat.ws)[None], noise_mode="random", noise_seed=5))[0]
+        face = to_uint8(gen.synthesize(torch.from_numpy(np.array(lat.ws))[None], noise_mode="random", noise_seed=5))[0]
     r = project(gen, face, steps=30, start="w_avg", record_every=5)
     assert r.noise_maps is not None and [m.shape[0] for m in r.noise_maps] == \
         [ni.resolution for ni in gen.noise_inputs()]
