@@ -182,14 +182,11 @@ class RendererTrainer:
         net = clf.net.eval().requires_grad_(False)
         return net, clf.resolution
 
-    def feature_loss(self, fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
-        """Mean L1 between unit-normalised activations after every stride-2 stage of the judge."""
-        return self._judge_losses(fake, real, None)[0]
-
     def _judge_losses(self, fake: torch.Tensor, real: torch.Tensor | None,
                       z: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(feature L1 against `real` (0 without it), label loss of `fake` against the labels of z
-        (None without z)), from one pass of the judge."""
+        """From one pass of the judge: (the feature loss, mean L1 between unit-normalised activations
+        after every stride-2 stage, against `real` (0 without it); the label loss of `fake` against
+        the labels of z (None without z))."""
         from .classifier import label_loss
 
         net, res = self.judge
@@ -369,8 +366,9 @@ class RendererTrainer:
         if self.par.rank != 0:
             return path
         state = {"rng_ranks": rngs, "config": dataclasses.asdict(self.cfg), "step": self.step, "nimg": self.nimg,
-                 "seconds": self.seconds, "ramp_from": self.ramp_from, "G": self.G.state_dict(), "G_ema": self.G_ema.state_dict(),
-                 "opt": self.opt.state_dict(), "rng": self.rng.get_state(), "torch_rng": torch.get_rng_state()}
+                 "seconds": self.seconds, "ramp_from": self.ramp_from,
+                 "G": self.G.state_dict(), "G_ema": self.G_ema.state_dict(), "opt": self.opt.state_dict(),
+                 "rng": self.rng.get_state(), "torch_rng": torch.get_rng_state()}
         if self.D is not None:
             state.update({"D": self.D.state_dict(), "opt_d": self.opt_d.state_dict()})
         with atomic_path(path) as tmp:
