@@ -212,6 +212,25 @@ def test_weak_fits_are_hidden_until_asked_for(qtbot, window, gen):
     assert panel.rows["rare smile"].isHidden()
 
 
+def test_slot_directions_show_their_efficacy_and_hide_when_weak(qtbot, window, gen):
+    """Directions read off a renderer-2 model's z slots have no validation accuracy: the row shows
+    how often they turn the attribute on, and a weak one hides like a weak SVM fit."""
+    panel = window.directions_panel
+    v = np.zeros(gen.info.w_dim, np.float32)
+    v[2] = 1.0
+    q = {"classifier": "attribute_classifier_v2.safetensors", "label_source": "recipe"}
+    good = Direction(v, name="slot smile", model=gen.fingerprint, method="slot",
+                     quality={"slot": "smile", "efficacy": 1.0, **q})
+    weak = Direction(v[::-1].copy(), name="slot blonde", model=gen.fingerprint, method="slot",
+                     quality={"slot": "hair_color", "efficacy": 0.02, **q})
+    panel.add_directions([good, weak])
+    row = panel.rows["slot smile"]
+    assert row.accuracy_label.text() == "100%" and not row.isHidden()
+    assert "drawing-parameter direction (slot smile)" in row.toolTip()
+    assert panel.rows["slot blonde"].isHidden()
+    assert "turns the attribute on for 2% of faces" in panel.rows["slot blonde"].toolTip()
+
+
 def test_direction_of_another_model_is_refused(qtbot, window, gen, tmp_path):
     panel = window.directions_panel
     v = np.ones(gen.info.w_dim, np.float32)

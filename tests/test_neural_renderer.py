@@ -277,3 +277,43 @@ def test_device_data_gives_the_per_step_batch(tmp_path, faces16v2):
     # and it trains: same steps, same loss to float16-noise precision
     la, lb = plain.train_step()["loss"], held.train_step()["loss"]
     assert abs(la - lb) < 1e-3 * max(1.0, la), (la, lb)
+
+
+def test_a_narrow_pack_widens_without_changing_its_pictures(tmp_path, faces16v2):
+    """--channels-at on a warm start: the pack's layers gain channels, the outputs stay the same
+    (new channels start unheard), and training then uses them."""
+    narrow = RendererTrainer(RendererConfig(**TINY), FaceDataset(faces16v2), tmp_path / "n")
+    for _ in range(3):
+        narrow.train_step()
+    pack = narrow.save_pack(tmp_path / "pack.safetensors")
+    cfg = RendererConfig(**TINY, channels_at="8:40,16:24")
+    logged = []
+    wide = RendererTrainer(cfg, FaceDataset(faces16v2), tmp_path / "w", log=logged.append)
+    wide.load_pack(pack)
+    before = {r: c for r, c in zip((4, 8, 16), (32, 32, 16))}
+    after = {int(r): c for r, c in wide.G_ema.config["synthesis"]["channels"].items()}
+    assert after == {**before, 8: 40, 16: 24}
+    assert any("16 px 16->24" in m for m in logged)
+    assert sum(p.numel() for p in wide.G.parameters()) > sum(p.numel() for p in narrow.G.parameters())
+    # the pack's float16 networks, narrow and widened, draw the same pictures
+    ref = RendererTrainer(RendererConfig(**TINY), FaceDataset(faces16v2), tmp_path / "r")
+    ref.load_pack(pack)
+    z = torch.randn(4, V.Z_DIM, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        for net in ("G", "G_ema"):
+            a, b = getattr(ref, net), getattr(wide, net)
+            noise = a.make_noise(4, [1, 2, 3, 4])
+            ws = a.mapping(z)
+            torch.testing.assert_close(b.synthesis(ws, noise), a.synthesis(ws, noise), atol=1e-5, rtol=1e-4)
+    # the new channels learn: after a step their outgoing weights are no longer zero
+    torgb = wide.G.synthesis.b16.torgb.weight
+    assert torgb[:, 16:].abs().max() == 0
+    wide.train_step()
+    assert torgb[:, 16:].abs().max() > 0
+    # a pack wider than the configuration is refused
+    with pytest.raises(ValueError, match="wider"):
+        ref2 = RendererTrainer(RendererConfig(**{**TINY, "channel_base": 128}), FaceDataset(faces16v2), tmp_path / "x")
+        ref2.load_pack(pack)
+    for bad in ("16", "12:8", "32:8", "16:0", "x:y"):
+        with pytest.raises(ValueError, match="channels_at"):
+            RendererTrainer(RendererConfig(**TINY, channels_at=bad), FaceDataset(faces16v2), tmp_path / "y")

@@ -3,7 +3,9 @@
 # cores, then continue the committed training pack in two variants side by side on the one GPU
 # (A: L1 + edges + classifier features + the classifier's label loss, as on the CPU; B: the same
 # plus an adversarial term from a z-conditioned patch discriminator), and leave each variant's
-# pack, log and sample grid in $OUT. A_ARGS / B_ARGS replace the variants' own arguments.
+# pack, log and sample grid in $OUT. A_ARGS / B_ARGS replace the variants' own arguments; C_ARGS,
+# when set, adds a third variant (e.g. C_ARGS="--attr-weight 0.01 --channels-at 64:48,128:24": the pack
+# widened at 64 and 128 px, see explorer/training/widen.py).
 #
 #   OUT=/tmp/out MINUTES=6.5 bash training/gpu_renderer_session.sh           # the device run
 #   OUT=/tmp/out MINUTES=0.2 COUNT=256 DEVICE=cpu BATCH=8 bash training/gpu_renderer_session.sh  # dry run
@@ -29,6 +31,8 @@ COMMON=(--data "$DATA" --warm-start training/default_v2_run.safetensors --device
         --feature-classifier training/attribute_classifier_v2.safetensors --warmup-kimg 20)
 A_ARGS=${A_ARGS:---attr-weight 0.01}
 B_ARGS=${B_ARGS:---attr-weight 0.01 --adv-weight $ADV --adv-cond --adv-crop 64 --d-channel-base 4096 --r1-gamma 0.2}
+C_ARGS=${C_ARGS:-}
+NAMES="A B${C_ARGS:+ C}"
 ts() { date +%H:%M:%S; }
 
 echo "$(ts) $($PY -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available(),
@@ -50,8 +54,10 @@ run() {   # name, extra args...
 run A $A_ARGS &
 # shellcheck disable=SC2086
 run B $B_ARGS &
+# shellcheck disable=SC2086
+[ -n "$C_ARGS" ] && run C $C_ARGS &
 wait
-for name in A B; do
+for name in $NAMES; do
     cp "$WORK/run$name/log.jsonl" "$WORK/${name}_log.jsonl" 2>/dev/null
     last=$(ls "$WORK/run$name"/samples-*.png 2>/dev/null | tail -1)
     [ -n "$last" ] && cp "$last" "$WORK/${name}_samples.png"

@@ -88,6 +88,10 @@ def _accuracy_text(d: Direction) -> str:
     acc = d.quality.get("val_accuracy")
     if isinstance(acc, (int, float)):
         return f"validation accuracy {acc:.0%}"
+    eff = d.quality.get("efficacy")
+    if d.method == "slot":
+        text = f"drawing-parameter direction (slot {d.quality.get('slot', '?')})"
+        return text + (f", turns the attribute on for {eff:.0%} of faces" if isinstance(eff, (int, float)) else "")
     return {"pca": "PCA (GANSpace) direction", "sefa": "SeFa direction"}.get(d.method, f"{d.method} direction")
 
 
@@ -135,6 +139,8 @@ class DirectionRow(QWidget):
         self.direction = d
         text = _accuracy_text(d)
         acc = d.quality.get("val_balanced_accuracy", d.quality.get("val_accuracy"))
+        if not isinstance(acc, (int, float)) and d.method == "slot":
+            acc = d.quality.get("efficacy")       # no fit to validate: show how often it works
         self.accuracy_label.setText(f"{acc:.0%}" if isinstance(acc, (int, float)) else d.method)
         tip = f"{d.name}: {text}\nscale {d.scale:.3g}" + (f", fitted layers {d.layers}" if d.layers is not None else "")
         bal = d.quality.get("val_balanced_accuracy")

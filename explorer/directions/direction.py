@@ -17,7 +17,7 @@ from ..edits import move
 from ..latents import resolve_layers
 from ..layers import LayerSpec
 
-METHODS = ("svm", "pca", "sefa", "import", "conditional")
+METHODS = ("svm", "pca", "sefa", "import", "conditional", "slot")   # slot: read off a renderer-2 model's z
 UNIT_TOLERANCE = 1e-5   # vectors this close to unit length are kept bit-exact (JSON round trips)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 
 def _polite(args) -> None:
@@ -48,8 +49,13 @@ def cmd_fit_directions(args) -> int:
     _polite(args)
     gen = load_generator(args.model)
     clf = AttributeClassifier.load(args.classifier)
-    fit_default_directions(gen, clf, samples=args.samples, attributes=args.attributes, seed0=args.seed,
-                           batch=args.batch, C=args.C, out_path=args.out, efficacy_samples=args.efficacy_samples)
+    try:
+        fit_default_directions(gen, clf, samples=args.samples, attributes=args.attributes, seed0=args.seed,
+                               batch=args.batch, C=args.C, out_path=args.out, efficacy_samples=args.efficacy_samples,
+                               labels=args.labels, method=args.method)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -85,4 +91,10 @@ def register(sub) -> None:
     f.add_argument("--nice", type=int, default=0)
     f.add_argument("--efficacy-samples", type=int, default=200,
                    help="negatives per direction to measure its efficacy at +3 scale units (0: skip)")
+    f.add_argument("--labels", choices=("classifier", "recipe"), default="classifier",
+                   help="what the SVMs fit: the classifier's view of each face (InterFaceGAN), or the labels "
+                        "each seed's z stands for (renderer-2 models, whose z slots are drawing parameters)")
+    f.add_argument("--method", choices=("svm", "slot"), default="svm",
+                   help="svm: fit a linear SVM per attribute (InterFaceGAN); slot: read each direction off the "
+                        "model's z slots (renderer-2 models: the mean W move of setting the attribute's slot)")
     f.set_defaults(func=cmd_fit_directions)

@@ -142,8 +142,8 @@ def register(sub) -> None:
                    help="hold the whole dataset with its z and noise maps on --device, drawn by WORKERS "
                         "processes (the GPU path; 60,000 items at 128 px take 8.2 GB)")
     for name, typ in [("resolution", int), ("batch", int), ("w_dim", int), ("mapping_layers", int),
-                      ("mapping_lr", float), ("channel_base", int), ("channel_max", int), ("lr", float),
-                      ("mix_prob", float), ("ema_kimg", float), ("seed", int),
+                      ("mapping_lr", float), ("channel_base", int), ("channel_max", int), ("channels_at", str),
+                      ("lr", float), ("mix_prob", float), ("ema_kimg", float), ("seed", int),
                       ("edge_weight", float), ("adv_weight", float), ("d_channel_base", int),
                       ("d_channel_max", int), ("r1_gamma", float), ("feature_weight", float),
                       ("feature_classifier", str), ("adv_crop", int), ("attr_weight", float), ("warmup_kimg", float)]:

@@ -99,6 +99,24 @@ def sample_labelled(gen, classifier: AttributeClassifier, n: int, seed0: int = 0
     return np.concatenate(ws_rows).astype(np.float32), np.concatenate(preds)
 
 
+def recipe_labelled(gen, n: int, seed0: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(w [n, w_dim], labels [n, L]) for seeds seed0 .. seed0 + n - 1 at psi 1, the labels read off
+    each seed's z instead of a classifier's view of the picture: for a model whose z has renderer-2
+    slot semantics (the default model v2) every slot *is* a drawing parameter, so the recipe's own
+    labels are exact where the classifier's are noisy (small features the model draws faintly).
+    Needs the mapping network only: no picture is rendered."""
+    from . import faces_v2
+
+    sem = (gen.config or {}).get("z_semantics") or {}
+    if sem.get("renderer_version") != faces_v2.RENDERER_VERSION:
+        raise ValueError("recipe labels need a model whose z has renderer-2 slot semantics "
+                         "(the neural-renderer default model); use the classifier's labels")
+    seeds = range(seed0, seed0 + n)
+    ws = seeds_ws(gen, seeds)
+    labels = np.stack([faces_v2.encode_labels_v2(faces_v2.params_from_z(faces_v2.z_of_seed(s))) for s in seeds])
+    return ws[:, 0].astype(np.float32), labels.astype(np.float32)
+
+
 def fit_attribute_directions(w: np.ndarray, preds: np.ndarray, attributes: Sequence[str], model: str,
                              *, C: float = 1.0, holdout: float = 0.3, seed: int = 0,
                              min_per_class: int = MIN_PER_CLASS, top_fraction: float = 0.3,
@@ -157,23 +175,52 @@ def measure_efficacy(gen, classifier: AttributeClassifier, directions: Sequence[
 def fit_default_directions(gen, classifier: AttributeClassifier, samples: int = 20000,
                            attributes: str | Sequence[str] | None = None, *, seed0: int = 0,
                            batch: int = RENDER_BATCH, C: float = 1.0, out_path=None, efficacy_samples: int = 200,
+                           labels: str = "classifier", method: str = "svm",
                            progress: Callable[[str], None] | None = print) -> list[Direction]:
     """The whole pipeline: sample -> render -> label -> fit -> measure each direction's efficacy on
-    fresh faces (the app hides the ones that do not work); optionally write `out_path`."""
+    fresh faces (the app hides the ones that do not work); optionally write `out_path`.
+    labels: 'classifier' (InterFaceGAN: the classifier's view of each rendered face) or 'recipe'
+    (the labels each seed's z stands for, `recipe_labelled`; renderer-2 models only).
+    method: 'svm' (fitted to those labels) or 'slot' (read off the z slots, `slot_directions`;
+    renderer-2 models only). Efficacy is judged by the classifier either way."""
     progress = progress or (lambda s: None)
+    if labels not in ("classifier", "recipe"):
+        raise ValueError(f"labels must be 'classifier' or 'recipe', not {labels!r}")
+    if method not in ("svm", "slot"):
+        raise ValueError(f"method must be 'svm' or 'slot', not {method!r}")
     attrs = resolve_attributes(attributes, classifier.num_labels)
+    if method == "slot":
+        from .slot_directions import fit_slot_directions
+
+        progress(f"reading {len(attrs)} directions off the z slots of {gen.name} [{gen.fingerprint}] "
+                 f"(seeds {seed0}-{seed0 + samples - 1}, psi 1)")
+        dirs = fit_slot_directions(gen, attrs, samples=samples, seed0=seed0, progress=progress)
+        for d in dirs:
+            d.quality["classifier"] = getattr(classifier, "source", None)    # the efficacy's judge
+        return _measured_and_saved(gen, classifier, dirs, seed0 + samples, efficacy_samples, batch, out_path,
+                                   progress)
     progress(f"sampling {samples} faces (seeds {seed0}-{seed0 + samples - 1}, psi 1) from "
-             f"{gen.name} [{gen.fingerprint}]")
-    w, preds = sample_labelled(gen, classifier, samples, seed0=seed0, batch=batch, progress=progress)
+             f"{gen.name} [{gen.fingerprint}], labels from the {labels}")
+    if labels == "recipe":
+        w, preds = recipe_labelled(gen, samples, seed0=seed0)
+        if preds.shape[1] != classifier.num_labels:
+            raise ValueError(f"the recipe has {preds.shape[1]} labels, the classifier {classifier.num_labels}")
+    else:
+        w, preds = sample_labelled(gen, classifier, samples, seed0=seed0, batch=batch, progress=progress)
     progress(f"fitting {len(attrs)} directions")
     dirs = fit_attribute_directions(w, preds, attrs, gen.fingerprint, C=C, progress=progress)
     for d in dirs:
-        d.quality.update({"seeds": [seed0, seed0 + samples], "classifier": getattr(classifier, "source", None)})
+        d.quality.update({"seeds": [seed0, seed0 + samples], "classifier": getattr(classifier, "source", None),
+                          "label_source": labels})
+    return _measured_and_saved(gen, classifier, dirs, seed0 + samples, efficacy_samples, batch, out_path, progress)
+
+
+def _measured_and_saved(gen, classifier, dirs, fresh_seed0, efficacy_samples, batch, out_path, progress):
     if efficacy_samples:
         pool = max(4 * efficacy_samples, 400)
         progress(f"measuring efficacy at +{EFFICACY_AMOUNT:g} scale units on up to {efficacy_samples} "
-                 f"negatives per direction (fresh seeds from {seed0 + samples})")
-        ws_pool = seeds_ws(gen, range(seed0 + samples, seed0 + samples + pool))
+                 f"negatives per direction (fresh seeds from {fresh_seed0})")
+        ws_pool = seeds_ws(gen, range(fresh_seed0, fresh_seed0 + pool))
         measure_efficacy(gen, classifier, dirs, ws_pool, label_ws(gen, classifier, ws_pool, batch),
                          n=efficacy_samples, batch=batch)
         for d in dirs:

@@ -46,6 +46,8 @@ class RendererConfig:
     mapping_lr: float = 1.0      # the paper's 0.01 makes z -> w learn 100x slower
     channel_base: int = 2048
     channel_max: int = 256
+    channels_at: str = ""        # per-resolution widths overriding channel_base, e.g. "64:48,128:24";
+                                 # a narrower pack warm-starts by widening (widen.py)
     batch: int = 32
     lr: float = 0.002
     mix_prob: float = 0.5        # share of batches trained with group-wise mixed ws
@@ -74,11 +76,26 @@ def renderer_generator_config(cfg: RendererConfig) -> dict:
     gcfg = stylegan2_config(cfg.resolution, z_dim=faces_v2.Z_DIM, w_dim=cfg.w_dim,
                             channel_base=cfg.channel_base, channel_max=cfg.channel_max,
                             mapping_layers=cfg.mapping_layers, mapping_lr=cfg.mapping_lr)
+    gcfg["synthesis"]["channels"].update(parse_channels_at(cfg.channels_at, cfg.resolution))
     gcfg["mapping"]["normalize_z"] = False   # slots must stay what they are
     gcfg["mapping"]["w_avg_beta"] = 0.995
     gcfg["z_semantics"] = {"renderer_version": faces_v2.RENDERER_VERSION,
                            "slots": [[s.name, s.group] for s in faces_v2.SLOTS]}
     return gcfg
+
+
+def parse_channels_at(text: str, resolution: int) -> dict[str, int]:
+    """"64:48,128:24" -> {"64": 48, "128": 24}; ValueError for anything else."""
+    out = {}
+    for part in filter(None, (p.strip() for p in (text or "").split(","))):
+        try:
+            res, ch = (int(x) for x in part.split(":"))
+        except ValueError:
+            raise ValueError(f"channels_at: {part!r} is not RES:CHANNELS") from None
+        if res < 4 or res > resolution or res & (res - 1) or not 1 <= ch <= 1024:
+            raise ValueError(f"channels_at: {part!r}: a block resolution 4..{resolution} and 1..1024 channels")
+        out[str(res)] = ch
+    return out
 
 
 def mixed_z(z: torch.Tensor, gen: torch.Generator) -> dict[str, torch.Tensor]:
@@ -421,21 +438,38 @@ class RendererTrainer:
         return path
 
     def load_pack(self, path: str | os.PathLike) -> None:
-        """Warm start: networks and progress from a pack; fresh Adam moments and streams."""
+        """Warm start: networks and progress from a pack; fresh Adam moments and streams. A pack of
+        narrower synthesis layers (e.g. before --channels-at) is widened without changing what it
+        draws (`widen.widen_state`)."""
         from safetensors import safe_open
+
+        from .widen import widen_state
 
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
             if meta.get("format") != "latent-explorer-renderer-pack":
                 raise ValueError(f"{path}: not a neural-renderer training pack")
             saved = json.loads(meta["renderer_config"])
-            shape_keys = ("resolution", "w_dim", "mapping_layers", "channel_base", "channel_max")
+            shape_keys = ("resolution", "w_dim", "mapping_layers")
             if any(saved.get(k) != getattr(self.cfg, k) for k in shape_keys):
                 raise ValueError(f"{path}: the pack's networks do not fit this configuration")
+            fields = {fl.name for fl in dataclasses.fields(RendererConfig)}
+            theirs = renderer_generator_config(RendererConfig(**{k: v for k, v in saved.items() if k in fields}))
+            ours = renderer_generator_config(self.cfg)
+            widths = theirs["synthesis"]["channels"], ours["synthesis"]["channels"]
+            if any(widths[0][r] > widths[1][r] for r in widths[1]):
+                raise ValueError(f"{path}: the pack's networks are wider than this configuration")
+            fresh = {k: v.clone() for k, v in self.G.state_dict().items()}   # new channels' init, G and G_ema alike
             for name in ("G", "G_ema"):
                 state = {k.split(".", 1)[1]: f.get_tensor(k).float() for k in f.keys() if k.startswith(name + ".")}
+                if widths[0] != widths[1]:
+                    state = widen_state(state, fresh)
                 getattr(self, name).load_state_dict(state)
             self.nimg, self.step, self.seconds = int(meta["nimg"]), int(meta["step"]), float(meta["seconds"])
+        if widths[0] != widths[1]:
+            grown = ", ".join(f"{r} px {widths[0][r]}->{widths[1][r]}" for r in widths[1]
+                              if widths[0][r] != widths[1][r])
+            self.log(f"widened the pack's synthesis layers ({grown}); new channels start unheard")
         self.ramp_from = self.nimg
         self.rng.manual_seed(self.cfg.seed + 104729 * self.step)
 
