@@ -77,6 +77,13 @@ def test_export_pack_and_cli(tmp_path, faces16v2):
     ref = load_generator(out)
     for (k, a), b in zip(t.G_ema.state_dict().items(), ref.state_dict().values()):
         assert torch.allclose(a.float(), b.float(), atol=1e-2), k
+    # a pack exports on its own (no run folder): the same generator as the run's export
+    again = tmp_path / "from_pack.safetensors"
+    assert cli_main(["export-renderer", "--from-pack", str(pack), "--out", str(again)]) == 0
+    for (k, a), b in zip(load_generator(again).state_dict().items(), ref.state_dict().values()):
+        assert torch.allclose(a.float(), b.float(), atol=1e-2), k
+    assert cli_main(["export-renderer", "--from-pack", str(out), "--out", str(tmp_path / "x.safetensors")]) == 2
+    assert cli_main(["export-renderer", "--out", str(tmp_path / "y.safetensors")]) == 2
     # resume continues from the snapshot: two more steps past it
     assert cli_main(args[:6] + ["0.096", "--resume"] + args[7:]) == 0
 

@@ -97,14 +97,23 @@ def _train(rank: int, world: int, args, cfg, port: int | None) -> int:
 
 
 def cmd_export_renderer(args) -> int:
-    from .neural_renderer import RendererTrainer
+    from .neural_renderer import RendererTrainer, pack_config
 
-    run_dir = Path(args.run_dir)
-    snap = run_dir / "snapshot.pt"
-    if not snap.is_file():
-        print(f"error: {snap}: no snapshot to export", file=sys.stderr)
-        return 2
-    cfg = _config(args)
+    if args.from_pack:
+        try:
+            cfg = pack_config(args.from_pack)
+        except (ValueError, OSError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    else:
+        if not args.run_dir:
+            print("error: give --run-dir (its snapshot) or --from-pack", file=sys.stderr)
+            return 2
+        snap = Path(args.run_dir) / "snapshot.pt"
+        if not snap.is_file():
+            print(f"error: {snap}: no snapshot to export", file=sys.stderr)
+            return 2
+        cfg = _config(args)
 
     class _NoData:  # export needs the networks only
         resolution = cfg.resolution
@@ -113,13 +122,19 @@ def cmd_export_renderer(args) -> int:
         def __len__(self):
             return 0
 
-    trainer = RendererTrainer(cfg, _NoData(), run_dir)
-    trainer.load_snapshot(snap)
-    card = {"name": args.name, "kimg": round(trainer.nimg / 1000, 1), "trainer": "neural renderer (renderer v2)"}
-    out = trainer.export_generator(args.out, half=not args.float32, card=card)
-    print(f"wrote {out} ({trainer.nimg / 1000:.1f} kimg)")
-    if args.pack:
-        print(f"wrote training pack {trainer.save_pack(args.pack)}")
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:      # a pack has no run folder of its own
+        trainer = RendererTrainer(cfg, _NoData(), args.run_dir or scratch, log=lambda m: None)
+        if args.from_pack:
+            trainer.load_pack(args.from_pack)
+        else:
+            trainer.load_snapshot(Path(args.run_dir) / "snapshot.pt")
+        card = {"name": args.name, "kimg": round(trainer.nimg / 1000, 1), "trainer": "neural renderer (renderer v2)"}
+        out = trainer.export_generator(args.out, half=not args.float32, card=card)
+        print(f"wrote {out} ({trainer.nimg / 1000:.1f} kimg)")
+        if args.pack:
+            print(f"wrote training pack {trainer.save_pack(args.pack)}")
     return 0
 
 
@@ -153,7 +168,9 @@ def register(sub) -> None:
     t.set_defaults(func=cmd_train_renderer)
 
     e = sub.add_parser("export-renderer", help="write a neural-renderer run's EMA generator in our format")
-    e.add_argument("--run-dir", required=True)
+    e.add_argument("--run-dir", default=None, help="a run folder: export its snapshot")
+    e.add_argument("--from-pack", default=None, metavar="PACK",
+                   help="export a training pack's G_ema instead (e.g. training/default_v2_run.safetensors)")
     e.add_argument("--out", required=True)
     e.add_argument("--name", default="default")
     e.add_argument("--float32", action="store_true")

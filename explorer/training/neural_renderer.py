@@ -119,6 +119,23 @@ def group_mixed_ws(G: Generator, zs: dict[str, torch.Tensor]) -> torch.Tensor:
     return ws
 
 
+def pack_config(path: str | os.PathLike) -> RendererConfig:
+    """The configuration a neural-renderer training pack was trained with (fields this version does
+    not know are dropped). ValueError for a file that is not such a pack."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+    except Exception as exc:   # safetensors raises its own error types for foreign files
+        raise ValueError(f"{path}: not a neural-renderer training pack ({exc})") from None
+    if meta.get("format") != "latent-explorer-renderer-pack":
+        raise ValueError(f"{path}: not a neural-renderer training pack")
+    saved = json.loads(meta["renderer_config"])
+    fields = {f.name for f in dataclasses.fields(RendererConfig)}
+    return RendererConfig(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in saved.items() if k in fields})
+
+
 class _Losses(Mapping):
     """A step's losses as floats, read from the device only when asked (a GPU step need not wait)."""
 
@@ -453,8 +470,7 @@ class RendererTrainer:
             shape_keys = ("resolution", "w_dim", "mapping_layers")
             if any(saved.get(k) != getattr(self.cfg, k) for k in shape_keys):
                 raise ValueError(f"{path}: the pack's networks do not fit this configuration")
-            fields = {fl.name for fl in dataclasses.fields(RendererConfig)}
-            theirs = renderer_generator_config(RendererConfig(**{k: v for k, v in saved.items() if k in fields}))
+            theirs = renderer_generator_config(pack_config(path))
             ours = renderer_generator_config(self.cfg)
             widths = theirs["synthesis"]["channels"], ours["synthesis"]["channels"]
             if any(widths[0][r] > widths[1][r] for r in widths[1]):
