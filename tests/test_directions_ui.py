@@ -228,6 +228,9 @@ def test_slot_directions_show_their_efficacy_and_hide_when_weak(qtbot, window, g
     assert row.accuracy_label.text() == "100%" and not row.isHidden()
     assert "drawing-parameter direction (slot smile)" in row.toolTip()
     assert panel.rows["slot blonde"].isHidden()
+    panel.show_weak_box.click()                    # "2%" and "100%" rows: the sliders line up
+    qtbot.waitUntil(lambda: panel.rows["slot blonde"].slider.isVisible(), timeout=WAIT_MS)
+    assert panel.rows["slot blonde"].slider.x() == row.slider.x()
     assert "turns the attribute on for 2% of faces" in panel.rows["slot blonde"].toolTip()
 
 

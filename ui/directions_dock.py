@@ -110,6 +110,9 @@ class DirectionRow(QWidget):
         self.name_label.setMaximumWidth(110)
         self.accuracy_label = QLabel()
         self.accuracy_label.setProperty("role", "hint")
+        # one width for "94%" and "100%", so that every row's slider starts at the same x
+        self.accuracy_label.setMinimumWidth(self.accuracy_label.fontMetrics().horizontalAdvance("100%") + 2)
+        self.accuracy_label.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
         self.slider = QLabeledDoubleSlider(Qt.Horizontal)
         self.slider.setRange(-AMOUNT_RANGE, AMOUNT_RANGE)
         self.slider.setSingleStep(0.05)
