@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from explorer.training import faces_v2 as V  # noqa: E402
 from explorer.training.classifier import NUM_LABELS, AttributeClassifier, evaluate_predictions  # noqa: E402
-from explorer.training.neural_renderer import RendererTrainer, pack_config  # noqa: E402
+from explorer.training.neural_renderer import networks_only, pack_config  # noqa: E402
 
 SEED0 = 20_000_000
 JUDGES = {"v2": ROOT / "training" / "attribute_classifier_v2.safetensors",
@@ -30,13 +30,7 @@ JUDGES = {"v2": ROOT / "training" / "attribute_classifier_v2.safetensors",
 
 
 def pack_outputs(path: str, seeds: list[int], scratch: Path) -> np.ndarray:
-    cfg = pack_config(path)
-
-    class _NoData:
-        resolution = cfg.resolution
-        renderer_version = V.RENDERER_VERSION
-
-    t = RendererTrainer(cfg, _NoData(), scratch, log=lambda m: None)
+    t = networks_only(pack_config(path), scratch)
     t.load_pack(path)
     return np.concatenate([t.outputs(seeds[i:i + 32]) for i in range(0, len(seeds), 32)])
 

@@ -97,7 +97,7 @@ def _train(rank: int, world: int, args, cfg, port: int | None) -> int:
 
 
 def cmd_export_renderer(args) -> int:
-    from .neural_renderer import RendererTrainer, pack_config
+    from .neural_renderer import networks_only, pack_config
 
     if args.from_pack:
         try:
@@ -115,17 +115,10 @@ def cmd_export_renderer(args) -> int:
             return 2
         cfg = _config(args)
 
-    class _NoData:  # export needs the networks only
-        resolution = cfg.resolution
-        renderer_version = 2
-
-        def __len__(self):
-            return 0
-
     import tempfile
 
     with tempfile.TemporaryDirectory() as scratch:      # a pack has no run folder of its own
-        trainer = RendererTrainer(cfg, _NoData(), args.run_dir or scratch, log=lambda m: None)
+        trainer = networks_only(cfg, args.run_dir or scratch)
         if args.from_pack:
             trainer.load_pack(args.from_pack)
         else:

@@ -136,6 +136,21 @@ def pack_config(path: str | os.PathLike) -> RendererConfig:
     return RendererConfig(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in saved.items() if k in fields})
 
 
+class _NoData:
+    """Stands in for a dataset where only the networks are needed (export, figures)."""
+
+    def __init__(self, resolution: int):
+        self.resolution, self.renderer_version = resolution, faces_v2.RENDERER_VERSION
+
+    def __len__(self) -> int:
+        return 0
+
+
+def networks_only(cfg: RendererConfig, run_dir: str | os.PathLike) -> "RendererTrainer":
+    """A trainer with cfg's networks and no data, to load a pack or snapshot into."""
+    return RendererTrainer(cfg, _NoData(cfg.resolution), run_dir, log=lambda m: None)
+
+
 class _Losses(Mapping):
     """A step's losses as floats, read from the device only when asked (a GPU step need not wait)."""
 
@@ -462,19 +477,15 @@ class RendererTrainer:
 
         from .widen import widen_state
 
+        saved = pack_config(path)
+        if any(getattr(saved, k) != getattr(self.cfg, k) for k in ("resolution", "w_dim", "mapping_layers")):
+            raise ValueError(f"{path}: the pack's networks do not fit this configuration")
+        widths = (renderer_generator_config(saved)["synthesis"]["channels"],
+                  renderer_generator_config(self.cfg)["synthesis"]["channels"])
+        if any(widths[0][r] > widths[1][r] for r in widths[1]):
+            raise ValueError(f"{path}: the pack's networks are wider than this configuration")
         with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-            if meta.get("format") != "latent-explorer-renderer-pack":
-                raise ValueError(f"{path}: not a neural-renderer training pack")
-            saved = json.loads(meta["renderer_config"])
-            shape_keys = ("resolution", "w_dim", "mapping_layers")
-            if any(saved.get(k) != getattr(self.cfg, k) for k in shape_keys):
-                raise ValueError(f"{path}: the pack's networks do not fit this configuration")
-            theirs = renderer_generator_config(pack_config(path))
-            ours = renderer_generator_config(self.cfg)
-            widths = theirs["synthesis"]["channels"], ours["synthesis"]["channels"]
-            if any(widths[0][r] > widths[1][r] for r in widths[1]):
-                raise ValueError(f"{path}: the pack's networks are wider than this configuration")
+            meta = f.metadata()
             fresh = {k: v.clone() for k, v in self.G.state_dict().items()}   # new channels' init, G and G_ema alike
             for name in ("G", "G_ema"):
                 state = {k.split(".", 1)[1]: f.get_tensor(k).float() for k in f.keys() if k.startswith(name + ".")}
