@@ -292,9 +292,10 @@ def real_renders(gen, data: str | None, n: int) -> np.ndarray:
     """Real faces at the model's resolution: renderer v2 for a model with slot semantics (its
     own seeds' renders), else the dataset (or renderer v1)."""
     if gen.config.get("z_semantics"):
-        from explorer.training.faces_v2 import render_seed_v2
+        from explorer.training.z_layout import layout_of
 
-        return np.stack([render_seed_v2(BENCH_SEED + 900_000 + i, gen.info.resolution)[0] for i in range(n)])
+        layout = layout_of(gen)
+        return np.stack([layout.render_seed(BENCH_SEED + 900_000 + i, gen.info.resolution)[0] for i in range(n)])
     imgs, _ = real_faces(data, n)
     return imgs
 
@@ -343,12 +344,13 @@ def fidelity(gen, clf, args, results) -> None:
     """Does the model draw what its z says? The classifier on G(z) against the renderer's labels
     of z, beside the classifier on the renders of the same z (the judge's own ceiling)."""
     from explorer.training.classifier import evaluate_predictions
-    from explorer.training.faces_v2 import render_seed_v2
+    from explorer.training.z_layout import layout_of
 
+    render_seed = layout_of(gen).render_seed
     n = args.fidelity_samples
     t0 = time.perf_counter()
     seeds = range(BENCH_SEED + 600_000, BENCH_SEED + 600_000 + n)
-    renders, labels = map(np.stack, zip(*[render_seed_v2(s, gen.info.resolution) for s in seeds]))
+    renders, labels = map(np.stack, zip(*[render_seed(s, gen.info.resolution) for s in seeds]))
     fake = label_ws(gen, clf, seeds_ws(gen, seeds), args.batch)
     m_fake = evaluate_predictions(fake, labels)["attributes"]
     m_real = evaluate_predictions(clf.predict(renders), labels)["attributes"]

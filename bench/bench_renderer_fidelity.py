@@ -4,7 +4,8 @@ For held-out seeds (20,000,000 up, each with its own noise maps), the attribute 
 pack's G_ema output against the renderer's labels of the same z, beside the classifier on the
 renders themselves (the judge's ceiling). A second judge that no pack trained against (the v1
 classifier, renderer-1 labels only) guards against a pack learning the v2 classifier's blind spots
-through the label loss. The model card's fidelity tables come from this script.
+through the label loss. The model card's fidelity tables come from this script. Packs of either
+z layout (renderer 2 or 3) draw the same portraits: a renderer-3 pack gets each seed's z lifted.
 
     python bench/bench_renderer_fidelity.py training/default_v2_run.safetensors /work/runs/wide_pack.safetensors --n 256
 """
@@ -32,7 +33,7 @@ JUDGES = {"v2": ROOT / "training" / "attribute_classifier_v2.safetensors",
 def pack_outputs(path: str, seeds: list[int], scratch: Path) -> np.ndarray:
     t = networks_only(pack_config(path), scratch)
     t.load_pack(path)
-    return np.concatenate([t.outputs(seeds[i:i + 32]) for i in range(0, len(seeds), 32)])
+    return np.concatenate([t.outputs(seeds[i:i + 32], items=True) for i in range(0, len(seeds), 32)])
 
 
 def score(metrics: dict) -> dict[str, float]:

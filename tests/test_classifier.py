@@ -255,20 +255,22 @@ def test_slot_directions_move_w_the_way_the_slot_does(tmp_path):
     from explorer.training import faces_v2 as V
     from explorer.training.default_directions import fit_default_directions, recipe_labelled
     from explorer.training.neural_renderer import RendererConfig, renderer_generator_config
-    from explorer.training.slot_directions import fit_slot_directions, slot_target
+    from explorer.training.slot_directions import fit_slot_directions, slot_of
+    from explorer.training.z_layout import LAYOUT_V2
 
     # targets: continuous parameters high, a flag on, a class's bin centre
-    assert slot_target("smile") == (V.SLOT_INDEX["smile"], 2.0)
-    k, zt = slot_target("makeup")
-    assert k == V.SLOT_INDEX["makeup"] and V.params_from_z(np.where(np.arange(V.Z_DIM) == k, zt, 0.0)).makeup
+    assert slot_of("smile") == ("smile", None) and slot_of("old") == ("age", None)
+    z0 = np.zeros((1, V.Z_DIM), np.float32)
+    assert LAYOUT_V2.set_attribute(z0, "smile")[0, V.SLOT_INDEX["smile"]] == 2.0
+    assert V.params_from_z(LAYOUT_V2.set_attribute(z0, *slot_of("makeup"))[0]).makeup
     for name, (slot, cls) in {"sunglasses": ("glasses", "sunglasses"), "bald": ("hair_style", "bald"),
                               "hair_color=red": ("hair_color", "red")}.items():
-        k, zt = slot_target(name)
-        z = np.zeros(V.Z_DIM)
-        z[k] = zt
-        assert getattr(V.params_from_z(z), slot) == cls, name
-    with pytest.raises(ValueError, match="no renderer-2 slot"):
-        slot_target("wings")
+        assert slot_of(name) == (slot, cls)
+        assert getattr(V.params_from_z(LAYOUT_V2.set_attribute(z0, slot, cls)[0]), slot) == cls, name
+    with pytest.raises(ValueError, match="no renderer slot"):
+        slot_of("wings")
+    with pytest.raises(ValueError, match="no class"):
+        slot_of("hair_color=purple")
 
     torch.manual_seed(0)
     gen = Generator(renderer_generator_config(RendererConfig(resolution=16, w_dim=32, mapping_layers=2,
@@ -299,3 +301,69 @@ def test_slot_directions_move_w_the_way_the_slot_does(tmp_path):
                                                                             ("old", "slot", "recipe")]
     with pytest.raises(ValueError, match="method"):
         fit_default_directions(gen, clf, samples=8, method="pca", progress=None)
+
+
+def test_slot_directions_of_a_renderer3_model_raise_the_class_slot():
+    """Renderer 3 (one z slot per class): 'towards blonde' raises the blonde slot above its rivals
+    for every face without blonde hair, so each moved face is blonde, whatever its colour was."""
+    from explorer.training.default_directions import recipe_labelled
+    from explorer.training.neural_renderer import RendererConfig, renderer_generator_config
+    from explorer.training.slot_directions import fit_slot_directions
+    from explorer.training.z_layout import LAYOUT_V3
+
+    torch.manual_seed(0)
+    gen = Generator(renderer_generator_config(RendererConfig(resolution=16, w_dim=32, mapping_layers=2,
+                                                             channel_base=128, channel_max=16,
+                                                             renderer_version=3))).eval()
+    assert gen.info.z_dim == LAYOUT_V3.z_dim
+    dirs = fit_slot_directions(gen, ["blonde", "glasses"], samples=300, progress=None)
+    _, labels = recipe_labelled(gen, 300)
+    neg = np.flatnonzero(~binary_targets(labels)["blonde"])
+    z = np.stack([LAYOUT_V3.z_of_seed(s) for s in range(300)])[neg]
+    moved = LAYOUT_V3.set_attribute(z, "hair_color", "blonde")
+    assert all(LAYOUT_V3.params_from_z(m).hair_color == "blonde" for m in moved)
+    # only the blonde slot moved, never down
+    diff = moved - z
+    assert (diff[:, LAYOUT_V3.slot_index["hair_color=blonde"]] > 0).all()
+    assert np.count_nonzero(np.delete(diff, LAYOUT_V3.slot_index["hair_color=blonde"], axis=1)) == 0
+    with torch.no_grad():
+        expect = (gen.mapping(torch.from_numpy(moved))[:, 0] - gen.mapping(torch.from_numpy(z))[:, 0]).mean(0)
+    blonde = dirs[0]
+    assert blonde.quality["slot"] == "hair_color=blonde" and blonde.quality["renderer_version"] == 3
+    assert np.allclose(blonde.vector, (expect / expect.norm()).numpy(), atol=1e-5)
+
+
+def test_measure_directions_judges_directions_from_a_file(tmp_path):
+    """measure-directions: efficacy and leakage of given directions (e.g. an edit-supervised
+    renderer's), written to a new file; directions of another model are refused."""
+    from explorer import load_generator
+    from explorer.cli import main as cli_main
+    from explorer.directions import save_directions
+    from explorer.training import faces_v2 as V
+    from explorer.training.neural_renderer import RendererConfig, renderer_generator_config
+    from explorer.training.slot_directions import fit_slot_directions
+
+    torch.manual_seed(0)
+    gen = Generator(renderer_generator_config(RendererConfig(resolution=16, w_dim=32, mapping_layers=2,
+                                                             channel_base=128, channel_max=16,
+                                                             renderer_version=3))).eval()
+    model = save_native(gen, tmp_path / "m.safetensors")
+    fp = load_generator(model).fingerprint
+    dirs = fit_slot_directions(load_generator(model), ["smile", "blonde"], samples=100, progress=None)
+    save_directions(dirs, tmp_path / "d.json")
+    clf = AttributeClassifier({"label_names": list(V.LABEL_NAMES_V2), **TINY_CONFIG})
+    clf_path = clf.save(tmp_path / "c.safetensors")
+    args = ["measure-directions", "--model", str(model), "--classifier", str(clf_path), "--directions",
+            str(tmp_path / "d.json"), "--efficacy-samples", "6", "--out", str(tmp_path / "m.json")]
+    assert cli_main(args) == 0
+    measured = load_directions(tmp_path / "m.json", model=fp)
+    assert [d.name for d in measured] == ["smile", "blonde"]
+    for d in measured:
+        assert 0.0 <= d.quality["efficacy"] <= 1.0 and d.quality["efficacy_n"] <= 6 and "leakage" in d.quality
+    assert "efficacy" not in load_directions(tmp_path / "d.json", model=fp)[0].quality   # the input is kept
+    torch.manual_seed(1)      # the same architecture, other weights: another fingerprint
+    other = Generator(renderer_generator_config(RendererConfig(resolution=16, w_dim=32, mapping_layers=2,
+                                                               channel_base=128, channel_max=16,
+                                                               renderer_version=3)))
+    args[2] = str(save_native(other, tmp_path / "o.safetensors"))
+    assert cli_main(args) == 2

@@ -49,6 +49,13 @@ BAD = {
     "unknown arch": _with("arch", "stylegan9"),
     "NaN clamp": _with("synthesis.conv_clamp", float("nan")),
     "numeric key": _with("synthesis.channels", {4: 8, 8: 8, 16: 8, 32: 8, 1.5: 8}),
+    "class run past z": _with("mapping.class_groups", [{"start": 6, "stop": 10, "offsets": [0] * 4}]),
+    "overlapping class runs": _with("mapping.class_groups", [{"start": 0, "stop": 3, "offsets": [0] * 3},
+                                                             {"start": 2, "stop": 4, "offsets": [0] * 2}]),
+    "one-class run": _with("mapping.class_groups", [{"start": 0, "stop": 1, "offsets": [0]}]),
+    "offsets count": _with("mapping.class_groups", [{"start": 0, "stop": 3, "offsets": [0] * 2}]),
+    "NaN offset": _with("mapping.class_groups", [{"start": 0, "stop": 2, "offsets": [0, float("nan")]}]),
+    "class groups not a list": _with("mapping.class_groups", {"start": 0}),
 }
 
 
@@ -111,3 +118,17 @@ def test_any_failure_inside_a_loader_is_a_checkpoint_error(tmp_path, monkeypatch
     checkpoints.save_native(Generator(SG2), path)
     with pytest.raises(CheckpointError, match=r"m.safetensors: is damaged .*OverflowError"):
         checkpoints.load_generator(path)
+
+
+def test_class_groups_turn_class_slots_into_a_near_one_hot():
+    """mapping.class_groups (renderer 3's layout): each run of z goes through a low-temperature
+    softmax with its offsets before the first layer; other entries pass as they are."""
+    cfg = _with("mapping.class_groups", [{"start": 2, "stop": 5, "offsets": [0.0, 1.0, -1.0]}])
+    cfg["mapping"]["class_temperature"] = 0.01
+    g = Generator(cfg)
+    z = torch.tensor([[0.3, -0.7, 0.5, 0.0, 1.5, 1.1, 0.2, -0.4]])
+    x = g.mapping.classes_soft_one_hot(z)
+    assert torch.equal(x[:, :2], z[:, :2]) and torch.equal(x[:, 5:], z[:, 5:])
+    torch.testing.assert_close(x[0, 2:5], torch.tensor([0.0, 1.0, 0.0]))   # 0.0 + 1.0 beats 0.5 + 0 and 1.5 - 1
+    with pytest.raises(ConfigError):
+        Generator(dict(cfg, mapping={**cfg["mapping"], "class_temperature": 0.0}))

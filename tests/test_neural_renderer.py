@@ -324,3 +324,94 @@ def test_a_narrow_pack_widens_without_changing_its_pictures(tmp_path, faces16v2)
     for bad in ("16", "12:8", "32:8", "16:0", "x:y"):
         with pytest.raises(ValueError, match="channels_at"):
             RendererTrainer(RendererConfig(**TINY, channels_at=bad), FaceDataset(faces16v2), tmp_path / "y")
+
+
+def test_a_renderer2_pack_lifts_to_renderer3_exactly_and_trains_on(tmp_path, faces16v2):
+    """lift-pack: renderer 3's networks from renderer 2's with no training; for z whose classes do
+    not nearly tie they draw what renderer 2's model draws for the same portrait (categories at
+    their bin centres); the renderer-3 pack continues on the same renderer-2 data with lifted z."""
+    from explorer.training.lift_pack import lift_pack, v2_z_of
+    from explorer.training.neural_renderer import pack_config
+    from explorer.training.z_layout import LAYOUT_V3
+
+    t2 = RendererTrainer(RendererConfig(**TINY), FaceDataset(faces16v2), tmp_path / "a")
+    for _ in range(3):
+        t2.train_step()
+    pack2 = t2.save_pack(tmp_path / "v2.safetensors")
+    figures = lift_pack(pack2, tmp_path / "v3.safetensors", check=2048, log=lambda m: None)
+    assert figures["w_error_clear"] < 0.05 and figures["within_1pct"] > 0.5, figures
+    assert pack_config(tmp_path / "v3.safetensors").renderer_version == 3
+    t3 = RendererTrainer(RendererConfig(**TINY, renderer_version=3), FaceDataset(faces16v2), tmp_path / "b")
+    t3.load_pack(tmp_path / "v3.safetensors")
+    assert t3.nimg == t2.nimg and t3.G.info.z_dim == LAYOUT_V3.z_dim
+    ref = RendererTrainer(RendererConfig(**TINY), FaceDataset(faces16v2), tmp_path / "r")
+    ref.load_pack(pack2)
+    # the same pictures where every category has a clear winner
+    z3 = torch.randn(256, LAYOUT_V3.z_dim, generator=torch.Generator().manual_seed(5))
+    gap = torch.stack([(z3[:, idx] + torch.from_numpy(b).float()).topk(2, dim=1).values.diff(dim=1).abs()[:, 0]
+                       for _, idx, b, _ in LAYOUT_V3.categories.values()]).min(0).values
+    z3 = z3[gap > 0.1][:8]
+    assert np.allclose(v2_z_of(z3).numpy(), np.stack([LAYOUT_V3.to_v2(v) for v in z3.numpy()]), atol=1e-6)
+    noise = ref.G_ema.make_noise(len(z3), list(range(len(z3))))
+    with torch.no_grad():
+        torch.testing.assert_close(t3.G_ema.synthesis(t3.G_ema.mapping(z3), noise),
+                                   ref.G_ema.synthesis(ref.G_ema.mapping(v2_z_of(z3)), noise), atol=2e-3, rtol=1e-3)
+    # a batch: renderer-2 pictures with lifted z, which stand for the same portraits
+    real, z, _ = t3._batch(4)
+    assert z.shape == (4, LAYOUT_V3.z_dim)
+    assert t3.train_step()["loss"] > 0
+    # a renderer-2 pack is not loaded into a renderer-3 trainer, and lift-pack takes renderer-2 packs
+    with pytest.raises(ValueError, match="do not fit"):
+        t3.load_pack(pack2)
+    assert cli_main(["lift-pack", "--pack", str(tmp_path / "v3.safetensors"), "--out",
+                     str(tmp_path / "x.safetensors")]) == 2
+    assert not (tmp_path / "x.safetensors").exists()
+
+
+def test_edit_supervision_learns_directions_that_travel_with_the_pack(tmp_path, faces16v2):
+    """--edit-prob: G(w + 3 sigma u_a) is trained against the render of the face with attribute a
+    set; u_a start at the slot directions, learn, are saved in packs and snapshots, and export as
+    the model's directions."""
+    from explorer.directions import load_directions
+    from explorer.training.z_layout import LAYOUT_V3
+
+    cfg = RendererConfig(**TINY, renderer_version=3, edit_prob=1.0, edit_items=4,
+                         edit_attributes="blonde,glasses")
+    t = RendererTrainer(cfg, FaceDataset(faces16v2), tmp_path / "run")
+    assert t.edits.names == ["blonde", "glasses"]
+    # the start: the slot direction of the current mapping
+    z = torch.randn(512, LAYOUT_V3.z_dim, generator=torch.Generator().manual_seed(9))
+    with torch.no_grad():
+        moved = torch.from_numpy(LAYOUT_V3.set_attribute(z.numpy(), "hair_color", "blonde"))
+        d = (t.G_ema.mapping(moved)[:, 0] - t.G_ema.mapping(z)[:, 0]).mean(0)
+    assert float(torch.nn.functional.cosine_similarity(d, t.edits.unit().detach()[0], dim=0)) > 0.95
+    start = t.edits.vectors.detach().clone()
+    losses = t.train_step()
+    assert {"edit/L1/1", "L1/1"} <= set(losses) and losses["edit/L1/1"] > 0
+    assert not torch.equal(t.edits.vectors.detach(), start)
+    # packs and snapshots keep them
+    pack = t.save_pack(tmp_path / "pack.safetensors")
+    t2 = RendererTrainer(cfg, FaceDataset(faces16v2), tmp_path / "run2")
+    t2.load_pack(pack)
+    torch.testing.assert_close(t2.edits.vectors.detach(), t.edits.vectors.detach())
+    t.save_snapshot()
+    t3 = RendererTrainer(cfg, FaceDataset(faces16v2), tmp_path / "run")
+    t3.load_snapshot()
+    torch.testing.assert_close(t3.edits.vectors.detach(), t.edits.vectors.detach())
+    # exported with the model, bound to its fingerprint, in InterFaceGAN's unit
+    assert cli_main(["export-renderer", "--from-pack", str(pack), "--out", str(tmp_path / "m.safetensors"),
+                     "--directions", str(tmp_path / "d.json")]) == 0
+    gen = load_generator(tmp_path / "m.safetensors")
+    dirs = load_directions(tmp_path / "d.json", model=gen.fingerprint)
+    assert [(d.name, d.method, d.quality["slot"]) for d in dirs] == [("blonde", "slot", "hair_color=blonde"),
+                                                                   ("glasses", "slot", "glasses=glasses")]
+    assert dirs[0].scale == pytest.approx(float(t.edits.scale[0]), rel=1e-5)
+    # a run without edit supervision has no directions to export
+    plain = RendererTrainer(RendererConfig(**TINY), FaceDataset(faces16v2), tmp_path / "p")
+    plain_pack = plain.save_pack(tmp_path / "plain.safetensors")
+    assert cli_main(["export-renderer", "--from-pack", str(plain_pack), "--out", str(tmp_path / "m2.safetensors"),
+                     "--directions", str(tmp_path / "d2.json")]) == 2
+    assert not (tmp_path / "m2.safetensors").exists()
+    with pytest.raises(ValueError, match="renderer slot"):
+        RendererTrainer(RendererConfig(**TINY, edit_prob=0.5, edit_attributes="wings"), FaceDataset(faces16v2),
+                        tmp_path / "x")

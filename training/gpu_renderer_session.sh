@@ -5,7 +5,9 @@
 # plus an adversarial term from a z-conditioned patch discriminator), and leave each variant's
 # pack, log and sample grid in $OUT. A_ARGS / B_ARGS replace the variants' own arguments; C_ARGS,
 # when set, adds a third variant (e.g. C_ARGS="--attr-weight 0.01 --channels-at 64:48,128:24": the pack
-# widened at 64 and 128 px, see explorer/training/widen.py).
+# widened at 64 and 128 px, see explorer/training/widen.py; or C_ARGS=v3-edit: the pack lifted to
+# renderer 3's z layout with edit supervision, whose learned directions land in $OUT/C_directions.json;
+# see explorer/training/lift_pack.py and edit_supervision.py).
 #
 #   OUT=/tmp/out MINUTES=6.5 bash training/gpu_renderer_session.sh           # the device run
 #   OUT=/tmp/out MINUTES=0.2 COUNT=256 DEVICE=cpu BATCH=8 bash training/gpu_renderer_session.sh  # dry run
@@ -33,6 +35,8 @@ A_ARGS=${A_ARGS:---attr-weight 0.01}
 B_ARGS=${B_ARGS:---attr-weight 0.01 --adv-weight $ADV --adv-cond --adv-crop 64 --d-channel-base 4096 --r1-gamma 0.2}
 C_ARGS=${C_ARGS:-}
 NAMES="A B${C_ARGS:+ C}"
+V3_PACK=$WORK/v3_pack.safetensors
+[ "$C_ARGS" = v3-edit ] && C_ARGS="--attr-weight 0.01 --renderer-version 3 --edit-prob 0.5 --warm-start $V3_PACK"
 ts() { date +%H:%M:%S; }
 
 echo "$(ts) $($PY -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available(),
@@ -42,13 +46,17 @@ echo "$(ts) $($PY -c 'import torch; print("torch", torch.__version__, "cuda", to
 $PY -m explorer.cli make-faces --renderer 2 --resolution 128 --count "$COUNT" --out "$DATA" \
     --workers "$CORES" >"$WORK/make.log" 2>&1 || { tail -c 2000 "$WORK/make.log"; exit 1; }
 echo "$(ts) rendered $COUNT faces"
+$PY -m explorer.cli lift-pack --pack training/default_v2_run.safetensors --out "$V3_PACK" >"$WORK/lift.log" 2>&1 \
+    || { tail -c 2000 "$WORK/lift.log"; exit 1; }
 
 run() {   # name, extra args...
     local name=$1; shift
     $PY -m explorer.cli train-renderer "${COMMON[@]}" --run-dir "$WORK/run$name" "$@" >"$OUT/$name.log" 2>&1
     echo "$(ts) run $name ended: $?"
+    local dirs=()
+    [[ " $* " == *" --edit-prob "* ]] && dirs=(--directions "$OUT/${name}_directions.json")
     $PY -m explorer.cli export-renderer --run-dir "$WORK/run$name" --out "$WORK/$name.safetensors" \
-        --pack "$OUT/${name}_pack.safetensors" >>"$OUT/$name.log" 2>&1
+        --pack "$OUT/${name}_pack.safetensors" "${dirs[@]}" >>"$OUT/$name.log" 2>&1
 }
 # shellcheck disable=SC2086  # the variants' arguments are word lists
 run A $A_ARGS &

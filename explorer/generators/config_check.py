@@ -130,6 +130,7 @@ def _check_mapping(m: dict, z_dim: int, w_dim: int, c_dim: int) -> int:
     _num(m.get("lr_multiplier", 0.01), "mapping.lr_multiplier", 1e-8, 1e8)
     _num(m.get("w_avg_beta", 0.998), "mapping.w_avg_beta", 0.0, 1.0)
     _bool(m.get("normalize_z", True), "mapping.normalize_z")
+    _check_class_groups(m, z_dim)
     params = sum(a * b + b for a, b in zip(feats, feats[1:]))
     return params + (c_dim * embed + embed if c_dim else 0)
 
@@ -189,3 +190,21 @@ def _check_sg3(syn: dict, w_dim: int) -> int:
         params += v["out_channels"] * v["in_channels"] * v["conv_kernel"] ** 2 + w_dim * v["in_channels"]
         params += v["up_taps"] + v["down_taps"] ** 2
     return params
+
+
+def _check_class_groups(m: dict, z_dim: int) -> None:
+    """mapping.class_groups: sorted, disjoint runs of 2..64 z entries inside z, finite offsets."""
+    groups = m.get("class_groups")
+    if groups is None:
+        return
+    _num(m.get("class_temperature", 0.1), "mapping.class_temperature", 1e-3, 10.0)
+    end = 0
+    for g in _list(groups, "mapping.class_groups", 0, MAX_DIM):
+        g = _dict(g, "mapping.class_groups[]")
+        a, b = _int(g.get("start"), "class group start", 0, z_dim), _int(g.get("stop"), "class group stop", 0, z_dim)
+        if a < end or not 2 <= b - a <= 64:
+            raise ConfigError(f"mapping.class_groups: run {a}..{b} overlaps, is out of order or has not 2..64 classes")
+        offsets = _list(g.get("offsets"), "class group offsets", b - a, b - a)
+        for v in offsets:
+            _num(v, "class group offset", -100.0, 100.0)
+        end = b

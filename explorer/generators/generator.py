@@ -105,7 +105,9 @@ class Generator(nn.Module):
                                       lr_multiplier=m.get("lr_multiplier", 0.01),
                                       embed_features=m.get("embed_features"),
                                       w_avg_beta=m.get("w_avg_beta", 0.998),
-                                      normalize_z=bool(m.get("normalize_z", True)))
+                                      normalize_z=bool(m.get("normalize_z", True)),
+                                      class_groups=m.get("class_groups"),
+                                      class_temperature=m.get("class_temperature", 0.1))
         cfg["format_version"] = CONFIG_VERSION
         self.config = cfg
         self._fingerprint: str | None = None

@@ -30,12 +30,22 @@ class MappingNetwork(nn.Module):
 
     def __init__(self, z_dim: int, c_dim: int, w_dim: int, num_ws: int, features: list[int],
                  lr_multiplier: float = 0.01, embed_features: int | None = None,
-                 w_avg_beta: float = 0.998, normalize_z: bool = True):
+                 w_avg_beta: float = 0.998, normalize_z: bool = True,
+                 class_groups: list[dict] | None = None, class_temperature: float = 0.1):
         """normalize_z: StyleGAN's 2nd-moment normalisation of z. Off for a model whose z has
         slot semantics (the default model: each entry of z is one drawing parameter, and
-        dividing by the vector's norm would make every slot depend on all the others)."""
+        dividing by the vector's norm would make every slot depend on all the others).
+        class_groups: runs of z entries that are one slot per class of a categorical parameter
+        ({"start", "stop", "offsets"}; the default model with renderer 3's layout): each run goes
+        through softmax((z[start:stop] + offsets) / class_temperature) before the first layer, a
+        near one-hot of the winning class that stays differentiable."""
         super().__init__()
         self.normalize_z = bool(normalize_z)
+        self.class_temperature = float(class_temperature)
+        self.class_runs = [(int(g["start"]), int(g["stop"])) for g in (class_groups or [])]
+        for i, g in enumerate(class_groups or []):
+            self.register_buffer(f"class_offsets{i}", torch.tensor([float(v) for v in g["offsets"]]),
+                                 persistent=False)
         self.z_dim, self.c_dim, self.w_dim, self.num_ws = z_dim, c_dim, w_dim, num_ws
         self.num_layers = len(features) - 1
         self.w_avg_beta = w_avg_beta
@@ -52,6 +62,8 @@ class MappingNetwork(nn.Module):
         if self.z_dim > 0:
             x = z.to(torch.float32)
             x = normalize_2nd_moment(x) if self.normalize_z else x
+            if self.class_runs:
+                x = self.classes_soft_one_hot(x)
         if self.c_dim > 0:
             if c is None:
                 raise ValueError(f"this model is conditional: pass c with {self.c_dim} label values")
@@ -61,6 +73,15 @@ class MappingNetwork(nn.Module):
             x = getattr(self, f"fc{i}")(x)
         ws = x.unsqueeze(1).repeat(1, self.num_ws, 1)  # [N, num_ws, w_dim]
         return truncate(ws, self.w_avg, psi, cutoff)
+
+    def classes_soft_one_hot(self, x: torch.Tensor) -> torch.Tensor:
+        """x with each class run replaced by its softmax (see class_groups)."""
+        parts, at = [], 0
+        for i, (a, b) in enumerate(self.class_runs):
+            off = getattr(self, f"class_offsets{i}").to(x.dtype)
+            parts += [x[:, at:a], torch.softmax((x[:, a:b] + off) / self.class_temperature, dim=1)]
+            at = b
+        return torch.cat(parts + [x[:, at:]], dim=1)
 
 
 def truncate(ws: torch.Tensor, w_avg: torch.Tensor, psi: float, cutoff: int | None = None) -> torch.Tensor:

@@ -59,6 +59,27 @@ def cmd_fit_directions(args) -> int:
     return 0
 
 
+def cmd_measure_directions(args) -> int:
+    """Efficacy and leakage of directions from a file (e.g. those an edit-supervised renderer
+    learned), judged the way fit-directions judges its own."""
+    from .. import load_generator
+    from ..directions import load_directions
+    from .classifier import AttributeClassifier
+    from .default_directions import measure_and_save
+
+    _polite(args)
+    gen = load_generator(args.model)
+    try:
+        dirs = load_directions(args.directions, model=gen.fingerprint)
+        clf = AttributeClassifier.load(args.classifier)
+        measure_and_save(gen, clf, dirs, args.seed, args.efficacy_samples, args.batch, args.out or args.directions,
+                            print)
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def register(sub) -> None:
     t = sub.add_parser("train-classifier", help="train the attribute classifier on a face dataset")
     t.add_argument("--data", required=True, help="face dataset (.lef) from make-faces")
@@ -98,3 +119,16 @@ def register(sub) -> None:
                    help="svm: fit a linear SVM per attribute (InterFaceGAN); slot: read each direction off the "
                         "model's z slots (renderer-2 models: the mean W move of setting the attribute's slot)")
     f.set_defaults(func=cmd_fit_directions)
+
+    m = sub.add_parser("measure-directions", help="measure directions' efficacy and leakage at +3 scale units "
+                                                  "with the classifier (as fit-directions does for its own)")
+    m.add_argument("--model", default="default", help="checkpoint path or 'default'")
+    m.add_argument("--classifier", required=True, help="attribute classifier (.safetensors)")
+    m.add_argument("--directions", required=True, help="directions JSON of this model")
+    m.add_argument("--out", default=None, help="where to write them with the figures (default: in place)")
+    m.add_argument("--seed", type=int, default=4000, help="first seed of the fresh faces")
+    m.add_argument("--efficacy-samples", type=int, default=100)
+    m.add_argument("--batch", type=int, default=32)
+    m.add_argument("--threads", type=int, default=None)
+    m.add_argument("--nice", type=int, default=0)
+    m.set_defaults(func=cmd_measure_directions)

@@ -1,4 +1,4 @@
-"""CLI: train-renderer / export-renderer (the default model v2 as a neural renderer)."""
+"""CLI: train-renderer / export-renderer / lift-pack (the default model v2 as a neural renderer)."""
 from __future__ import annotations
 
 import dataclasses
@@ -123,9 +123,20 @@ def cmd_export_renderer(args) -> int:
             trainer.load_pack(args.from_pack)
         else:
             trainer.load_snapshot(Path(args.run_dir) / "snapshot.pt")
-        card = {"name": args.name, "kimg": round(trainer.nimg / 1000, 1), "trainer": "neural renderer (renderer v2)"}
+        card = {"name": args.name, "kimg": round(trainer.nimg / 1000, 1),
+                "trainer": f"neural renderer (z layout of renderer {cfg.renderer_version})"}
+        if args.directions and trainer.edits is None:
+            print("error: --directions needs a run trained with edit supervision (--edit-prob)", file=sys.stderr)
+            return 2
         out = trainer.export_generator(args.out, half=not args.float32, card=card)
         print(f"wrote {out} ({trainer.nimg / 1000:.1f} kimg)")
+        if args.directions:
+            from .. import load_generator
+            from ..directions import save_directions
+
+            gen = load_generator(out)
+            print(f"wrote {save_directions(trainer.edits.directions(gen.fingerprint), args.directions)} "
+                  f"({len(trainer.edits.names)} trained directions)")
         if args.pack:
             print(f"wrote training pack {trainer.save_pack(args.pack)}")
     return 0
@@ -154,7 +165,9 @@ def register(sub) -> None:
                       ("lr", float), ("mix_prob", float), ("ema_kimg", float), ("seed", int),
                       ("edge_weight", float), ("adv_weight", float), ("d_channel_base", int),
                       ("d_channel_max", int), ("r1_gamma", float), ("feature_weight", float),
-                      ("feature_classifier", str), ("adv_crop", int), ("attr_weight", float), ("warmup_kimg", float)]:
+                      ("feature_classifier", str), ("adv_crop", int), ("attr_weight", float), ("warmup_kimg", float),
+                      ("renderer_version", int), ("edit_prob", float), ("edit_weight", float), ("edit_items", int),
+                      ("edit_attributes", str)]:
         t.add_argument("--" + name.replace("_", "-"), dest=name, type=typ, default=None)
     t.add_argument("--adv-cond", dest="adv_cond", action="store_const", const=True, default=None,
                    help="condition the discriminator on each target's z (projection discriminator)")
@@ -168,4 +181,24 @@ def register(sub) -> None:
     e.add_argument("--name", default="default")
     e.add_argument("--float32", action="store_true")
     e.add_argument("--pack", default=None, metavar="PATH", help="also write a renderer pack (--warm-start)")
+    e.add_argument("--directions", default=None, metavar="JSON",
+                   help="also write the directions an edit-supervised run learned (--edit-prob)")
     e.set_defaults(func=cmd_export_renderer)
+
+    li = sub.add_parser("lift-pack", help="carry a renderer-2 training pack over to renderer 3's z layout (one "
+                                          "slot per class), exactly: no training, no pictures")
+    li.add_argument("--pack", required=True, help="a renderer-2 training pack")
+    li.add_argument("--out", required=True, help="the renderer-3 pack to write (train-renderer --renderer-version 3 "
+                                                 "--warm-start OUT continues it)")
+    li.set_defaults(func=cmd_lift_pack)
+
+
+def cmd_lift_pack(args) -> int:
+    from .lift_pack import lift_pack
+
+    try:
+        lift_pack(args.pack, args.out, log=lambda m: print(m, flush=True))
+    except (ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0

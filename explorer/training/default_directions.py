@@ -105,15 +105,16 @@ def recipe_labelled(gen, n: int, seed0: int = 0) -> tuple[np.ndarray, np.ndarray
     slot semantics (the default model v2) every slot *is* a drawing parameter, so the recipe's own
     labels are exact where the classifier's are noisy (small features the model draws faintly).
     Needs the mapping network only: no picture is rendered."""
-    from . import faces_v2
+    from .z_layout import layout_of
 
-    sem = (gen.config or {}).get("z_semantics") or {}
-    if sem.get("renderer_version") != faces_v2.RENDERER_VERSION:
-        raise ValueError("recipe labels need a model whose z has renderer-2 slot semantics "
-                         "(the neural-renderer default model); use the classifier's labels")
+    try:
+        layout = layout_of(gen)
+    except ValueError:
+        raise ValueError("recipe labels need a model whose z has renderer slot semantics "
+                         "(the neural-renderer default model); use the classifier's labels") from None
     seeds = range(seed0, seed0 + n)
     ws = seeds_ws(gen, seeds)
-    labels = np.stack([faces_v2.encode_labels_v2(faces_v2.params_from_z(faces_v2.z_of_seed(s))) for s in seeds])
+    labels = np.stack([layout.labels(layout.z_of_seed(s)) for s in seeds])
     return ws[:, 0].astype(np.float32), labels.astype(np.float32)
 
 
@@ -197,7 +198,7 @@ def fit_default_directions(gen, classifier: AttributeClassifier, samples: int = 
         dirs = fit_slot_directions(gen, attrs, samples=samples, seed0=seed0, progress=progress)
         for d in dirs:
             d.quality["classifier"] = getattr(classifier, "source", None)    # the efficacy's judge
-        return _measured_and_saved(gen, classifier, dirs, seed0 + samples, efficacy_samples, batch, out_path,
+        return measure_and_save(gen, classifier, dirs, seed0 + samples, efficacy_samples, batch, out_path,
                                    progress)
     progress(f"sampling {samples} faces (seeds {seed0}-{seed0 + samples - 1}, psi 1) from "
              f"{gen.name} [{gen.fingerprint}], labels from the {labels}")
@@ -212,10 +213,11 @@ def fit_default_directions(gen, classifier: AttributeClassifier, samples: int = 
     for d in dirs:
         d.quality.update({"seeds": [seed0, seed0 + samples], "classifier": getattr(classifier, "source", None),
                           "label_source": labels})
-    return _measured_and_saved(gen, classifier, dirs, seed0 + samples, efficacy_samples, batch, out_path, progress)
+    return measure_and_save(gen, classifier, dirs, seed0 + samples, efficacy_samples, batch, out_path, progress)
 
 
-def _measured_and_saved(gen, classifier, dirs, fresh_seed0, efficacy_samples, batch, out_path, progress):
+def measure_and_save(gen, classifier, dirs, fresh_seed0, efficacy_samples, batch, out_path, progress):
+    """Each direction's efficacy and leakage (measure_efficacy) on fresh seeds, then save them."""
     if efficacy_samples:
         pool = max(4 * efficacy_samples, 400)
         progress(f"measuring efficacy at +{EFFICACY_AMOUNT:g} scale units on up to {efficacy_samples} "

@@ -17,13 +17,16 @@ import numpy as np
 import torch
 
 from . import faces_v2
+from .z_layout import layout_for
 
 
-def _draw_chunk(job: tuple[int, int, tuple[int, ...]]) -> tuple[int, np.ndarray, list[np.ndarray]]:
-    """Worker: z (float32) and noise maps (float16) of seeds [first, first + count)."""
-    first, count, resolutions = job
+def _draw_chunk(job: tuple[int, int, tuple[int, ...], int]) -> tuple[int, np.ndarray, list[np.ndarray]]:
+    """Worker: z (float32, in renderer `version`'s layout) and noise maps (float16) of seeds
+    [first, first + count)."""
+    first, count, resolutions, version = job
     torch.set_num_threads(1)
-    z = np.stack([faces_v2.z_of_seed(first + i) for i in range(count)])
+    layout = layout_for(version)
+    z = np.stack([layout.item_z(first + i) for i in range(count)])
     maps = [np.empty((count, 1, r, r), np.float16) for r in resolutions]
     for i in range(count):
         for j, m in enumerate(faces_v2.noise_maps(first + i, resolutions)):
@@ -35,7 +38,8 @@ class DeviceData:
     """Images, z and noise of every dataset item as tensors on `device`."""
 
     def __init__(self, data, resolutions: Sequence[int], device: torch.device | str,
-                 workers: int = 1, chunk: int = 512, log: Callable[[str], None] = print):
+                 workers: int = 1, chunk: int = 512, log: Callable[[str], None] = print,
+                 layout_version: int = 2):
         self.device = torch.device(device)
         self.resolution = int(data.resolution)
         n = self.count = len(data)
@@ -44,9 +48,9 @@ class DeviceData:
         for a in range(0, n, 4096):
             part = np.array(data.images[a:a + 4096])
             self.images[a:a + len(part)] = torch.from_numpy(part).to(self.device)
-        self.z = torch.empty((n, faces_v2.Z_DIM), dtype=torch.float32, device=self.device)
+        self.z = torch.empty((n, layout_for(layout_version).z_dim), dtype=torch.float32, device=self.device)
         self.noise = [torch.empty((n, 1, r, r), dtype=torch.float16, device=self.device) for r in self.resolutions]
-        jobs = [(data.seed + a, min(chunk, n - a), self.resolutions) for a in range(0, n, chunk)]
+        jobs = [(data.seed + a, min(chunk, n - a), self.resolutions, layout_version) for a in range(0, n, chunk)]
         if workers > 1 and len(jobs) > 1:
             import multiprocessing
 

@@ -31,11 +31,15 @@ from torch.nn import functional as F
 from ..export import atomic_path
 from ..generators import Generator, stylegan2_config, to_uint8
 from . import faces_v2
+from .z_layout import LAYOUT_V2, Layout, layout_for
 from .model_figures import laplacian_energy
 
 SNAPSHOT_NAME = "snapshot.pt"
 HELD_OUT_SEED = 10_000_000   # evaluation seeds start here, far beyond any dataset
 HELD_OUT_COUNT = 32
+CLASS_TEMPERATURE = 0.01     # renderer 3: softmax temperature of the class slots (a gap of 0.03 between
+                             # the two strongest gives the runner-up 5%; 0.1 blurs classes: held-out L1
+                             # of the lifted 1088-kimg pack 0.136 at 0.1, 0.103 at 0.03, 0.091 at 0.01)
 
 
 @dataclass
@@ -70,17 +74,25 @@ class RendererConfig:
                                  # over this many kimg: a full-size first step disturbs a trained model
     seed: int = 0
     channels_last: bool = True
+    renderer_version: int = 2    # how z is read (z_layout): 2 one slot per parameter, 3 one slot per class
+    edit_prob: float = 0.0       # edit supervision (edit_supervision.py): share of steps on which G(w + 3 sigma u_a)
+    edit_weight: float = 1.0     # is trained against the render of the face with attribute a set, for
+    edit_items: int = 8          # edit_items items; u_a learnable, one per attribute of edit_attributes
+    edit_attributes: str = "blonde,grey_hair,glasses,sunglasses,long_hair,bald,beard"
 
 
 def renderer_generator_config(cfg: RendererConfig) -> dict:
-    gcfg = stylegan2_config(cfg.resolution, z_dim=faces_v2.Z_DIM, w_dim=cfg.w_dim,
+    layout = layout_for(cfg.renderer_version)
+    gcfg = stylegan2_config(cfg.resolution, z_dim=layout.z_dim, w_dim=cfg.w_dim,
                             channel_base=cfg.channel_base, channel_max=cfg.channel_max,
                             mapping_layers=cfg.mapping_layers, mapping_lr=cfg.mapping_lr)
     gcfg["synthesis"]["channels"].update(parse_channels_at(cfg.channels_at, cfg.resolution))
     gcfg["mapping"]["normalize_z"] = False   # slots must stay what they are
     gcfg["mapping"]["w_avg_beta"] = 0.995
-    gcfg["z_semantics"] = {"renderer_version": faces_v2.RENDERER_VERSION,
-                           "slots": [[s.name, s.group] for s in faces_v2.SLOTS]}
+    if layout.mapping_class_groups():        # renderer 3: each category's class slots -> near one-hot
+        gcfg["mapping"]["class_groups"] = layout.mapping_class_groups()
+        gcfg["mapping"]["class_temperature"] = CLASS_TEMPERATURE
+    gcfg["z_semantics"] = {"renderer_version": layout.version, "slots": [list(s) for s in layout.slots]}
     return gcfg
 
 
@@ -98,12 +110,12 @@ def parse_channels_at(text: str, resolution: int) -> dict[str, int]:
     return out
 
 
-def mixed_z(z: torch.Tensor, gen: torch.Generator) -> dict[str, torch.Tensor]:
+def mixed_z(z: torch.Tensor, gen: torch.Generator, layout: Layout = LAYOUT_V2) -> dict[str, torch.Tensor]:
     """Per layer group, a z that keeps the group's slots of `z` and redraws all the others."""
     out = {}
     for group in faces_v2.GROUPS:
         zg = torch.randn(z.shape, generator=gen).to(z.device)
-        idx = torch.from_numpy(faces_v2.slot_indices(group)).to(z.device)
+        idx = torch.from_numpy(layout.slot_indices(group)).to(z.device)
         zg[:, idx] = z[:, idx]
         out[group] = zg
     return out
@@ -140,7 +152,7 @@ class _NoData:
     """Stands in for a dataset where only the networks are needed (export, figures)."""
 
     def __init__(self, resolution: int):
-        self.resolution, self.renderer_version = resolution, faces_v2.RENDERER_VERSION
+        self.resolution, self.renderer_version = resolution, faces_v2.RENDERER_VERSION   # the pictures' renderer
 
     def __len__(self) -> int:
         return 0
@@ -183,7 +195,8 @@ class RendererTrainer:
         self.local_batch = cfg.batch // self.par.world
         if data.resolution != cfg.resolution:
             raise ValueError(f"dataset is {data.resolution}px but the model is {cfg.resolution}px")
-        if getattr(data, "renderer_version", 1) != faces_v2.RENDERER_VERSION:
+        self.layout = layout_for(cfg.renderer_version)
+        if getattr(data, "renderer_version", 1) != self.layout.data_version:
             raise ValueError("the neural renderer trains on renderer-2 data (make-faces --renderer 2)")
         self.cfg, self.data, self.log = cfg, data, log
         self.run_dir = Path(run_dir)
@@ -200,6 +213,12 @@ class RendererTrainer:
         if cfg.adv_weight > 0:
             self._make_discriminator()
         self.judge = self._load_judge() if cfg.feature_weight > 0 or cfg.attr_weight > 0 else None
+        self.edits = None
+        if cfg.edit_prob > 0:
+            from .edit_supervision import EditSupervisor
+
+            self.edits = EditSupervisor(self, cfg.edit_attributes)
+            self.opt.add_param_group({"params": self.edits.parameters()})
         for net in (self.G, self.G_ema) + ((self.D,) if self.D is not None else ()):
             self.par.broadcast_module(net)
         self.step, self.nimg, self.seconds = 0, 0, 0.0
@@ -216,7 +235,7 @@ class RendererTrainer:
                 torch.backends.cudnn.allow_tf32 = True
                 torch.backends.cudnn.benchmark = True
             self.device_data = DeviceData(data, [ni.resolution for ni in self.G.noise_inputs()], self.device,
-                                          workers=preload_workers, log=log)
+                                          workers=preload_workers, log=log, layout_version=self.layout.version)
 
     def _load_judge(self):
         """The frozen classifier trunk whose activations the feature loss compares."""
@@ -252,8 +271,7 @@ class RendererTrainer:
         if z is None:
             return total, None
         raw = net.head(F.relu(net.embed(x[:n])))
-        labels = torch.from_numpy(np.stack([faces_v2.encode_labels_v2(faces_v2.params_from_z(v))
-                                            for v in z.detach().cpu().numpy()])).to(raw.device)
+        labels = torch.from_numpy(np.stack([self.layout.labels(v) for v in z.detach().cpu().numpy()])).to(raw.device)
         return total, label_loss(raw, labels)[0]
 
     def _make_discriminator(self) -> None:
@@ -263,7 +281,7 @@ class RendererTrainer:
         if cfg.adv_crop and (cfg.adv_crop < 8 or cfg.adv_crop & (cfg.adv_crop - 1) or cfg.adv_crop > cfg.resolution):
             raise ValueError(f"adv_crop {cfg.adv_crop}: a power of two from 8 to the resolution")
         self.D = Discriminator(cfg.adv_crop or cfg.resolution, 3, cfg.d_channel_base, cfg.d_channel_max,
-                               c_dim=faces_v2.Z_DIM if cfg.adv_cond else 0).to(self.device).train()
+                               c_dim=self.layout.z_dim if cfg.adv_cond else 0).to(self.device).train()
         c = cfg.r1_interval / (cfg.r1_interval + 1)   # lazy regularisation: scale lr and betas
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr * c, betas=(0.0, 0.99 ** c), eps=1e-8)
 
@@ -309,7 +327,7 @@ class RendererTrainer:
         imgs, _ = self.data.batch(idx)
         target = torch.from_numpy(np.ascontiguousarray(imgs)).to(self.device).permute(0, 3, 1, 2).float()
         seeds = [int(self.data.seed + i) for i in idx]
-        z = torch.from_numpy(np.stack([faces_v2.z_of_seed(s) for s in seeds])).to(self.device)
+        z = torch.from_numpy(np.stack([self.layout.item_z(s) for s in seeds])).to(self.device)
         return self._fmt(target / 127.5 - 1.0), z, self.G.make_noise(len(seeds), seeds)
 
     def _fmt(self, x: torch.Tensor) -> torch.Tensor:
@@ -351,9 +369,11 @@ class RendererTrainer:
             group["lr"] = lr
         real, z, noise = self._batch(self.local_batch)
         mixing = float(torch.rand(1, generator=self.rng)) < cfg.mix_prob
-        ws = group_mixed_ws(self.G, mixed_z(z, self.rng)) if mixing else self.G.mapping(z)
+        ws = group_mixed_ws(self.G, mixed_z(z, self.rng, self.layout)) if mixing else self.G.mapping(z)
         fake = self._fmt(self.G.synthesis(ws, noise))
         parts = self.losses(fake, real, z)
+        if self.edits is not None and float(torch.rand(1, generator=self.rng)) < cfg.edit_prob:
+            parts.update(self.edits.losses(z, noise, cfg.edit_items))
         if self.D is not None:
             self.D.requires_grad_(False)
             fake_c, real_c = self._crops(fake, real)
@@ -362,6 +382,8 @@ class RendererTrainer:
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.par.average_grads(self.G.parameters())
+        if self.edits is not None:
+            self.par.average_grads(self.edits.parameters())
         self.opt.step()
         d_losses = self._d_step(fake_c, real_c, z) if self.D is not None else {}
         with torch.no_grad():
@@ -383,13 +405,16 @@ class RendererTrainer:
         """(seeds, target uint8 images) of the evaluation faces, rendered once."""
         if self._held_out is None:
             seeds = list(range(HELD_OUT_SEED, HELD_OUT_SEED + HELD_OUT_COUNT))
-            imgs = np.stack([faces_v2.render_seed_v2(s, self.cfg.resolution)[0] for s in seeds])
+            imgs = np.stack([self.layout.render_seed(s, self.cfg.resolution)[0] for s in seeds])
             self._held_out = (seeds, imgs)
         return self._held_out
 
     @torch.no_grad()
-    def outputs(self, seeds) -> np.ndarray:
-        z = torch.from_numpy(np.stack([faces_v2.z_of_seed(s) for s in seeds])).to(self.device)
+    def outputs(self, seeds, items: bool = False) -> np.ndarray:
+        """G_ema's pictures of the app's seeds, or (items) of renderer-2 dataset items `seeds`: the
+        same portraits whatever this model's layout (z lifted for renderer 3)."""
+        z_of = self.layout.item_z if items else self.layout.z_of_seed
+        z = torch.from_numpy(np.stack([z_of(s) for s in seeds])).to(self.device)
         return to_uint8(self.G_ema.synthesis(self.G_ema.mapping(z), self.G_ema.make_noise(len(seeds), seeds)))
 
     def evaluate(self) -> dict[str, float]:
@@ -420,6 +445,8 @@ class RendererTrainer:
                  "rng": self.rng.get_state(), "torch_rng": torch.get_rng_state()}
         if self.D is not None:
             state.update({"D": self.D.state_dict(), "opt_d": self.opt_d.state_dict()})
+        if self.edits is not None:
+            state["edits"] = {k: v.cpu() for k, v in self.edits.state().items()}
         with atomic_path(path) as tmp:
             torch.save(state, tmp)
         figures = self.evaluate()
@@ -436,6 +463,8 @@ class RendererTrainer:
         st = torch.load(path, map_location="cpu", weights_only=True)
         self.G.load_state_dict(st["G"])
         self.G_ema.load_state_dict(st["G_ema"])
+        if self.edits is not None and "edits" in st:
+            self.edits.load(st["edits"], self.edits.names)
         self.opt.load_state_dict(st["opt"])
         if self.D is not None and "D" in st:     # a run that switches the GAN term on starts a fresh D
             self.D.load_state_dict(st["D"])
@@ -461,6 +490,8 @@ class RendererTrainer:
             for key, t in getattr(self, name).state_dict().items():
                 t = t.detach().to("cpu").contiguous()
                 tensors[f"{name}.{key}"] = (t.to(torch.float16) if t.is_floating_point() else t).clone()
+        if self.edits is not None:
+            tensors.update({k: v.detach().to("cpu").float().contiguous().clone() for k, v in self.edits.state().items()})
         meta = {"format": "latent-explorer-renderer-pack", "format_version": "1",
                 "renderer_config": json.dumps(dataclasses.asdict(self.cfg)),
                 "nimg": str(self.nimg), "step": str(self.step), "seconds": f"{self.seconds:.1f}"}
@@ -478,7 +509,8 @@ class RendererTrainer:
         from .widen import widen_state
 
         saved = pack_config(path)
-        if any(getattr(saved, k) != getattr(self.cfg, k) for k in ("resolution", "w_dim", "mapping_layers")):
+        if any(getattr(saved, k) != getattr(self.cfg, k) for k in ("resolution", "w_dim", "mapping_layers",
+                                                                    "renderer_version")):
             raise ValueError(f"{path}: the pack's networks do not fit this configuration")
         widths = (renderer_generator_config(saved)["synthesis"]["channels"],
                   renderer_generator_config(self.cfg)["synthesis"]["channels"])
@@ -493,6 +525,13 @@ class RendererTrainer:
                     state = widen_state(state, fresh)
                 getattr(self, name).load_state_dict(state)
             self.nimg, self.step, self.seconds = int(meta["nimg"]), int(meta["step"]), float(meta["seconds"])
+            if self.edits is not None:
+                if "E.vectors" in f.keys():
+                    saved_names = json.loads(meta["renderer_config"]).get("edit_attributes", "").split(",")
+                    self.edits.load({k: f.get_tensor(k) for k in ("E.vectors", "E.scale")},
+                                    [n.strip() for n in saved_names])
+                else:
+                    self.edits.init_from_mapping()     # the pack's mapping: start at its slot directions
         if widths[0] != widths[1]:
             grown = ", ".join(f"{r} px {widths[0][r]}->{widths[1][r]}" for r in widths[1]
                               if widths[0][r] != widths[1][r])
