@@ -365,5 +365,12 @@ def test_measure_directions_judges_directions_from_a_file(tmp_path):
     other = Generator(renderer_generator_config(RendererConfig(resolution=16, w_dim=32, mapping_layers=2,
                                                                channel_base=128, channel_max=16,
                                                                renderer_version=3)))
+    # several files judged together; the first file that names a direction wins
+    save_directions([dirs[1]], tmp_path / "e.json")
+    both = ["measure-directions", "--model", str(model), "--classifier", str(clf_path), "--directions",
+            str(tmp_path / "e.json"), str(tmp_path / "d.json"), "--efficacy-samples", "4"]
+    assert cli_main(both) == 2                                   # no --out for several files
+    assert cli_main(both + ["--out", str(tmp_path / "both.json")]) == 0
+    assert [d.name for d in load_directions(tmp_path / "both.json", model=fp)] == ["blonde", "smile"]
     args[2] = str(save_native(other, tmp_path / "o.safetensors"))
     assert cli_main(args) == 2

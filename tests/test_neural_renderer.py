@@ -269,6 +269,28 @@ def test_committed_v2_pack_and_classifier_continue_the_run(tmp_path):
     assert clf.predict(imgs).shape == (2, len(LABEL_NAMES_V2))
 
 
+def test_warm_started_processes_draw_different_batches(tmp_path, faces16v2):
+    """After load_pack every data-parallel process has a stream of its own (the same stream gave
+    every process the same items: half the work wasted), while the edit-supervision decisions,
+    which gate collectives, stay the same on every process."""
+    from explorer.training.parallel import Solo
+
+    class Rank(Solo):
+        def __init__(self, rank):
+            self.rank, self.world = rank, 2
+
+    src = RendererTrainer(RendererConfig(**TINY), FaceDataset(faces16v2), tmp_path / "s")
+    pack = src.save_pack(tmp_path / "p.safetensors")
+    cfg = RendererConfig(**TINY, edit_prob=0.5, edit_attributes="blonde")
+    ranks = [RendererTrainer(cfg, FaceDataset(faces16v2), tmp_path / f"r{r}", par=Rank(r)) for r in (0, 1)]
+    for t in ranks:
+        t.load_pack(pack)
+    (t0, z0, _), (t1, z1, _) = ranks[0]._batch(4), ranks[1]._batch(4)
+    assert not torch.equal(z0, z1)
+    assert [ranks[0].edits.supervise_now(0.5) for _ in range(20)] == [ranks[1].edits.supervise_now(0.5)
+                                                                      for _ in range(20)]
+
+
 def test_device_data_gives_the_per_step_batch(tmp_path, faces16v2):
     """The preloaded (GPU) path hands G the same targets, z and noise as the per-step CPU path."""
     data = FaceDataset(faces16v2)

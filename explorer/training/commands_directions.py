@@ -70,10 +70,17 @@ def cmd_measure_directions(args) -> int:
     _polite(args)
     gen = load_generator(args.model)
     try:
-        dirs = load_directions(args.directions, model=gen.fingerprint)
+        dirs, seen = [], set()
+        for path in args.directions:         # together: leakage is judged on all of them
+            for d in load_directions(path, model=gen.fingerprint):
+                if d.name not in seen:       # the first file that names a direction wins
+                    seen.add(d.name)
+                    dirs.append(d)
+        if len(args.directions) > 1 and not args.out:
+            raise ValueError("give --out when measuring several files together")
         clf = AttributeClassifier.load(args.classifier)
-        measure_and_save(gen, clf, dirs, args.seed, args.efficacy_samples, args.batch, args.out or args.directions,
-                            print)
+        measure_and_save(gen, clf, dirs, args.seed, args.efficacy_samples, args.batch,
+                         args.out or args.directions[0], print)
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -124,8 +131,11 @@ def register(sub) -> None:
                                                   "with the classifier (as fit-directions does for its own)")
     m.add_argument("--model", default="default", help="checkpoint path or 'default'")
     m.add_argument("--classifier", required=True, help="attribute classifier (.safetensors)")
-    m.add_argument("--directions", required=True, help="directions JSON of this model")
-    m.add_argument("--out", default=None, help="where to write them with the figures (default: in place)")
+    m.add_argument("--directions", required=True, nargs="+",
+                   help="directions JSON file(s) of this model, judged together (a name in several files: "
+                        "the first one's)")
+    m.add_argument("--out", default=None, help="where to write them with the figures (default: in place, "
+                                               "for one file)")
     m.add_argument("--seed", type=int, default=4000, help="first seed of the fresh faces")
     m.add_argument("--efficacy-samples", type=int, default=100)
     m.add_argument("--batch", type=int, default=32)

@@ -38,7 +38,8 @@ class EditSupervisor:
         w_dim = trainer.G.info.w_dim
         self.vectors = torch.nn.Parameter(torch.zeros(len(self.names), w_dim, device=trainer.device))
         self.scale = torch.ones(len(self.names), device=trainer.device)
-        self.gen = torch.Generator().manual_seed(trainer.cfg.seed + 31337)
+        self.gen = torch.Generator().manual_seed(trainer.cfg.seed + 31337)      # the same on every process
+        self.picks = torch.Generator().manual_seed(trainer.cfg.seed + 31337 + 7919 * (trainer.par.rank + 1))
         self.init_from_mapping()
 
     @torch.no_grad()
@@ -57,8 +58,13 @@ class EditSupervisor:
     @torch.no_grad()
     def _update_scale(self, w: torch.Tensor, beta: float | None = None) -> None:
         u = self.unit()
-        spread = (w.detach() @ u.T).std(0)
+        spread = self.t.par.mean((w.detach() @ u.T).std(0))      # one scale on every process
         self.scale = spread if beta is None else self.scale.lerp(spread, 1 - beta)
+
+    def supervise_now(self, prob: float) -> bool:
+        """Whether this step is supervised: the same answer on every process (the vectors' gradients
+        and the scale are averaged across them)."""
+        return float(torch.rand(1, generator=self.gen)) < prob
 
     def unit(self) -> torch.Tensor:
         return self.vectors / self.vectors.norm(dim=1, keepdim=True).clamp_min(1e-8)
@@ -72,7 +78,7 @@ class EditSupervisor:
         lay, res = self.t.layout, self.t.cfg.resolution
         n = min(n, len(z))
         zn = z[:n].detach().cpu().numpy()
-        picks = torch.randint(len(self.names), (n,), generator=self.gen).numpy()
+        picks = torch.randint(len(self.names), (n,), generator=self.picks).numpy()
         moved, targets = np.empty_like(zn), []
         for i in range(n):
             slot, cls = self.targets[picks[i]]

@@ -372,7 +372,7 @@ class RendererTrainer:
         ws = group_mixed_ws(self.G, mixed_z(z, self.rng, self.layout)) if mixing else self.G.mapping(z)
         fake = self._fmt(self.G.synthesis(ws, noise))
         parts = self.losses(fake, real, z)
-        if self.edits is not None and float(torch.rand(1, generator=self.rng)) < cfg.edit_prob:
+        if self.edits is not None and self.edits.supervise_now(cfg.edit_prob):
             parts.update(self.edits.losses(z, noise, cfg.edit_items))
         if self.D is not None:
             self.D.requires_grad_(False)
@@ -537,7 +537,8 @@ class RendererTrainer:
                               if widths[0][r] != widths[1][r])
             self.log(f"widened the pack's synthesis layers ({grown}); new channels start unheard")
         self.ramp_from = self.nimg
-        self.rng.manual_seed(self.cfg.seed + 104729 * self.step)
+        # a stream of its own for every process: the same one would give them the same batches
+        self.rng.manual_seed(self.cfg.seed + 7919 * self.par.rank + 104729 * self.step)
 
     @torch.no_grad()
     def save_sample_grid(self, path: Path) -> None:
