@@ -291,6 +291,26 @@ def test_warm_started_processes_draw_different_batches(tmp_path, faces16v2):
                                                                       for _ in range(20)]
 
 
+def test_committed_v3_pack_continues_with_its_trained_directions(tmp_path):
+    """training/default_v3_run.safetensors: the v2 pack lifted to renderer 3's z layout and trained
+    on with edit supervision; its configuration, networks and learned directions load and draw."""
+    from pathlib import Path
+
+    from explorer.training.neural_renderer import networks_only, pack_config
+
+    pack = Path(__file__).resolve().parents[1] / "training" / "default_v3_run.safetensors"
+    cfg = pack_config(pack)
+    assert cfg.renderer_version == 3 and cfg.edit_prob > 0
+    t = networks_only(cfg, tmp_path / "run")
+    t.load_pack(pack)
+    assert t.nimg > 1_100_000 and t.G.info.z_dim == 84
+    assert {"blonde", "grey_hair", "glasses", "smile"} <= set(t.edits.names)
+    dirs = t.edits.directions(model=None)
+    assert all(d.scale > 0 and d.quality["trained"] for d in dirs)
+    imgs = t.outputs([0, 1])
+    assert imgs.shape == (2, 128, 128, 3) and imgs.std() > 10
+
+
 def test_device_data_gives_the_per_step_batch(tmp_path, faces16v2):
     """The preloaded (GPU) path hands G the same targets, z and noise as the per-step CPU path."""
     data = FaceDataset(faces16v2)

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # One GPU lease of the default model v2 (neural renderer): render the data on the machine's
-# cores, then continue the committed training pack in two variants side by side on the one GPU
+# cores, then continue the committed training pack (renderer 3's z layout, with its trained
+# directions: training/default_v3_run.safetensors) in two variants side by side on the one GPU
 # (A: L1 + edges + classifier features + the classifier's label loss, as on the CPU; B: the same
 # plus an adversarial term from a z-conditioned patch discriminator), and leave each variant's
 # pack, log and sample grid in $OUT. A_ARGS / B_ARGS replace the variants' own arguments; C_ARGS,
 # when set, adds a third variant (e.g. C_ARGS="--attr-weight 0.01 --channels-at 64:48,128:24": the pack
-# widened at 64 and 128 px, see explorer/training/widen.py; or C_ARGS=v3-edit: the pack lifted to
-# renderer 3's z layout with edit supervision, whose learned directions land in $OUT/C_directions.json;
-# see explorer/training/lift_pack.py and edit_supervision.py).
+# widened at 64 and 128 px, see explorer/training/widen.py; or C_ARGS=edit: A plus edit supervision of
+# the directions, whose learned vectors land in $OUT/C_directions.json; see edit_supervision.py: its
+# targets are rendered on the CPU, 8 per supervised step, so keep --edit-prob low on a GPU).
 #
 #   OUT=/tmp/out MINUTES=6.5 bash training/gpu_renderer_session.sh           # the device run
 #   OUT=/tmp/out MINUTES=0.2 COUNT=256 DEVICE=cpu BATCH=8 bash training/gpu_renderer_session.sh  # dry run
@@ -27,7 +28,7 @@ WORK=${WORK:-/tmp/nr_gpu}
 CORES=$(nproc)
 mkdir -p "$OUT" "$WORK"
 DATA=$WORK/faces128v2.lef
-COMMON=(--data "$DATA" --warm-start training/default_v2_run.safetensors --device "$DEVICE"
+COMMON=(--data "$DATA" --warm-start training/default_v3_run.safetensors --renderer-version 3 --device "$DEVICE"
         --preload $(( CORES > 4 ? CORES / 2 - 1 : 1 )) --batch "$BATCH" --kimg 100000 --minutes "$MINUTES"
         --snapshot-minutes 2 --progress-seconds 20 --edge-weight 1.0 --feature-weight 0.5
         --feature-classifier training/attribute_classifier_v2.safetensors --warmup-kimg 20)
@@ -35,8 +36,8 @@ A_ARGS=${A_ARGS:---attr-weight 0.01}
 B_ARGS=${B_ARGS:---attr-weight 0.01 --adv-weight $ADV --adv-cond --adv-crop 64 --d-channel-base 4096 --r1-gamma 0.2}
 C_ARGS=${C_ARGS:-}
 NAMES="A B${C_ARGS:+ C}"
-V3_PACK=$WORK/v3_pack.safetensors
-[ "$C_ARGS" = v3-edit ] && C_ARGS="--attr-weight 0.01 --renderer-version 3 --edit-prob 0.5 --warm-start $V3_PACK"
+[ "$C_ARGS" = edit ] && C_ARGS="--attr-weight 0.01 --edit-prob 0.25 --edit-attributes \
+blonde,grey_hair,glasses,sunglasses,long_hair,bald,beard,smile"
 ts() { date +%H:%M:%S; }
 
 echo "$(ts) $($PY -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available(),
@@ -46,8 +47,6 @@ echo "$(ts) $($PY -c 'import torch; print("torch", torch.__version__, "cuda", to
 $PY -m explorer.cli make-faces --renderer 2 --resolution 128 --count "$COUNT" --out "$DATA" \
     --workers "$CORES" >"$WORK/make.log" 2>&1 || { tail -c 2000 "$WORK/make.log"; exit 1; }
 echo "$(ts) rendered $COUNT faces"
-$PY -m explorer.cli lift-pack --pack training/default_v2_run.safetensors --out "$V3_PACK" >"$WORK/lift.log" 2>&1 \
-    || { tail -c 2000 "$WORK/lift.log"; exit 1; }
 
 run() {   # name, extra args...
     local name=$1; shift
