@@ -45,7 +45,7 @@ def main() -> int:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     gens = {w: generator(w) for w in args.widths}
-    z = torch.randn(16, 47, generator=torch.Generator().manual_seed(0))
+    z = torch.randn(16, next(iter(gens.values())).info.z_dim, generator=torch.Generator().manual_seed(0))
     times = {(w, b): [] for w in gens for b in (1, 16)}
     with torch.inference_mode():
         ws = {w: g.map(z) for w, g in gens.items()}

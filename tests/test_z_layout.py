@@ -76,3 +76,12 @@ def test_layout_of_reads_a_models_slot_semantics():
     gen.config.pop("z_semantics")
     with pytest.raises(ValueError, match="slot semantics"):
         layout_of(gen)
+
+
+def test_class_gaps_measure_how_close_two_classes_come():
+    z = np.zeros((2, LAYOUT_V3.z_dim))
+    for name, (_, idx, b, _) in LAYOUT_V3.categories.items():
+        z[:, idx] = -b - 5.0                 # every class scores -5 ...
+        z[:, idx[0]] += 2.0                  # ... but the first: a lead of 2
+    z[1, LAYOUT_V3.categories["glasses"][1][1]] += 1.5     # row 1: glasses' runner-up within 0.5
+    assert np.allclose(LAYOUT_V3.class_gaps(z), [2.0, 0.5])

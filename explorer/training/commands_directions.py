@@ -121,10 +121,10 @@ def register(sub) -> None:
                    help="negatives per direction to measure its efficacy at +3 scale units (0: skip)")
     f.add_argument("--labels", choices=("classifier", "recipe"), default="classifier",
                    help="what the SVMs fit: the classifier's view of each face (InterFaceGAN), or the labels "
-                        "each seed's z stands for (renderer-2 models, whose z slots are drawing parameters)")
+                        "each seed's z stands for (neural-renderer models, whose z slots are drawing parameters)")
     f.add_argument("--method", choices=("svm", "slot"), default="svm",
                    help="svm: fit a linear SVM per attribute (InterFaceGAN); slot: read each direction off the "
-                        "model's z slots (renderer-2 models: the mean W move of setting the attribute's slot)")
+                        "model's z slots (neural-renderer models: the mean W move of setting the attribute's slot)")
     f.set_defaults(func=cmd_fit_directions)
 
     m = sub.add_parser("measure-directions", help="measure directions' efficacy and leakage at +3 scale units "

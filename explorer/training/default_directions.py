@@ -101,9 +101,9 @@ def sample_labelled(gen, classifier: AttributeClassifier, n: int, seed0: int = 0
 
 def recipe_labelled(gen, n: int, seed0: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """(w [n, w_dim], labels [n, L]) for seeds seed0 .. seed0 + n - 1 at psi 1, the labels read off
-    each seed's z instead of a classifier's view of the picture: for a model whose z has renderer-2
-    slot semantics (the default model v2) every slot *is* a drawing parameter, so the recipe's own
-    labels are exact where the classifier's are noisy (small features the model draws faintly).
+    each seed's z instead of a classifier's view of the picture: for a model whose z has renderer
+    slot semantics (the default model v2, renderer 2 or 3) every slot *is* a drawing parameter, so
+    the recipe's own labels are exact where the classifier's are noisy (small features the model draws faintly).
     Needs the mapping network only: no picture is rendered."""
     from .z_layout import layout_of
 
@@ -181,9 +181,9 @@ def fit_default_directions(gen, classifier: AttributeClassifier, samples: int = 
     """The whole pipeline: sample -> render -> label -> fit -> measure each direction's efficacy on
     fresh faces (the app hides the ones that do not work); optionally write `out_path`.
     labels: 'classifier' (InterFaceGAN: the classifier's view of each rendered face) or 'recipe'
-    (the labels each seed's z stands for, `recipe_labelled`; renderer-2 models only).
+    (the labels each seed's z stands for, `recipe_labelled`; neural-renderer models only).
     method: 'svm' (fitted to those labels) or 'slot' (read off the z slots, `slot_directions`;
-    renderer-2 models only). Efficacy is judged by the classifier either way."""
+    neural-renderer models only). Efficacy is judged by the classifier either way."""
     progress = progress or (lambda s: None)
     if labels not in ("classifier", "recipe"):
         raise ValueError(f"labels must be 'classifier' or 'recipe', not {labels!r}")
@@ -199,7 +199,7 @@ def fit_default_directions(gen, classifier: AttributeClassifier, samples: int = 
         for d in dirs:
             d.quality["classifier"] = getattr(classifier, "source", None)    # the efficacy's judge
         return measure_and_save(gen, classifier, dirs, seed0 + samples, efficacy_samples, batch, out_path,
-                                   progress)
+                                progress)
     progress(f"sampling {samples} faces (seeds {seed0}-{seed0 + samples - 1}, psi 1) from "
              f"{gen.name} [{gen.fingerprint}], labels from the {labels}")
     if labels == "recipe":

@@ -34,7 +34,7 @@ def v2_z_of(z3: torch.Tensor) -> torch.Tensor:
     batched: the same as LAYOUT_V3.to_v2 row by row)."""
     lay = LAYOUT_V3
     out = torch.empty(len(z3), V.Z_DIM, dtype=z3.dtype, device=z3.device)
-    out[:, torch.from_numpy(lay._plain_v2).to(z3.device)] = z3[:, torch.from_numpy(lay._plain).to(z3.device)]
+    out[:, torch.from_numpy(lay.plain_v2).to(z3.device)] = z3[:, torch.from_numpy(lay.plain).to(z3.device)]
     for k, idx, b, centres in lay.categories.values():
         scores = z3[:, torch.from_numpy(idx).to(z3.device)] + torch.from_numpy(b).to(z3)
         out[:, k] = torch.from_numpy(centres).to(z3)[scores.argmax(1)]
@@ -48,7 +48,7 @@ def _first_layer(w2: torch.Tensor) -> torch.Tensor:
     lay = LAYOUT_V3
     gain = math.sqrt(lay.z_dim / V.Z_DIM)
     w3 = torch.zeros(w2.shape[0], lay.z_dim, dtype=w2.dtype)
-    w3[:, torch.from_numpy(lay._plain)] = w2[:, torch.from_numpy(lay._plain_v2)] * gain
+    w3[:, torch.from_numpy(lay.plain)] = w2[:, torch.from_numpy(lay.plain_v2)] * gain
     for k, idx, _, centres in lay.categories.values():
         w3[:, torch.from_numpy(idx)] = w2[:, k:k + 1] * torch.from_numpy(centres).to(w2) * gain
     return w3
@@ -83,9 +83,7 @@ def lift_pack(src: str | Path, dst: str | Path, check: int = 8192, seed: int = 0
         t3.save_pack(dst)
     spread = float((w2 - w2.mean(0)).square().mean().sqrt())
     err = (w3 - w2).square().mean(1).sqrt() / spread
-    gaps = np.min([np.sort((z3[:, idx] + torch.from_numpy(b).float()).numpy(), axis=1)[:, -1]
-                   - np.sort((z3[:, idx] + torch.from_numpy(b).float()).numpy(), axis=1)[:, -2]
-                   for _, idx, b, _ in LAYOUT_V3.categories.values()], axis=0)
+    gaps = LAYOUT_V3.class_gaps(z3.numpy())
     clear = gaps > np.quantile(gaps, 0.1)
     figures = {"w_error": float(err.square().mean().sqrt()),
                "w_error_clear": float(err[torch.from_numpy(clear)].square().mean().sqrt()),

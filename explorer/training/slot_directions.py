@@ -1,4 +1,4 @@
-"""Directions read off a renderer-2 model's own z slots instead of fitted to labels.
+"""Directions read off a neural-renderer model's own z slots instead of fitted to labels.
 
 The default model v2 is a neural renderer: each entry of its z is one drawing parameter (smile,
 age, glasses, ...; `faces_v2.SLOTS`). So "what moving towards glasses means in W" needs no
@@ -42,6 +42,8 @@ ALIAS_SLOT = {"dark_skin": "skin_tone", "wide_face": "face_width", "square_jaw":
               "thick_brows": "brow_thickness", "big_nose": "nose_size", "old": "age", "yaw_right": "yaw",
               "tilt_right": "tilt", "light_from_right": "light", "light_background": "bg_lightness",
               "masculine": "presentation"}
+
+
 def slot_of(name: str) -> tuple[str, str | None]:
     """(renderer parameter, class or None) that binary target `name` stands for. ValueError when
     no slot draws it."""

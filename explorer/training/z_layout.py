@@ -155,18 +155,25 @@ class LayoutV3(Layout):
         self.slots = tuple(slots)
         self.z_dim = len(slots)
         self.slot_index = {name: i for i, (name, _) in enumerate(self.slots)}
-        self._plain = np.array([self.slot_index[s.name] for s in V.SLOTS if s.kind != "category"])
-        self._plain_v2 = np.array([k for k, s in enumerate(V.SLOTS) if s.kind != "category"])
+        self.plain = np.array([self.slot_index[s.name] for s in V.SLOTS if s.kind != "category"])
+        self.plain_v2 = np.array([k for k, s in enumerate(V.SLOTS) if s.kind != "category"])
 
     def classes_of(self, z: np.ndarray) -> dict[str, np.ndarray]:
         """Per categorical parameter, the class index each row of z [N, z_dim] draws."""
         z = np.atleast_2d(np.asarray(z, dtype=np.float64))
         return {name: np.argmax(z[:, idx] + b, axis=1) for name, (_, idx, b, _) in self.categories.items()}
 
+    def class_gaps(self, z: np.ndarray) -> np.ndarray:
+        """[N]: over all categories, the smallest lead of the winning class's score over the
+        runner-up's (small: two classes nearly tie and the mapping's softmax blends them)."""
+        z = np.atleast_2d(np.asarray(z, dtype=np.float64))
+        tops = [np.sort(z[:, idx] + b, axis=1)[:, -2:] for _, idx, b, _ in self.categories.values()]
+        return np.min([t[:, 1] - t[:, 0] for t in tops], axis=0)
+
     def to_v2(self, z: Sequence[float]) -> np.ndarray:
         z = np.asarray(z, dtype=np.float64).reshape(-1)
         out = np.empty(V.Z_DIM)
-        out[self._plain_v2] = z[self._plain]
+        out[self.plain_v2] = z[self.plain]
         for name, c in self.classes_of(z[None]).items():
             k, _, _, centres = self.categories[name]
             out[k] = centres[c[0]]
@@ -177,7 +184,7 @@ class LayoutV3(Layout):
         N(0, I) given that z2's class wins (rejection sampling)."""
         z2 = np.asarray(z2, dtype=np.float64).reshape(-1)
         out = np.empty(self.z_dim, dtype=np.float64)
-        out[self._plain] = z2[self._plain_v2]
+        out[self.plain] = z2[self.plain_v2]
         for name, (k, idx, b, _) in self.categories.items():
             s = V.SLOTS[k]
             cls = s.classes.index(V.slot_value(s, float(z2[k])))
