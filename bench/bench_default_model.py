@@ -13,10 +13,16 @@
      sharpness (Laplacian energy generated / real renders, same size), per mixed group the share
      of mixes whose edge structure / colour histogram follows the source, and the mean pixel
      change when all noise or one group's noise is redrawn
+  7. judged by the classifier: attribute readings kept when the noise is redrawn, and how often
+     the antiface lies on the other side of the median (skin tone, age, pose, light)
+  8. for a neural-renderer model (z slots name drawing parameters): drawing fidelity, the
+     classifier on G(z) against the labels z stands for
 
-    .venv/bin/python bench/bench_default_model.py --model resources/default_model.safetensors \
-        --classifier resources/attribute_classifier.safetensors \
-        --directions resources/default_directions.json --data /work/data/faces64.lef
+The real faces are the model's own renderer's renders of held-out seeds for a neural-renderer
+model (the shipped default model), else `--data` (a dataset from make-faces).
+
+    .venv/bin/python bench/bench_default_model.py --threads 1 --fid-samples 1000 --edit-samples 100 \
+        --mix-pairs 200 --judge-free-samples 200          # the shipped model, its classifier and directions
     # smoke test on a tiny random model:
     .venv/bin/python bench/bench_default_model.py --tiny --fid-samples 64 --edit-samples 16 --mix-pairs 16
 """
@@ -215,10 +221,12 @@ def main(argv=None) -> int:
     if gen.config.get("z_semantics") and args.fidelity_samples:
         fidelity(gen, clf, args, results)
 
+    judged(gen, clf, args, results)
+
     # 2-3. Fréchet distance and distribution match
     n = args.fid_samples
     t0 = time.perf_counter()
-    real_imgs, _ = real_faces(args.data, 2 * n)
+    real_imgs = real_renders(gen, args.data, 2 * n, offset=1_000_000)   # the model's own renderer
     p_real, f_real = clf.predict_with_features(real_imgs[:n])
     _, f_real2 = clf.predict_with_features(real_imgs[n:2 * n])
     ws = seeds_ws(gen, range(BENCH_SEED + 100_000, BENCH_SEED + 100_000 + n))
@@ -288,14 +296,14 @@ def _write_json(args, results) -> int:
     return 0
 
 
-def real_renders(gen, data: str | None, n: int) -> np.ndarray:
+def real_renders(gen, data: str | None, n: int, offset: int = 900_000) -> np.ndarray:
     """Real faces at the model's resolution: renderer v2 for a model with slot semantics (its
-    own seeds' renders), else the dataset (or renderer v1)."""
+    own seeds' renders, from BENCH_SEED + offset), else the dataset (or renderer v1)."""
     if gen.config.get("z_semantics"):
         from explorer.training.z_layout import layout_of
 
         layout = layout_of(gen)
-        return np.stack([layout.render_seed(BENCH_SEED + 900_000 + i, gen.info.resolution)[0] for i in range(n)])
+        return np.stack([layout.render_seed(BENCH_SEED + offset + i, gen.info.resolution)[0] for i in range(n)])
     imgs, _ = real_faces(data, n)
     return imgs
 
@@ -338,6 +346,23 @@ def judge_free(gen, args, results) -> None:
     print("| noise redrawn | mean pixel change (0-255) |\n|---|---|")
     for g, v in noise.items():
         print(f"| {g} | {v:.2f} |")
+
+
+def judged(gen, clf, args, results) -> None:
+    """Redrawn noise keeps the face (labels kept); the antiface is on the other side of the average."""
+    from explorer.training import judged_figures as jf
+
+    n = args.judge_free_samples
+    t0 = time.perf_counter()
+    kept = jf.noise_labels_kept(gen, clf, range(BENCH_SEED + 700_000, BENCH_SEED + 700_000 + n), args.batch)
+    opp = jf.antiface_opposition(gen, clf, range(BENCH_SEED + 600_000, BENCH_SEED + 600_000 + n), args.batch)
+    results["noise_labels_kept"], results["antiface_opposition"] = kept, opp
+    print(f"\n## Judged by the classifier ({n} faces; {time.perf_counter() - t0:.0f} s)")
+    print(f"redrawn noise: attribute readings kept {kept['attributes']:.3f} (a category's class, a flag, the "
+          f"side of a continuous attribute's middle); faces with every reading kept {kept['faces']:.3f}")
+    print("antiface: share of faces clearly off the median (> 0.1 of the range) whose antiface is on the "
+          "other side: "
+          + ", ".join(f"{k} {v:.2f}" for k, v in opp.items()))
 
 
 def fidelity(gen, clf, args, results) -> None:

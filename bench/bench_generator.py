@@ -25,6 +25,7 @@ FIXTURES = ROOT.parent / "shared" / "fixtures" / "checkpoints"
 
 def models(selected: set[str] | None):
     specs = {
+        "default (the shipped model)": lambda: load_generator("default"),
         "sg2-256 (config F)": lambda: Generator(stylegan2_config(256)),
         "sg2-1024 (config F)": lambda: Generator(stylegan2_config(1024)),
         "sg3t-256": lambda: Generator(stylegan3_config(256, channel_base=32768, channel_max=512)),

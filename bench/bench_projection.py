@@ -35,10 +35,17 @@ from explorer.projection.loss import DEFAULT_CLASSIFIER  # noqa: E402
 HELD_OUT = 10_000_000
 
 
-def held_out_faces(n: int, res: int) -> list[np.ndarray]:
-    from explorer.training.faces import render_face
+def domain_render():
+    """The default model's renderer: (seed, resolution) -> (image, labels). The renderer its z
+    slots name (renderer 2's drawing) for a neural-renderer model, else the first renderer."""
+    from explorer.projection.encoder_finetune import _renderer_of
 
-    return [np.ascontiguousarray(render_face(HELD_OUT + i, res)[0]) for i in range(n)]
+    return _renderer_of(load_generator("default"))
+
+
+def held_out_faces(n: int, res: int) -> list[np.ndarray]:
+    render_seed = domain_render()
+    return [np.ascontiguousarray(render_seed(HELD_OUT + i, res)[0][..., :3]) for i in range(n)]
 
 
 def render(gen, ws: np.ndarray) -> np.ndarray:
@@ -82,11 +89,11 @@ def table(gen, faces, encoder, clf, steps_list=(100, 500), w_avg_lr: float | Non
 
 def framing() -> None:
     from explorer.projection.align import ffhq_quad, landmarks
-    from explorer.training.faces import render_face
 
+    render_seed = domain_render()
     cs, ss = [], []
     for s in range(40):
-        img = np.ascontiguousarray(render_face(s, 256)[0])
+        img = np.ascontiguousarray(render_seed(s, 256)[0][..., :3])
         lm = landmarks(img)
         if lm is None:
             continue
@@ -103,6 +110,7 @@ def main() -> int:
     p.add_argument("--round-trip", type=int, default=8)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--framing", action="store_true")
+    p.add_argument("--steps", default="100,500", help="optimisation lengths of the held-out table (comma list)")
     p.add_argument("--starts", default="encoder,w_avg",
                    help="optimisation starts to run (w_avg's rows do not depend on the encoder: "
                         "projection is deterministic, so a new encoder needs only 'encoder')")
@@ -134,7 +142,7 @@ def main() -> int:
           f"torch {torch.__version__}, {args.threads} threads")
     print(f"\n## 1. {args.faces} held-out renderer faces (seeds {HELD_OUT}+), W+")
     table(gen, held_out_faces(args.faces, gen.info.resolution), encoder, clf, w_avg_lr=args.w_avg_lr,
-          starts=tuple(args.starts.split(",")))
+          starts=tuple(args.starts.split(",")), steps_list=tuple(int(n) for n in args.steps.split(",")))
     print(f"\n## 2. Round trip: {args.round_trip} faces the model made (seeds 0.., psi 0.7), W+, encoder + 500 steps")
     ps, p100 = [], []
     for s in range(args.round_trip):

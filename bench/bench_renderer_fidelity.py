@@ -26,8 +26,8 @@ from explorer.training.classifier import NUM_LABELS, AttributeClassifier, evalua
 from explorer.training.neural_renderer import networks_only, pack_config  # noqa: E402
 
 SEED0 = 20_000_000
-JUDGES = {"v2": ROOT / "training" / "attribute_classifier_v2.safetensors",
-          "v1": ROOT / "resources" / "attribute_classifier.safetensors"}
+JUDGES = {"v2": ROOT / "resources" / "attribute_classifier.safetensors",
+          "v1": ROOT / "training" / "attribute_classifier_v1.safetensors"}
 
 
 def pack_outputs(path: str, seeds: list[int], scratch: Path) -> np.ndarray:

@@ -14,7 +14,8 @@
    does): mean |frame - previous frame| of the stylised clip against that of the plain clip, and
    the time per frame.
 4. A contact sheet: the built-in styles on 4 faces of the default model (--sheet PATH).
-The faces are the default model's (64 px) upscaled with Lanczos to the working size.
+The faces are the default model's (128 px since 2026-12-01; 64 px before) upscaled with Lanczos to
+the working size.
 """
 from __future__ import annotations
 

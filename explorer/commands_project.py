@@ -127,7 +127,7 @@ def cmd_train_encoder(args) -> int:
                 print(f"fine-tune step {info['step']}/{args.finetune_steps}  reconstruction {info['loss']:.4f}  "
                       f"{info['seconds']:.0f} s", flush=True)
 
-        enc = finetune_encoder(gen, enc, renderer_pictures(gen.info.resolution), steps=args.finetune_steps,
+        enc = finetune_encoder(gen, enc, renderer_pictures(gen.info.resolution, gen), steps=args.finetune_steps,
                                batch=args.finetune_batch, lr=args.finetune_lr, seed=args.seed, progress=ft_progress)
     path = enc.save(args.out or encoder_path(gen))
     print(f"wrote {path}")

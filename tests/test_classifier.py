@@ -130,7 +130,11 @@ def test_attribute_distribution_match():
 @pytest.mark.skipif(not SHIPPED.is_file(), reason=f"shipped classifier {SHIPPED.name} is absent "
                     "(make it with `latent-explorer train-classifier`)")
 def test_shipped_classifier_beats_chance_on_fresh_faces():
-    imgs, labels = rendered(range(7_000_000, 7_000_200))
+    """The shipped classifier reads the default model's renderer (renderer 2's drawing) on seeds
+    it never saw (held-out accuracy table in the model card)."""
+    from explorer.training.faces_v2 import render_seed_v2
+
+    imgs, labels = map(np.stack, zip(*(render_seed_v2(s, 128) for s in range(7_000_000, 7_000_120))))
     clf = AttributeClassifier.load(SHIPPED)
     pred = clf.predict(imgs)
     truth, got = binary_targets(labels), binary_targets(hard_labels(pred))
@@ -138,7 +142,7 @@ def test_shipped_classifier_beats_chance_on_fresh_faces():
     sl = label_slices()["hair_style"]
     acc["hair_style"] = float((pred[:, sl].argmax(1) == labels[:, sl].argmax(1)).mean())
     assert acc["glasses"] > 0.9, acc
-    assert acc["smile"] > 0.8 and acc["dark_skin"] > 0.8 and acc["hair_style"] > 0.6, acc
+    assert acc["smile"] > 0.8 and acc["dark_skin"] > 0.8 and acc["hair_style"] > 0.8, acc
 
 
 # ----- the default-directions pipeline, end to end on a tiny generator ------------------------
@@ -372,5 +376,12 @@ def test_measure_directions_judges_directions_from_a_file(tmp_path):
     assert cli_main(both) == 2                                   # no --out for several files
     assert cli_main(both + ["--out", str(tmp_path / "both.json")]) == 0
     assert [d.name for d in load_directions(tmp_path / "both.json", model=fp)] == ["blonde", "smile"]
+    assert all(d.quality["judge"] == "c.safetensors" for d in load_directions(tmp_path / "both.json", model=fp))
+    # --order: the named ones first, in that order (the app lists them so); unknown names refused
+    ordered = both + ["--out", str(tmp_path / "ordered.json"), "--order", "smile"]
+    assert cli_main(ordered) == 0
+    assert [d.name for d in load_directions(tmp_path / "ordered.json", model=fp)] == ["smile", "blonde"]
+    assert cli_main(both + ["--out", str(tmp_path / "x.json"), "--order", "smile,wings"]) == 2
+    assert not (tmp_path / "x.json").exists()
     args[2] = str(save_native(other, tmp_path / "o.safetensors"))
     assert cli_main(args) == 2

@@ -218,7 +218,7 @@ def test_slot_directions_show_their_efficacy_and_hide_when_weak(qtbot, window, g
     panel = window.directions_panel
     v = np.zeros(gen.info.w_dim, np.float32)
     v[2] = 1.0
-    q = {"classifier": "attribute_classifier_v2.safetensors", "label_source": "recipe"}
+    q = {"classifier": "attribute_classifier.safetensors", "label_source": "recipe"}
     good = Direction(v, name="slot smile", model=gen.fingerprint, method="slot",
                      quality={"slot": "smile", "efficacy": 1.0, **q})
     weak = Direction(v[::-1].copy(), name="slot blonde", model=gen.fingerprint, method="slot",
@@ -227,6 +227,10 @@ def test_slot_directions_show_their_efficacy_and_hide_when_weak(qtbot, window, g
     row = panel.rows["slot smile"]
     assert row.accuracy_label.text() == "100%" and not row.isHidden()
     assert "drawing-parameter direction (slot smile)" in row.toolTip()
+    trained = Direction(v.copy(), name="trained smile", model=gen.fingerprint, method="slot",
+                        quality={"slot": "smile", "efficacy": 0.98, "trained": True, **q})
+    panel.add_directions([trained])
+    assert "trained with the model (slot smile)" in panel.rows["trained smile"].toolTip()
     assert panel.rows["slot blonde"].isHidden()
     panel.show_weak_box.click()                    # "2%" and "100%" rows: the sliders line up
     qtbot.waitUntil(lambda: panel.rows["slot blonde"].slider.isVisible(), timeout=WAIT_MS)

@@ -84,6 +84,14 @@ def test_export_pack_and_cli(tmp_path, faces16v2):
         assert torch.allclose(a.float(), b.float(), atol=1e-2), k
     assert cli_main(["export-renderer", "--from-pack", str(out), "--out", str(tmp_path / "x.safetensors")]) == 2
     assert cli_main(["export-renderer", "--out", str(tmp_path / "y.safetensors")]) == 2
+    # the card tells the app the psi to start at, and that early-stopped previews would mislead
+    # (a neural renderer's fine blocks carry the colours)
+    psi = tmp_path / "psi.safetensors"
+    assert cli_main(["export-renderer", "--from-pack", str(pack), "--out", str(psi), "--default-psi", "0.8"]) == 0
+    card = load_generator(psi).config["card"]
+    assert card["default_psi"] == 0.8 and card["previews"] is False
+    assert load_generator(psi).preview_resolution(8) == 16
+    assert cli_main(["export-renderer", "--from-pack", str(pack), "--out", str(psi), "--default-psi", "3"]) == 2
     # resume continues from the snapshot: two more steps past it
     assert cli_main(args[:6] + ["0.096", "--resume"] + args[7:]) == 0
 
@@ -264,7 +272,7 @@ def test_committed_v2_pack_and_classifier_continue_the_run(tmp_path):
     assert t.nimg > 300_000
     imgs = t.outputs([0, 1])
     assert imgs.shape == (2, 128, 128, 3) and imgs.std() > 10
-    clf = AttributeClassifier.load(root / "attribute_classifier_v2.safetensors")
+    clf = AttributeClassifier.load(root.parent / "resources" / "attribute_classifier.safetensors")
     assert clf.config["label_names"] == list(LABEL_NAMES_V2)
     assert clf.predict(imgs).shape == (2, len(LABEL_NAMES_V2))
 
@@ -455,3 +463,16 @@ def test_edit_supervision_learns_directions_that_travel_with_the_pack(tmp_path, 
     with pytest.raises(ValueError, match="renderer slot"):
         RendererTrainer(RendererConfig(**TINY, edit_prob=0.5, edit_attributes="wings"), FaceDataset(faces16v2),
                         tmp_path / "x")
+
+
+def test_networks_only_needs_no_loss_classifier(tmp_path):
+    """Exporting a pack loads no loss network: a pack whose feature classifier has moved or gone
+    (as the v2 classifier did when it shipped) still exports."""
+    from explorer.training.neural_renderer import networks_only
+
+    cfg = RendererConfig(**TINY, feature_weight=0.5, feature_classifier=str(tmp_path / "gone.safetensors"))
+    with pytest.raises((ValueError, OSError), match="gone.safetensors"):
+        RendererTrainer(cfg, type("D", (), {"resolution": 16, "renderer_version": 2, "__len__": lambda s: 0})(),
+                        tmp_path / "train")
+    t = networks_only(cfg, tmp_path / "export")
+    assert t.judge is None and t.G_ema is not None

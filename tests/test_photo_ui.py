@@ -76,7 +76,8 @@ def test_a_dropped_photo_becomes_a_face_with_progress_and_preview(qtbot, window,
     assert r["photo"]["file"] == "jon.jpg" and r["source"] == "projection" and r["steps"] == STEPS
     assert cell.label == "jon (projected)"
     assert notes and "68 landmarks" in notes[0]
-    assert previews and previews[-1] == (64, 64, 3)
+    res = window.generator.info.resolution          # previews at the model's size
+    assert previews and previews[-1] == (res, res, 3)
     qtbot.waitUntil(lambda: cell.state == "ready", timeout=WAIT_MS)
     qtbot.waitUntil(lambda: not window.photo_status.isVisible(), timeout=WAIT_MS)
 
@@ -150,7 +151,7 @@ def test_the_seeds_demo_in_one_flow(qtbot, window, tmp_path):
     qtbot.waitUntil(lambda: bool(results), timeout=WAIT_MS * 2)
     assert results[0][0] == "ok", results
     with Image.open(out) as im:
-        assert im.n_frames == 8 and im.size == (64, 64)
+        assert im.n_frames == 8 and im.size == (window.generator.info.resolution,) * 2
     dlg.close()
 
 

@@ -31,7 +31,7 @@ DATA=$WORK/faces128v2.lef
 COMMON=(--data "$DATA" --warm-start training/default_v3_run.safetensors --renderer-version 3 --device "$DEVICE"
         --preload $(( CORES > 4 ? CORES / 2 - 1 : 1 )) --batch "$BATCH" --kimg 100000 --minutes "$MINUTES"
         --snapshot-minutes 2 --progress-seconds 20 --edge-weight 1.0 --feature-weight 0.5
-        --feature-classifier training/attribute_classifier_v2.safetensors --warmup-kimg 20)
+        --feature-classifier resources/attribute_classifier.safetensors --warmup-kimg 20)
 A_ARGS=${A_ARGS:---attr-weight 0.01}
 B_ARGS=${B_ARGS:---attr-weight 0.01 --adv-weight $ADV --adv-cond --adv-crop 64 --d-channel-base 4096 --r1-gamma 0.2}
 C_ARGS=${C_ARGS:-}

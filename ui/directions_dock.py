@@ -90,7 +90,8 @@ def _accuracy_text(d: Direction) -> str:
         return f"validation accuracy {acc:.0%}"
     eff = d.quality.get("efficacy")
     if d.method == "slot":
-        text = f"drawing-parameter direction (slot {d.quality.get('slot', '?')})"
+        kind = "trained with the model" if d.quality.get("trained") else "drawing-parameter direction"
+        text = f"{kind} (slot {d.quality.get('slot', '?')})"
         return text + (f", turns the attribute on for {eff:.0%} of faces" if isinstance(eff, (int, float)) else "")
     return {"pca": "PCA (GANSpace) direction", "sefa": "SeFa direction"}.get(d.method, f"{d.method} direction")
 

@@ -233,8 +233,9 @@ class Generator(nn.Module):
 
     def preview_resolution(self, size: int) -> int:
         """The resolution `synthesize(..., preview_size=size)` renders at (the full one when the
-        architecture cannot stop early)."""
-        if self.info.arch == "stylegan3":
+        architecture cannot stop early, or when the model's card says previews mislead: a neural
+        renderer's fine blocks carry the colour scheme, which a preview would leave out)."""
+        if self.info.arch == "stylegan3" or (self.config.get("card") or {}).get("previews") is False:
             return self.info.resolution
         return self.synthesis.preview_resolution(int(size))
 

@@ -18,11 +18,12 @@ import numpy as np
 from PIL import Image
 
 # Where the FFHQ quad of a face sits in a model's picture: centre (x, y) and side, as fractions of
-# the picture. FFHQ models: the quad is the picture. The default model's renderer draws faces whose
-# quad is centred at (0.493, 0.497) with side 0.701 (dlib on 31 of 40 renders at 256 px, sd 0.058;
-# `python bench/bench_projection.py --framing`).
+# the picture. FFHQ models: the quad is the picture. The default model's renderer (renderer 2's
+# drawing) draws faces whose quad is centred at (0.506, 0.494) with side 0.700 (dlib on 30 of 40
+# renders at 256 px, sd 0.098; `python bench/bench_projection.py --framing`; the first renderer's
+# was (0.493, 0.497), 0.701).
 FFHQ_FRAMING = ((0.5, 0.5), 1.0)
-DEFAULT_MODEL_FRAMING = ((0.493, 0.497), 0.701)
+DEFAULT_MODEL_FRAMING = ((0.506, 0.494), 0.700)
 DETECT_SIDE = 1024          # detection runs on a copy at most this large (dlib's HOG is slow on big photos)
 
 _lock = threading.Lock()

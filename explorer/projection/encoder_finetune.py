@@ -29,15 +29,32 @@ Pictures = Callable[[int, np.random.Generator], np.ndarray]   # (n, rng) -> uint
 HELD_OUT_SEED = 10_000_000      # benches draw held-out renderer faces from here up: never train on them
 
 
-def renderer_pictures(resolution: int) -> Pictures:
-    """Pictures of the default model's domain: its training renderer at random seeds < 10,000,000."""
-    from ..training.faces import render_face
+def renderer_pictures(resolution: int, gen=None) -> Pictures:
+    """Pictures of the default model's domain: its training renderer at random seeds < 10,000,000.
+
+    A model whose z has renderer slot semantics (the neural-renderer default model) gets the
+    renderer it was trained on (renderer 2's drawing, the layout's seeds); any other the first
+    renderer (`faces.render_face`)."""
+    render = _renderer_of(gen)
 
     def draw(n: int, rng: np.random.Generator) -> np.ndarray:
         seeds = rng.integers(0, HELD_OUT_SEED, size=n)
-        return np.stack([np.ascontiguousarray(render_face(int(s), resolution)[0][..., :3]) for s in seeds])
+        return np.stack([np.ascontiguousarray(render(int(s), resolution)[0][..., :3]) for s in seeds])
 
     return draw
+
+
+def _renderer_of(gen):
+    if gen is not None:
+        from ..training.z_layout import layout_of
+
+        try:
+            return layout_of(gen).render_seed
+        except ValueError:
+            pass
+    from ..training.faces import render_face
+
+    return render_face
 
 
 def _to_tensor(images: np.ndarray, resolution: int, device) -> torch.Tensor:

@@ -90,12 +90,16 @@ def layout_attributes(width: int = NUM_LABELS) -> tuple:
     raise ValueError(f"no face label layout has {width} entries")
 
 
-def _layout(width: int = NUM_LABELS) -> list[tuple[str, str, slice, float, float]]:
+def label_layout(width: int = NUM_LABELS) -> list[tuple[str, str, slice, float, float]]:
+    """(name, kind, slice in the label vector, low, high) of each attribute of a label vector."""
     out, i = [], 0
     for a in layout_attributes(width):
         out.append((a.name, a.kind, slice(i, i + a.width), a.low, a.high))
         i += a.width
     return out
+
+
+_layout = label_layout
 
 
 def _label_names(width: int) -> list[str]:

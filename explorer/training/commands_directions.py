@@ -1,10 +1,11 @@
 """CLI subcommands for the attribute classifier and the default model's directions.
 
-    latent-explorer train-classifier --data data/faces64.lef --out resources/attribute_classifier.safetensors \
-        --minutes 11
-    latent-explorer fit-directions --model resources/default_model.safetensors \
-        --classifier resources/attribute_classifier.safetensors --samples 20000 \
-        --out resources/default_directions.json [--attributes smile,old,glasses]
+    latent-explorer train-classifier --data data/faces128v2.lef --out classifier.safetensors --minutes 35
+    latent-explorer fit-directions --model M --classifier resources/attribute_classifier.safetensors \
+        --samples 20000 --out dirs.json [--attributes smile,old,glasses] [--method slot]
+    latent-explorer measure-directions --model M --classifier C --directions A.json [B.json] --out all.json
+
+The shipped classifier and directions were made this way (exact commands: resources/MODEL_CARD.md).
 """
 from __future__ import annotations
 
@@ -78,6 +79,13 @@ def cmd_measure_directions(args) -> int:
                     dirs.append(d)
         if len(args.directions) > 1 and not args.out:
             raise ValueError("give --out when measuring several files together")
+        if args.order:
+            first = [n.strip() for n in args.order.split(",") if n.strip()]
+            unknown = sorted(set(first) - seen)
+            if unknown:
+                raise ValueError(f"--order names directions the files do not have: {', '.join(unknown)}")
+            rank = {n: i for i, n in enumerate(first)}
+            dirs.sort(key=lambda d: rank.get(d.name, len(rank)))     # stable: the rest keep their order
         clf = AttributeClassifier.load(args.classifier)
         measure_and_save(gen, clf, dirs, args.seed, args.efficacy_samples, args.batch,
                          args.out or args.directions[0], print)
@@ -137,6 +145,8 @@ def register(sub) -> None:
     m.add_argument("--out", default=None, help="where to write them with the figures (default: in place, "
                                                "for one file)")
     m.add_argument("--seed", type=int, default=4000, help="first seed of the fresh faces")
+    m.add_argument("--order", default=None, metavar="NAMES",
+                   help="comma-separated names written first, in this order (the app lists them so)")
     m.add_argument("--efficacy-samples", type=int, default=100)
     m.add_argument("--batch", type=int, default=32)
     m.add_argument("--threads", type=int, default=None)

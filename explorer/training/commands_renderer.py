@@ -99,6 +99,9 @@ def _train(rank: int, world: int, args, cfg, port: int | None) -> int:
 def cmd_export_renderer(args) -> int:
     from .neural_renderer import networks_only, pack_config
 
+    if args.default_psi is not None and not -1.0 <= args.default_psi <= 1.5:
+        print("error: --default-psi must lie in [-1, 1.5]", file=sys.stderr)
+        return 2
     if args.from_pack:
         try:
             cfg = pack_config(args.from_pack)
@@ -124,7 +127,10 @@ def cmd_export_renderer(args) -> int:
         else:
             trainer.load_snapshot(Path(args.run_dir) / "snapshot.pt")
         card = {"name": args.name, "kimg": round(trainer.nimg / 1000, 1),
-                "trainer": f"neural renderer (z layout of renderer {cfg.renderer_version})"}
+                "trainer": f"neural renderer (z layout of renderer {cfg.renderer_version})",
+                "previews": False}     # its fine blocks carry the colour scheme: no early-stopped previews
+        if args.default_psi is not None:
+            card["default_psi"] = float(args.default_psi)
         if args.directions and trainer.edits is None:
             print("error: --directions needs a run trained with edit supervision (--edit-prob)", file=sys.stderr)
             return 2
@@ -180,6 +186,8 @@ def register(sub) -> None:
     e.add_argument("--out", required=True)
     e.add_argument("--name", default="default")
     e.add_argument("--float32", action="store_true")
+    e.add_argument("--default-psi", type=float, default=None, metavar="PSI",
+                   help="the truncation psi the app starts this model at (written in the model's card)")
     e.add_argument("--pack", default=None, metavar="PATH", help="also write a renderer pack (--warm-start)")
     e.add_argument("--directions", default=None, metavar="JSON",
                    help="also write the directions an edit-supervised run learned (--edit-prob)")

@@ -5,9 +5,12 @@ render service, labelled by the attribute classifier, and one linear SVM per bin
 fitted in W (ws[:, 0]; at psi 1 every ws row is the same w). All directions go to one JSON file
 (explorer.directions' format), each with its validation accuracy and scale.
 
-    latent-explorer fit-directions --model resources/default_model.safetensors \
-        --classifier resources/attribute_classifier.safetensors --samples 20000 \
-        --out resources/default_directions.json
+    latent-explorer fit-directions --model M --classifier resources/attribute_classifier.safetensors \
+        --samples 20000 --out dirs.json
+
+For a neural-renderer model `--method slot` reads the directions off its z slots instead; the
+shipped default model's directions are those it learned in training plus slot ones, measured
+together (resources/MODEL_CARD.md has the commands).
 """
 from __future__ import annotations
 
@@ -171,6 +174,7 @@ def measure_efficacy(gen, classifier: AttributeClassifier, directions: Sequence[
         leak = [float(np.abs(s2[o] - soft[o][neg]).mean()) for o in names if o != d.name and o in s2]
         d.quality.update({"efficacy": float(h2[d.name].mean()), "efficacy_amount": float(amount),
                           "efficacy_n": int(len(neg)), "leakage": float(np.mean(leak)) if leak else 0.0})
+        d.quality["judge"] = getattr(classifier, "source", None)     # the efficacy's judge
 
 
 def fit_default_directions(gen, classifier: AttributeClassifier, samples: int = 20000,

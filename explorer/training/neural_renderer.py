@@ -160,7 +160,7 @@ class _NoData:
 
 def networks_only(cfg: RendererConfig, run_dir: str | os.PathLike) -> "RendererTrainer":
     """A trainer with cfg's networks and no data, to load a pack or snapshot into."""
-    return RendererTrainer(cfg, _NoData(cfg.resolution), run_dir, log=lambda m: None)
+    return RendererTrainer(cfg, _NoData(cfg.resolution), run_dir, log=lambda m: None, judge=False)
 
 
 class _Losses(Mapping):
@@ -181,12 +181,14 @@ class _Losses(Mapping):
 
 class RendererTrainer:
     def __init__(self, cfg: RendererConfig, data, run_dir: str | os.PathLike, device: str | torch.device = "cpu",
-                 log: Callable[[str], None] = print, par=None, preload_workers: int | None = None):
+                 log: Callable[[str], None] = print, par=None, preload_workers: int | None = None,
+                 judge: bool = True):
         """data: a FaceDataset written with renderer 2 at cfg.resolution. par: a parallel.Gloo when
         this is one of several data-parallel processes (each takes batch / world images per step,
         gradients are averaged, process 0 writes snapshots), else single-process.
         preload_workers: hold the whole dataset (images, z, noise maps) on `device`, drawn by that
-        many processes (the GPU path: `device_data.DeviceData`); None reads it per step."""
+        many processes (the GPU path: `device_data.DeviceData`); None reads it per step.
+        judge: load the feature-loss classifier (False for networks only: exporting needs no loss)."""
         from .parallel import Solo
 
         self.par = par if par is not None else Solo()
@@ -212,7 +214,7 @@ class RendererTrainer:
         self.D = self.opt_d = None
         if cfg.adv_weight > 0:
             self._make_discriminator()
-        self.judge = self._load_judge() if cfg.feature_weight > 0 or cfg.attr_weight > 0 else None
+        self.judge = self._load_judge() if judge and (cfg.feature_weight > 0 or cfg.attr_weight > 0) else None
         self.edits = None
         if cfg.edit_prob > 0:
             from .edit_supervision import EditSupervisor
