@@ -38,9 +38,9 @@ HELD_OUT = 10_000_000
 def domain_render():
     """The default model's renderer: (seed, resolution) -> (image, labels). The renderer its z
     slots name (renderer 2's drawing) for a neural-renderer model, else the first renderer."""
-    from explorer.projection.encoder_finetune import _renderer_of
+    from explorer.projection.encoder_finetune import domain_renderer
 
-    return _renderer_of(load_generator("default"))
+    return domain_renderer(load_generator("default"))
 
 
 def held_out_faces(n: int, res: int) -> list[np.ndarray]:

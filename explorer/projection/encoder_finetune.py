@@ -35,7 +35,7 @@ def renderer_pictures(resolution: int, gen=None) -> Pictures:
     A model whose z has renderer slot semantics (the neural-renderer default model) gets the
     renderer it was trained on (renderer 2's drawing, the layout's seeds); any other the first
     renderer (`faces.render_face`)."""
-    render = _renderer_of(gen)
+    render = domain_renderer(gen)
 
     def draw(n: int, rng: np.random.Generator) -> np.ndarray:
         seeds = rng.integers(0, HELD_OUT_SEED, size=n)
@@ -44,7 +44,9 @@ def renderer_pictures(resolution: int, gen=None) -> Pictures:
     return draw
 
 
-def _renderer_of(gen):
+def domain_renderer(gen=None):
+    """(seed, resolution) -> (image, labels) of a model's training renderer: the layout's renderer
+    for a model with renderer slot semantics, else the first renderer."""
     if gen is not None:
         from ..training.z_layout import layout_of
 
