@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from explorer.training import faces_v2 as V  # noqa: E402
 from explorer.training.classifier import NUM_LABELS, AttributeClassifier, evaluate_predictions  # noqa: E402
+from explorer.training.model_figures import laplacian_energy  # noqa: E402
 from explorer.training.neural_renderer import networks_only, pack_config  # noqa: E402
 
 SEED0 = 20_000_000
@@ -59,6 +60,11 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         outs = {Path(p).name: pack_outputs(p, seeds, Path(tmp) / str(i)) for i, p in enumerate(args.packs)}
+    print(f"## pictures, {args.n} held-out faces: mean |G - render| (0..255) and sharpness (Laplacian energy, "
+          f"G / renders)")
+    for name, img in outs.items():
+        l1 = float(np.abs(img.astype(np.float32) - renders.astype(np.float32)).mean())
+        print(f"{name:40s} L1 {l1:6.2f}   sharpness {laplacian_energy(img) / laplacian_energy(renders):.3f}")
     for judge, path in JUDGES.items():
         clf = AttributeClassifier.load(path)
         lab = labels if clf.num_labels == labels.shape[1] else labels[:, :NUM_LABELS]

@@ -104,6 +104,25 @@ def test_edge_loss_penalises_blur_not_offsets(tmp_path, faces16v2):
     assert float(t.losses(blurred, real)["edge"]) > 0.05
 
 
+def test_sharpness_term_asks_for_crisp_edges_wherever_they_lie(tmp_path, faces16v2):
+    t = RendererTrainer(RendererConfig(**TINY, sharp_weight=1.0), FaceDataset(faces16v2), tmp_path / "run")
+    real = -torch.ones(1, 3, 16, 16)
+    real[..., 5:] = 1.0                                                   # a crisp vertical edge
+    moved = -torch.ones(1, 3, 16, 16)
+    moved[..., 7:] = 1.0                                                  # the same edge 2 px over
+    soft = real.clone()
+    soft[..., 3:7] = torch.tensor([-0.8, -0.4, 0.4, 0.8])                # a blurred edge in its place
+    sharp = lambda fake: float(t.losses(fake, real)["sharp"])  # noqa: E731
+    assert sharp(real) < 1e-6
+    assert sharp(moved) < 0.02 * sharp(soft)                             # a misplaced crisp edge costs ~nothing
+    assert sharp(soft) > 0.05                                             # a soft one in the right place costs
+    l1 = lambda fake: float(t.losses(fake, real)["L1/1"])  # noqa: E731
+    assert l1(moved) > l1(soft)                                           # (L1 prefers the ramp: the blur)
+    soft.requires_grad_(True)
+    t.losses(soft, real)["sharp"].backward()                             # its gradient steepens the edge
+    assert float(soft.grad[0, 0, 0, 4]) > 0 > float(soft.grad[0, 0, 0, 5])
+
+
 def test_adversarial_finish_trains_both_and_resumes(tmp_path, faces16v2):
     cfg = RendererConfig(**TINY, adv_weight=0.1, d_channel_base=128, d_channel_max=16, r1_interval=2)
     t = RendererTrainer(cfg, FaceDataset(faces16v2), tmp_path / "run")

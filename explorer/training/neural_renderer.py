@@ -37,6 +37,7 @@ from .model_figures import laplacian_energy
 SNAPSHOT_NAME = "snapshot.pt"
 HELD_OUT_SEED = 10_000_000   # evaluation seeds start here, far beyond any dataset
 HELD_OUT_COUNT = 32
+SHARP_WINDOW = 8             # cells of the sharpness term: larger than the blur it undoes
 CLASS_TEMPERATURE = 0.01     # renderer 3: softmax temperature of the class slots (a gap of 0.03 between
                              # the two strongest gives the runner-up 5%; 0.1 blurs classes: held-out L1
                              # of the lifted 1088-kimg pack 0.136 at 0.1, 0.103 at 0.03, 0.091 at 0.01)
@@ -57,6 +58,8 @@ class RendererConfig:
     mix_prob: float = 0.5        # share of batches trained with group-wise mixed ws
     pool_weights: tuple[float, float, float] = (1.0, 1.0, 1.0)   # L1 at full, 1/2, 1/4 size
     edge_weight: float = 0.0     # L1 between the images' finite differences: blur costs directly
+    sharp_weight: float = 0.0    # local edge energy matched (sharp_energy_loss): a soft edge where the
+                                 # render has a crisp one costs, wherever the two edges lie
     feature_weight: float = 0.0  # L1 between the attribute classifier's activations (every stage of its
     feature_classifier: str = ""  # trunk, channel-normalised, LPIPS-like): shapes it was trained to see
     attr_weight: float = 0.0     # the same classifier's label loss on G's outputs against the labels of
@@ -108,6 +111,22 @@ def parse_channels_at(text: str, resolution: int) -> dict[str, int]:
             raise ValueError(f"channels_at: {part!r}: a block resolution 4..{resolution} and 1..1024 channels")
         out[str(res)] = ch
     return out
+
+
+def local_edge_energy(x: torch.Tensor, window: int = SHARP_WINDOW) -> torch.Tensor:
+    """sqrt of the mean squared finite difference (both axes, every channel) over window x window
+    cells: [N, C, H / window, W / window]. A ramp of height h and width k has energy h^2 / k, so a
+    blurred edge has less of it than a crisp one, and (unlike the Laplacian) no overshoot adds any."""
+    dx = F.pad((x[:, :, :, 1:] - x[:, :, :, :-1]).square(), (0, 1))
+    dy = F.pad((x[:, :, 1:] - x[:, :, :-1]).square(), (0, 0, 0, 1))
+    return (F.avg_pool2d(dx + dy, window) + 1e-6).sqrt()
+
+
+def sharp_energy_loss(fake: torch.Tensor, real: torch.Tensor, window: int = SHARP_WINDOW) -> torch.Tensor:
+    """L1 between the local edge energies of G's output and the render: L1 regression draws the
+    mean of the edges it is unsure of (a blur); this asks for the render's crispness in each cell,
+    while the pixel terms keep the edges where the render has them."""
+    return (local_edge_energy(fake, window) - local_edge_energy(real, window)).abs().mean()
 
 
 def mixed_z(z: torch.Tensor, gen: torch.Generator, layout: Layout = LAYOUT_V2) -> dict[str, torch.Tensor]:
@@ -353,6 +372,8 @@ class RendererTrainer:
             d = fake - real
             out["edge"] = self.cfg.edge_weight * 0.5 * ((d[:, :, :, 1:] - d[:, :, :, :-1]).abs().mean()
                                                         + (d[:, :, 1:] - d[:, :, :-1]).abs().mean())
+        if self.cfg.sharp_weight:
+            out["sharp"] = self.cfg.sharp_weight * sharp_energy_loss(fake, real)
         return out
 
     # ----- one iteration ----------------------------------------------------------------
