@@ -1,6 +1,7 @@
 """Figures of the default model and its directions, judged by the attribute classifier.
 
-  1. CPU render time per image at batch 1 and 16
+  1. CPU render time per image at batch 1 and 16, as the app renders (channels-last, the render
+     thread's threads and all cores), beside --speed-vs models in the same rounds
   2. Fréchet distance real vs generated in the classifier's feature space (and real vs real, the
      floor for that sample size)
   3. per-attribute distribution match (classifier on real faces vs on generated faces)
@@ -23,6 +24,7 @@ model (the shipped default model), else `--data` (a dataset from make-faces).
 
     .venv/bin/python bench/bench_default_model.py --threads 1 --fid-samples 1000 --edit-samples 100 \
         --mix-pairs 200 --judge-free-samples 200          # the shipped model, its classifier and directions
+    .venv/bin/python bench/bench_default_model.py --speed-only --speed-vs PREVIOUS_MODEL.safetensors
     # smoke test on a tiny random model:
     .venv/bin/python bench/bench_default_model.py --tiny --fid-samples 64 --edit-samples 16 --mix-pairs 16
 """
@@ -65,19 +67,45 @@ def real_faces(data: str | None, n: int, seed: int = 0, offset: int = 0) -> tupl
     return np.stack(imgs), np.stack(labs)
 
 
-def render_times(gen, reps: int = 5) -> dict[str, float]:
-    out = {}
-    ws = torch.from_numpy(seeds_ws(gen, range(16)))
-    with torch.inference_mode():
-        for b in (1, 16):
-            x = ws[:b]
-            gen.synthesize(x)                               # warm-up
-            t0 = time.perf_counter()
-            n = reps * (4 if b == 1 else 1)
-            for _ in range(n):
-                gen.synthesize(x)
-            out[f"batch {b}"] = 1000 * (time.perf_counter() - t0) / (n * b)
-    return out
+def render_times(gen, others: dict | None = None, rounds: int = 7) -> dict[str, dict[str, float]]:
+    """ms per image at batch 1 and 16 as the app renders on a CPU: channels-last activations (the
+    render service's layout) with the render thread's number of threads (default_num_threads(): one
+    core left for the window) and with all cores. `others` (name -> generator, e.g. the previous
+    default model) are timed in the same rounds, interleaved, so that their ratios hold on a noisy
+    machine. {model name: {"batch B, T threads": median ms}}."""
+    import copy
+    import os
+    import statistics
+
+    from explorer.render import default_num_threads
+
+    models = {"this model": gen, **(others or {})}
+    prepared = {}
+    for name, g in models.items():
+        g = copy.deepcopy(g)
+        if hasattr(g.synthesis, "set_channels_last"):
+            g.synthesis.set_channels_last(True)
+        prepared[name] = (g, torch.from_numpy(seeds_ws(g, range(16))))
+    saved = torch.get_num_threads()
+    out: dict[str, dict[str, list[float]]] = {name: {} for name in models}
+    try:
+        for threads in sorted({default_num_threads(), len(os.sched_getaffinity(0))}):
+            torch.set_num_threads(threads)
+            for b in (1, 16):
+                key = f"batch {b}, {threads} thread{'s' if threads > 1 else ''}"
+                with torch.inference_mode():
+                    for g, ws in prepared.values():
+                        g.synthesize(ws[:b])                            # warm-up
+                    for _ in range(rounds):
+                        for name, (g, ws) in prepared.items():
+                            n = 4 if b == 1 else 1
+                            t0 = time.perf_counter()
+                            for _ in range(n):
+                                g.synthesize(ws[:b])
+                            out[name].setdefault(key, []).append(1000 * (time.perf_counter() - t0) / (n * b))
+    finally:
+        torch.set_num_threads(saved)
+    return {name: {k: statistics.median(v) for k, v in rows.items()} for name, rows in out.items()}
 
 
 def edit_figures(gen, clf, dirs, targets, amount, n_edit, pool, batch):
@@ -178,11 +206,14 @@ def main(argv=None) -> int:
     ap.add_argument("--mix-pairs", type=int, default=300)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--speed-vs", action="append", default=[], metavar="MODEL",
+                    help="also time this model (e.g. the previous default model) in the same rounds")
     ap.add_argument("--tiny", action="store_true", help="random tiny model + untrained classifier (smoke test)")
     ap.add_argument("--json", default=None, help="also write all figures as JSON here")
     ap.add_argument("--judge-free-only", action="store_true",
                     help="only the render time and the judge-free figures (e.g. a model whose renderer "
                          "the classifier was not trained on)")
+    ap.add_argument("--speed-only", action="store_true", help="only the render time")
     ap.add_argument("--judge-free-samples", type=int, default=200)
     ap.add_argument("--fidelity-samples", type=int, default=256,
                     help="faces for the drawing-fidelity table (models with renderer-2 slot semantics)")
@@ -208,12 +239,20 @@ def main(argv=None) -> int:
           f"{gen.info.num_ws} ws, {torch.get_num_threads()} CPU threads")
 
     # 1. render time
-    rt = render_times(gen)
+    others = {Path(p).name: load_generator(p) for p in args.speed_vs}
+    rt = render_times(gen, others)
     results["render_ms_per_image"] = rt
-    print("\n## CPU render time\n| batch | ms / image |\n|---|---|")
-    for k, v in rt.items():
-        print(f"| {k.split()[1]} | {v:.2f} |")
+    names = list(rt)
+    print("\n## CPU render time, ms / image (the app's layout, interleaved, median of 7 rounds)\n"
+          "| batch, threads | " + " | ".join(names) + " |" + " ratio |" * len(others))
+    print("|---|" + "---|" * (len(names) + len(others)))
+    for k in rt["this model"]:
+        ref = rt["this model"][k]
+        print(f"| {k} | " + " | ".join(f"{rt[n][k]:.1f}" for n in names) + " |"
+              + "".join(f" {ref / rt[n][k]:.2f}x |" for n in names[1:]))
 
+    if args.speed_only:
+        return _write_json(args, results)
     judge_free(gen, args, results)
     if args.judge_free_only:
         return _write_json(args, results)
