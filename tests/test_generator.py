@@ -170,3 +170,22 @@ def test_generate_size_writes_pictures_of_that_size(tmp_path, make_generator):
     assert pair(str(skip), "skip") > 0
     # the default model's card turns previews off (its fine blocks carry the colours): the same picture
     assert pair("default", "default") == 0
+
+
+def test_inference_renders_in_place_and_draws_what_autograd_draws(sg2):
+    """Without autograd the layers' epilogue (demodulation, noise, bias, leaky ReLU, gain) overwrites
+    the conv's own output instead of allocating a map per step: the same pictures, bit for bit, and
+    the caller's tensors untouched."""
+    ws = sg2.map(torch.randn(3, sg2.info.z_dim, generator=torch.Generator().manual_seed(4)), None).detach()
+    kept = ws.clone()
+    for channels_last in (False, True):
+        sg2.synthesis.set_channels_last(channels_last)
+        try:
+            with torch.inference_mode():
+                fast = sg2.synthesize(ws, noise_mode="random", noise_seed=3)
+            with torch.enable_grad():
+                slow = sg2.synthesize(ws.clone().requires_grad_(True), noise_mode="random", noise_seed=3)
+        finally:
+            sg2.synthesis.set_channels_last(False)
+        assert torch.equal(fast, slow.detach())
+    assert torch.equal(ws, kept)

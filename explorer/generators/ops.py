@@ -42,11 +42,22 @@ def normalize_2nd_moment(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
 
 
 def bias_act(x: torch.Tensor, bias: torch.Tensor | None, *, lrelu: bool, gain: float = 1.0,
-             slope: float = LRELU_SLOPE, clamp: float | None = None) -> torch.Tensor:
+             slope: float = LRELU_SLOPE, clamp: float | None = None, inplace: bool = False) -> torch.Tensor:
     """Add a per-channel bias, apply (leaky ReLU) * gain, then clamp to +-clamp.
 
-    x: [N, C, ...]; bias: [C].
+    x: [N, C, ...]; bias: [C]. inplace: overwrite x (a fresh intermediate, no gradient recorded):
+    the same numbers without allocating a new map per step.
     """
+    if inplace:
+        if bias is not None:
+            x.add_(bias.to(x.dtype).reshape([1, -1] + [1] * (x.ndim - 2)))
+        if lrelu and slope != 1.0:
+            F.leaky_relu_(x, slope)
+        if gain != 1.0:
+            x.mul_(gain)
+        if clamp is not None and clamp >= 0:
+            x.clamp_(-clamp, clamp)
+        return x
     if bias is not None:
         shape = [1, -1] + [1] * (x.ndim - 2)
         x = x + bias.to(x.dtype).reshape(shape)
@@ -219,7 +230,8 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
         else:
             y = F.conv_transpose2d(xs, wc.transpose(0, 1), stride=2)
         if dcoefs is not None:
-            y = y * dcoefs.to(y.dtype).reshape(n, out_ch, 1, 1)
+            d = dcoefs.to(y.dtype).reshape(n, out_ch, 1, 1)
+            y = y.mul_(d) if not torch.is_grad_enabled() else y * d   # y: the conv's own output
     if up == 1:
         return y
     if up != 2:

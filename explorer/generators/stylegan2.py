@@ -81,10 +81,12 @@ class SynthesisLayer(nn.Module):
         x = modulated_conv2d(x, self.weight, styles, demodulate=True, padding=self.padding,
                              up=self.up, resample_filter=resample_filter, fused=fused,
                              weight_sq=wsq, conv_weight=wc)
+        inplace = not torch.is_grad_enabled()       # x is the conv's fresh output: no copies at inference
         if noise is not None and self.use_noise:
-            x = x + noise.to(x.dtype) * self.noise_strength.to(x.dtype)
+            n = noise.to(x.dtype) * self.noise_strength.to(x.dtype)
+            x = x.add_(n) if inplace else x + n
         clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
-        return bias_act(x, self.bias, lrelu=True, gain=LRELU_GAIN * gain, clamp=clamp)
+        return bias_act(x, self.bias, lrelu=True, gain=LRELU_GAIN * gain, clamp=clamp, inplace=inplace)
 
 
 class ToRGBLayer(nn.Module):
@@ -103,7 +105,7 @@ class ToRGBLayer(nn.Module):
         fused = use_fused_modconv(self, x)
         _, wc = (None, None) if fused else inference_weights(self, x)
         x = modulated_conv2d(x, self.weight, styles, demodulate=False, padding=0, fused=fused, conv_weight=wc)
-        return bias_act(x, self.bias, lrelu=False, clamp=self.conv_clamp)
+        return bias_act(x, self.bias, lrelu=False, clamp=self.conv_clamp, inplace=not torch.is_grad_enabled())
 
 
 class SkipConv(nn.Module):
