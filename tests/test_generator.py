@@ -173,19 +173,53 @@ def test_generate_size_writes_pictures_of_that_size(tmp_path, make_generator):
 
 
 def test_inference_renders_in_place_and_draws_what_autograd_draws(sg2):
-    """Without autograd the layers' epilogue (demodulation, noise, bias, leaky ReLU, gain) overwrites
-    the conv's own output instead of allocating a map per step: the same pictures, bit for bit, and
-    the caller's tensors untouched."""
+    """Without autograd the layers' epilogue (demodulation, noise, bias, leaky ReLU, gain) is two
+    passes over the conv's own output, the weights wait in the activations' layout and the RGB
+    picture is upsampled by polyphase sums: the same pictures to float rounding (1e-5 on [-1, 1]),
+    in both layouts, at batch 1 and 3, and the caller's tensors untouched."""
     ws = sg2.map(torch.randn(3, sg2.info.z_dim, generator=torch.Generator().manual_seed(4)), None).detach()
     kept = ws.clone()
     for channels_last in (False, True):
         sg2.synthesis.set_channels_last(channels_last)
         try:
-            with torch.inference_mode():
-                fast = sg2.synthesize(ws, noise_mode="random", noise_seed=3)
-            with torch.enable_grad():
-                slow = sg2.synthesize(ws.clone().requires_grad_(True), noise_mode="random", noise_seed=3)
+            for mode in ("random", "const"):
+                with torch.inference_mode():
+                    fast = sg2.synthesize(ws, noise_mode=mode, noise_seed=3)
+                    one = sg2.synthesize(ws[:1], noise_mode=mode, noise_seed=3)
+                with torch.enable_grad():
+                    slow = sg2.synthesize(ws.clone().requires_grad_(True), noise_mode=mode, noise_seed=3)
+                    slow1 = sg2.synthesize(ws[:1].clone().requires_grad_(True), noise_mode=mode, noise_seed=3)
+                torch.testing.assert_close(fast, slow.detach(), atol=1e-5, rtol=0)
+                torch.testing.assert_close(one, slow1.detach(), atol=1e-5, rtol=0)
         finally:
             sg2.synthesis.set_channels_last(False)
-        assert torch.equal(fast, slow.detach())
     assert torch.equal(ws, kept)
+
+
+def test_inference_caches_follow_edits_of_the_weights_and_noise(sg2):
+    """The kept inference tensors (weights in the conv's layout, (noise * strength + bias) * gain of
+    the constant noise) are rebuilt when a parameter or a noise buffer is edited in place, and the
+    random noise of each call is never taken for the constant one."""
+    ws = sg2.map(torch.randn(2, sg2.info.z_dim, generator=torch.Generator().manual_seed(5)), None).detach()
+    layer = sg2.synthesis.noise_layers()[-1]
+    saved = {k: v.clone() for k, v in sg2.state_dict().items()}
+
+    def render(**kw):
+        with torch.inference_mode():
+            return sg2.synthesize(ws, **kw)
+    try:
+        before = render()
+        assert torch.equal(render(), before)
+        a, b = render(noise_mode="random", noise_seed=1), render(noise_mode="random", noise_seed=2)
+        assert not torch.equal(a, b) and not torch.equal(a, before)
+        for edit in (lambda: layer.noise_const.mul_(-1), lambda: layer.noise_strength.add_(1.0),
+                     lambda: layer.bias.add_(0.5), lambda: layer.weight[0].add_(1.0)):
+            with torch.no_grad():
+                edit()
+            after = render()
+            assert not torch.equal(after, before)
+            with torch.enable_grad():
+                torch.testing.assert_close(after, sg2.synthesize(ws).detach(), atol=1e-5, rtol=0)
+            before = after
+    finally:
+        sg2.load_state_dict(saved)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .ops import fully_connected, normalize_2nd_moment
+from .ops import fully_connected, fully_connected_params, normalize_2nd_moment
 
 
 class FullyConnected(nn.Module):
@@ -19,7 +19,17 @@ class FullyConnected(nn.Module):
         self.bias = nn.Parameter(torch.full([out_features], float(bias_init)) / self.lr_multiplier)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return fully_connected(x, self.weight, self.bias, self.lr_multiplier, self.lrelu)
+        if self.training or torch.is_grad_enabled():
+            return fully_connected(x, self.weight, self.bias, self.lr_multiplier, self.lrelu)
+        # inference: the scaled weight and bias kept per parameter version and dtype (a render
+        # calls a dozen of these on one row each, where the scaling was most of their work)
+        w, b = self.weight, self.bias
+        key = (w._version, w.data_ptr(), b._version, b.data_ptr(), x.dtype, x.device)
+        cache = self.__dict__.get("_inference_params")
+        if cache is None or cache[0] != key:
+            cache = (key, *fully_connected_params(w.detach(), b.detach(), self.lr_multiplier, x.dtype))
+            self.__dict__["_inference_params"] = cache
+        return fully_connected(x, cache[1], cache[2], 1.0, self.lrelu, prescaled=True)
 
 
 class MappingNetwork(nn.Module):
