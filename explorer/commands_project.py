@@ -113,8 +113,16 @@ def cmd_train_encoder(args) -> int:
             print(f"error: {e}", file=sys.stderr)
             return 2
         if enc.meta.get("fingerprint") != str(gen.fingerprint):
-            print(f"error: {args.start} is another model's encoder", file=sys.stderr)
-            return 2
+            if not (args.adopt and args.finetune_steps):
+                print(f"error: {args.start} is another model's encoder (--adopt with --finetune-steps "
+                      "takes over a sibling model's)", file=sys.stderr)
+                return 2
+            from .projection.encoder import adopt_encoder
+            try:
+                enc = adopt_encoder(enc, gen)
+            except EncoderError as e:
+                print(f"error: {e}", file=sys.stderr)
+                return 2
     else:
         enc = train_encoder(gen, steps=args.steps, batch=args.batch, seed=args.seed, progress=progress)
         print(f"trained {enc.meta['steps']} steps, loss {enc.meta['final_loss']:.4f}, {enc.meta['seconds']:.0f} s")
@@ -155,6 +163,10 @@ def register(sub) -> None:
     t.add_argument("--out", default=None, help="default: the user data folder, by the model's fingerprint")
     t.add_argument("--start", default=None, metavar="ENCODER", help="continue from this encoder file "
                    "instead of training one (with --finetune-steps)")
+    t.add_argument("--adopt", action="store_true",
+                   help="with --start and --finetune-steps: START may be a sibling model's encoder (same "
+                        "resolution and w shape, e.g. an earlier snapshot of this model), taken over and "
+                        "fine-tuned on this one")
     t.add_argument("--finetune-steps", type=int, default=0,
                    help="then fine-tune by reconstruction through the model on the default model's renderer "
                         "pictures (the photos it will see; default model only)")

@@ -192,6 +192,24 @@ def test_encoder_trains_saves_loads_and_is_found_by_fingerprint(tmp_path, make_g
         Encoder.load(bad)
 
 
+def test_a_sibling_model_s_encoder_is_adopted_only_when_it_fits(make_generator):
+    """`train-encoder --adopt`: an encoder of a model of the same shape (an earlier snapshot) is
+    taken over with the new model's fingerprint (and where it came from), guessing as before; one
+    of another shape is refused with the reason."""
+    from explorer.projection.encoder import adopt_encoder
+
+    gen = make_generator(res=32, dim=16)
+    enc = train_encoder(gen, steps=2, batch=4)
+    sibling = make_generator(res=32, dim=16, seed=5)
+    taken = adopt_encoder(enc, sibling)
+    assert taken.meta["fingerprint"] == str(sibling.fingerprint) != str(gen.fingerprint)
+    assert taken.meta["adopted_from"] == str(gen.fingerprint)
+    face = np.zeros((32, 32, 3), np.uint8)
+    assert np.array_equal(taken.predict(face), enc.predict(face))
+    with pytest.raises(EncoderError, match="resolution"):
+        adopt_encoder(enc, make_generator(res=64, dim=16))
+
+
 def test_the_default_model_ships_its_encoder(default_gen):
     enc = encoder_for(default_gen)
     assert enc is not None and enc.meta["fingerprint"] == str(default_gen.fingerprint)

@@ -177,6 +177,18 @@ def train_encoder(gen, steps: int = 2000, batch: int = 32, lr: float = 3e-4, see
     return Encoder(net, w_mean.cpu(), w_scale.cpu(), meta)
 
 
+def adopt_encoder(enc: Encoder, gen) -> Encoder:
+    """A sibling model's encoder (same resolution, number of ws and w size, e.g. the previous
+    snapshot of a model still in training) taken over as `gen`'s first guess, to be fine-tuned on
+    `gen` (`finetune_encoder`): the net and w statistics as they are, the meta naming `gen`."""
+    info = gen.info
+    for key, want in (("resolution", info.resolution), ("num_ws", info.num_ws), ("w_dim", info.w_dim)):
+        if enc.meta.get(key) != want:
+            raise EncoderError(f"the encoder is for {key} {enc.meta.get(key)}, the model has {want}")
+    meta = dict(enc.meta, fingerprint=str(gen.fingerprint), adopted_from=enc.meta.get("fingerprint"))
+    return Encoder(enc.net, enc.w_mean, enc.w_scale, meta)
+
+
 def encoder_folder() -> Path:
     env = os.environ.get(ENCODER_DIR_ENV)
     if env:
