@@ -89,7 +89,8 @@ def render_times(gen, others: dict | None = None, rounds: int = 7) -> dict[str, 
     saved = torch.get_num_threads()
     out: dict[str, dict[str, list[float]]] = {name: {} for name in models}
     try:
-        for threads in sorted({default_num_threads(), len(os.sched_getaffinity(0))}):
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        for threads in sorted({default_num_threads(), cores}):
             torch.set_num_threads(threads)
             for b in (1, 16):
                 key = f"batch {b}, {threads} thread{'s' if threads > 1 else ''}"

@@ -42,7 +42,8 @@ def child(root: str, model: str, forms: bool) -> dict:
             from explorer.precision import choose_modconv_forms
             torch.set_num_threads(1)
             out["fused layers"] = len(choose_modconv_forms(g, lambda: g.synthesize(ws[:1]), repeats=3))
-        for threads in sorted({1, len(os.sched_getaffinity(0))}):
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        for threads in sorted({1, cores}):
             torch.set_num_threads(threads)
             for b in (1, 16):
                 for _ in range(2):
