@@ -223,3 +223,16 @@ def test_inference_caches_follow_edits_of_the_weights_and_noise(sg2):
             before = after
     finally:
         sg2.load_state_dict(saved)
+
+
+def test_a_generator_made_under_inference_mode_renders(make_generator):
+    """Parameters created under torch.inference_mode keep no version counter: the inference caches
+    step aside for them and the pictures are the usual ones."""
+    ws_gen = make_generator(res=32, dim=16)
+    ws = ws_gen.map(torch.randn(2, ws_gen.info.z_dim, generator=torch.Generator().manual_seed(6)), None).detach()
+    with torch.inference_mode():
+        want = ws_gen.synthesize(ws)
+        made = make_generator(res=32, dim=16)
+        got = made.synthesize(ws)
+    assert torch.is_inference(next(made.parameters()))           # the case the caches must survive
+    torch.testing.assert_close(got, want, atol=1e-6, rtol=0)

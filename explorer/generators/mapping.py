@@ -19,7 +19,8 @@ class FullyConnected(nn.Module):
         self.bias = nn.Parameter(torch.full([out_features], float(bias_init)) / self.lr_multiplier)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.training or torch.is_grad_enabled():
+        if self.training or torch.is_grad_enabled() or torch.is_inference(self.weight):
+            # (parameters made under inference mode keep no version: nothing to key a cache on)
             return fully_connected(x, self.weight, self.bias, self.lr_multiplier, self.lrelu)
         # inference: the scaled weight and bias kept per parameter version and dtype (a render
         # calls a dozen of these on one row each, where the scaling was most of their work)

@@ -40,8 +40,8 @@ def inference_weights(module: nn.Module, x: torch.Tensor, transposed: bool = Fal
     oneDNN and the native convs reorder the weight on every call (at batch 1 those reorders were a
     quarter of a CPU render). (None, None) while training or recording gradients."""
     weight = module.weight
-    if module.training or torch.is_grad_enabled():
-        return None, None
+    if module.training or torch.is_grad_enabled() or torch.is_inference(weight):
+        return None, None       # (an inference-mode weight keeps no version to key a cache on)
     dtype = x.dtype
     if torch.is_autocast_enabled(x.device.type):
         dtype = torch.get_autocast_dtype(x.device.type)
