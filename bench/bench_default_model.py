@@ -1,7 +1,8 @@
 """Figures of the default model and its directions, judged by the attribute classifier.
 
-  1. CPU render time per image at batch 1 and 16, as the app renders (channels-last, the render
-     thread's threads and all cores), beside --speed-vs models in the same rounds
+  1. CPU render time per image at batch 1 and 16, as the app renders (channels-last, one thread and
+     all cores, and a batch split into parts on one-thread workers as the window renders on up to 2
+     cores), beside --speed-vs models in the same rounds
   2. Fréchet distance real vs generated in the classifier's feature space (and real vs real, the
      floor for that sample size)
   3. per-attribute distribution match (classifier on real faces vs on generated faces)
@@ -69,15 +70,16 @@ def real_faces(data: str | None, n: int, seed: int = 0, offset: int = 0) -> tupl
 
 def render_times(gen, others: dict | None = None, rounds: int = 7) -> dict[str, dict[str, float]]:
     """ms per image at batch 1 and 16 as the app renders on a CPU: channels-last activations (the
-    render service's layout) with the render thread's number of threads (default_num_threads(): one
-    core left for the window) and with all cores. `others` (name -> generator, e.g. the previous
-    default model) are timed in the same rounds, interleaved, so that their ratios hold on a noisy
-    machine. {model name: {"batch B, T threads": median ms}}."""
+    render service's layout), with one intra-op thread and with all cores, and at batch 16 also
+    split into parts rendered side by side on threads of one intra-op thread each (the render
+    service's split, explorer/render_split.py; what the window does on up to 2 cores). `others`
+    (name -> generator, e.g. the previous default model) are timed in the same rounds,
+    interleaved, so that their ratios hold on a noisy machine. {model name: {row: median ms}}."""
     import copy
     import os
     import statistics
 
-    from explorer.render import default_num_threads
+    from explorer.render_split import BatchSplitter
 
     models = {"this model": gen, **(others or {})}
     prepared = {}
@@ -87,23 +89,39 @@ def render_times(gen, others: dict | None = None, rounds: int = 7) -> dict[str, 
             g.synthesis.set_channels_last(True)
         prepared[name] = (g, torch.from_numpy(seeds_ws(g, range(16))))
     saved = torch.get_num_threads()
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    configs = [(t, b, 1) for t in sorted({1, cores}) for b in (1, 16)]
+    if cores > 1:
+        configs.append((1, 16, min(cores, 4)))
     out: dict[str, dict[str, list[float]]] = {name: {} for name in models}
+
+    def synth(g, ws, splitter):
+        if splitter is None:
+            return g.synthesize(ws)
+
+        def part(lo, hi):
+            with torch.inference_mode():
+                return g.synthesize(ws[lo:hi])
+        return splitter.run(ws.shape[0], part)
     try:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-        for threads in sorted({default_num_threads(), cores}):
+        for threads, b, parts in configs:
             torch.set_num_threads(threads)
-            for b in (1, 16):
-                key = f"batch {b}, {threads} thread{'s' if threads > 1 else ''}"
-                with torch.inference_mode():
-                    for g, ws in prepared.values():
-                        g.synthesize(ws[:b])                            # warm-up
-                    for _ in range(rounds):
-                        for name, (g, ws) in prepared.items():
-                            n = 4 if b == 1 else 1
-                            t0 = time.perf_counter()
-                            for _ in range(n):
-                                g.synthesize(ws[:b])
-                            out[name].setdefault(key, []).append(1000 * (time.perf_counter() - t0) / (n * b))
+            splitter = BatchSplitter(parts, threads) if parts > 1 else None
+            key = f"batch {b}, {threads} thread{'s' if threads > 1 else ''}"
+            if splitter is not None:
+                key = f"batch {b}, {parts} parts x {threads} thread"
+            with torch.inference_mode():
+                for g, ws in prepared.values():
+                    synth(g, ws[:b], splitter)                            # warm-up
+                for _ in range(rounds):
+                    for name, (g, ws) in prepared.items():
+                        n = 4 if b == 1 else 1
+                        t0 = time.perf_counter()
+                        for _ in range(n):
+                            synth(g, ws[:b], splitter)
+                        out[name].setdefault(key, []).append(1000 * (time.perf_counter() - t0) / (n * b))
+            if splitter is not None:
+                splitter.close()
     finally:
         torch.set_num_threads(saved)
     return {name: {k: statistics.median(v) for k, v in rows.items()} for name, rows in out.items()}

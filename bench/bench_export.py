@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from explorer import Generator, stylegan2_config, to_uint8  # noqa: E402
 from explorer.animation import export_clip, probe_clip  # noqa: E402
 from explorer.render import RenderService, default_num_threads  # noqa: E402
+from explorer.render_split import BatchSplitter, default_cpu_workers  # noqa: E402
 from explorer.render_cache import resize_images  # noqa: E402
 from explorer.timeline import Timeline  # noqa: E402
 
@@ -57,6 +58,7 @@ def build_generator(args) -> Generator:
 
 
 THREADS = None   # torch CPU threads of the raw loop (set from --threads; the service gets the same)
+WORKERS = 1      # parts a CPU batch is split into, as the service does (explorer/render_split.py)
 
 
 def raw_fps(g, ws: np.ndarray, batch: int, size: int, device, dtype) -> float:
@@ -84,12 +86,27 @@ def raw_fps(g, ws: np.ndarray, batch: int, size: int, device, dtype) -> float:
 def _raw_loop(g, ws: np.ndarray, batch: int, size: int, device, dtype) -> float:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+    splitter = BatchSplitter(WORKERS, max(1, (THREADS or default_num_threads()) // WORKERS)) \
+        if device.type == "cpu" and WORKERS > 1 else None
+    dt = None if dtype == torch.float32 else dtype
+
+    def synth(x):
+        if splitter is None:
+            return g.synthesize(x, dtype=dt)
+
+        def part(lo, hi):
+            with torch.inference_mode():
+                return g.synthesize(x[lo:hi], dtype=dt)
+        return splitter.run(x.shape[0], part)
     t0 = time.perf_counter()
     with torch.inference_mode():
         for i in range(0, len(ws), batch):
             x = torch.from_numpy(ws[i:i + batch]).to(device)
-            to_uint8(resize_images(g.synthesize(x, dtype=None if dtype == torch.float32 else dtype), size))
-    return len(ws) / (time.perf_counter() - t0)
+            to_uint8(resize_images(synth(x), size))
+    fps = len(ws) / (time.perf_counter() - t0)
+    if splitter is not None:
+        splitter.close()
+    return fps
 
 
 class Timed:
@@ -157,17 +174,21 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=None,
                     help="torch CPU threads for the raw loop and the service (default: the service's "
                          "default, but 1 on a machine of 1-2 cores)")
+    ap.add_argument("--cpu-workers", type=int, default=None,
+                    help="parts a CPU batch is split into, in the service and the raw loop alike (default: the "
+                         "service's, cores // threads; 1: no split)")
     ap.add_argument("--budget", type=float, default=70.0,
                     help="seconds of export rounds: later rounds are skipped once this is spent (>= 1 round)")
     args = ap.parse_args(argv)
 
-    global THREADS
+    global THREADS, WORKERS
     cores = default_num_threads()
     # On 1-2 cores the service's default uses them all; on a shared box two OpenMP threads then stall on
     # each other and the figures measure that, not the export. Both sides use the same setting anyway.
     THREADS = args.threads or (1 if cores <= 2 else cores)
     g = build_generator(args)
-    svc = RenderService(g, device=args.device, cache_bytes=0, num_threads=THREADS)
+    svc = RenderService(g, device=args.device, cache_bytes=0, num_threads=THREADS, cpu_workers=args.cpu_workers)
+    WORKERS = args.cpu_workers or default_cpu_workers(THREADS)
     device, dtype = svc.device, svc.dtype
     gpu = device.type == "cuda"
     batch = args.batch or (32 if gpu else 8)
@@ -183,7 +204,7 @@ def main(argv=None) -> int:
         frames = 960 if gpu else int(min(96, max(24, round(est))))
     tl.duration = frames / tl.fps
     print(f"model: {g.info.arch} {g.info.resolution}px, {g.info.num_params / 1e6:.2f}M params; device {device} "
-          f"({svc.precision}), torch threads {THREADS}; {frames} frames at {size}px, "
+          f"({svc.precision}), torch threads {THREADS}, batches in {WORKERS} part(s); {frames} frames at {size}px, "
           f"timeline {args.interp} through 5 seeds, loop")
     ws = tl.resolve(g).frames_ws(tl.frame_positions(frames))
 

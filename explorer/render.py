@@ -52,6 +52,7 @@ from .precision import (PrecisionChoice, PrecisionMemory, apply_modconv_forms, c
                         cpu_has_fast_bf16, psnr_u8)
 from .precision import decide as decide_precision
 from .render_cache import RenderCache, cache_key, latent_digest, resize_images
+from .render_split import MIN_PART, BatchSplitter, default_cpu_workers
 from .render_queue import (BatchRecord, Priority, RenderItem, RenderRequest, RenderResult, RenderStats, Status, Ticket,
                            default_num_threads, is_oom)
 
@@ -84,6 +85,10 @@ class RenderService:
     max_batch: fixed largest batch; None adapts it to the device (time per batch, free memory).
     cache_bytes / cache: size of a new LRU cache, or a RenderCache to share.
     num_threads: CPU intra-op threads set on the worker (CPU device only); None: default_num_threads().
+    cpu_workers: a CPU batch is rendered as this many parts on parallel threads, each with
+        num_threads // cpu_workers intra-op threads (at least 1; render_split); smaller batches on
+        the render thread with num_threads. None: default_cpu_workers(num_threads) (cores //
+        num_threads: 2 on 2 cores with one thread), 1: the render thread alone.
     optimize: None / 'none', or 'channels_last' (weights too, on a copy), 'compile' or both (list or
         'channels_last+compile'). On a CPU the activations run channels-last in any case.
     compile_options: keyword arguments of torch.compile (e.g. {'backend': 'eager'}).
@@ -96,7 +101,7 @@ class RenderService:
                  cache_bytes: int = 256 << 20, num_threads: int | None = None, optimize=None,
                  compile_options: dict | None = None, batch_time_target: float = 0.4,
                  interactive_holdoff: float = 0.3, cache: RenderCache | None = None, start: bool = True,
-                 precision_memory: str | Path | None = None):
+                 precision_memory: str | Path | None = None, cpu_workers: int | None = None):
         self.device = pick_device(device)
         # 'auto' on a CPU with native bfloat16: measured per model on its first batch (precision.py)
         self._auto_precision = precision == "auto" and self.device.type == "cpu" and cpu_has_fast_bf16()
@@ -119,6 +124,10 @@ class RenderService:
         self.interactive_holdoff = float(interactive_holdoff)
         self._last_interactive = -float("inf")
         self.num_threads = num_threads
+        if cpu_workers is not None and cpu_workers < 1:
+            raise ValueError("cpu_workers must be >= 1")
+        self.cpu_workers = cpu_workers
+        self._splitter: BatchSplitter | None = None
         self.optimize = _parse_optimize(optimize)
         self.compile_options = dict(compile_options or {})
         self._cond = threading.Condition()
@@ -373,6 +382,8 @@ class RenderService:
             for h in self._hooks:
                 h.remove()
             self._hooks = []
+            if self._splitter is not None:
+                self._splitter.close()
 
     def _watch_layers(self, model) -> None:
         """Between two layers of a render, a service shutting down stops (a batch of a big model
@@ -388,15 +399,24 @@ class RenderService:
 
         def interrupt(_module, _args) -> None:
             svc = me()
-            if svc is not None and svc._stopping and threading.current_thread() is svc._thread:
+            if svc is not None and svc._stopping and svc._on_render_thread():
                 raise RenderInterrupted()
 
         mods = [m for child in synthesis.children() for m in (child, *child.children())]
         self._hooks = [m.register_forward_pre_hook(interrupt) for m in mods]
 
+    def _on_render_thread(self) -> bool:
+        return threading.current_thread() is self._thread or (
+            self._splitter is not None and self._splitter.owns_current_thread())
+
     def _loop(self) -> None:
         if self.device.type == "cpu" and self.num_threads != 0:
-            torch.set_num_threads(self.num_threads or default_num_threads())
+            threads = self.num_threads or default_num_threads()
+            torch.set_num_threads(threads)
+            torch.get_num_threads()   # torch's lazy per-thread set-up copies the process-wide number now
+            workers = self.cpu_workers or default_cpu_workers(threads)
+            if workers > 1:   # a batch's parts share the threads (a single face gets them all)
+                self._splitter = BatchSplitter(workers, max(1, threads // workers))
         while True:
             idle_task = None
             with self._cond:
@@ -687,6 +707,23 @@ class RenderService:
         return out
 
     def _synthesize(self, ws, mode, seeds, strength, layers=None, maps=None, preview_size=None, dtype=None):
+        splitter = self._splitter
+        if splitter is None or self._synth_fn is not None or ws.shape[0] < 2 * MIN_PART:
+            return self._synthesize_whole(ws, mode, seeds, strength, layers, maps, preview_size, dtype)
+        inference = torch.is_inference_mode_enabled()
+
+        def part(lo: int, hi: int) -> torch.Tensor:   # on a helper thread too: thread-local modes again
+            with torch.inference_mode(inference):
+                return self._synthesize_whole(ws[lo:hi], mode, None if seeds is None else seeds[lo:hi], strength,
+                                              layers, None if maps is None else maps[lo:hi], preview_size, dtype)
+        before = splitter.split_batches
+        out = splitter.run(ws.shape[0], part)
+        if splitter.split_batches != before:
+            with self._cond:
+                self.stats.split_batches += 1
+        return out
+
+    def _synthesize_whole(self, ws, mode, seeds, strength, layers=None, maps=None, preview_size=None, dtype=None):
         dtype = dtype or self.dtype
         dtype = None if dtype == torch.float32 else dtype
         if mode == "maps":        # each image its own explicit maps, stacked per noise input

@@ -74,6 +74,7 @@ class RenderStats:
     errors: int = 0
     oom_splits: int = 0
     compile_fallbacks: int = 0
+    split_batches: int = 0       # CPU batches rendered as parts on parallel threads (render_split)
     batch_log: deque = field(default_factory=lambda: deque(maxlen=4096))  # BatchRecord, newest last
     lock: Any = field(default=None, repr=False, compare=False)  # the service's lock, held by snapshot()
 

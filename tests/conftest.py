@@ -60,6 +60,24 @@ def gen():
 
 
 @pytest.fixture
+def svc_factory():
+    """RenderService(g, device='cpu', **kw) made on demand, all shut down after the test."""
+    from explorer.render import RenderService
+
+    made = []
+
+    def make(g, **kw):
+        kw.setdefault("num_threads", 0)  # leave the process thread count alone in tests
+        s = RenderService(g, device="cpu", **kw)
+        made.append(s)
+        return s
+
+    yield make
+    for s in made:
+        assert s.shutdown(timeout=20.0)
+
+
+@pytest.fixture
 def settings(tmp_path):
     """QSettings in the test's own folder (never the user's)."""
     from PySide6.QtCore import QSettings

@@ -75,21 +75,6 @@ class Probe:
         return self.g.synthesize(ws, **kw)
 
 
-@pytest.fixture
-def svc_factory():
-    made = []
-
-    def make(g, **kw):
-        kw.setdefault("num_threads", 0)  # leave the process thread count alone in tests
-        s = RenderService(g, device="cpu", **kw)
-        made.append(s)
-        return s
-
-    yield make
-    for s in made:
-        assert s.shutdown(timeout=WAIT)
-
-
 def recorder():
     log = []
     lock = threading.Lock()
@@ -566,7 +551,7 @@ def test_shutdown_stops_a_long_batch_between_layers():
     layers_run = []
     inner = slow.synthesis.b256 if hasattr(slow.synthesis, "b256") else list(slow.synthesis.children())[-1]
     inner.register_forward_pre_hook(lambda *_a: layers_run.append("last block"))
-    svc = RenderService(slow, device="cpu", max_batch=64, num_threads=1)
+    svc = RenderService(slow, device="cpu", max_batch=64, num_threads=1, cpu_workers=2)   # a helper too
     started = threading.Event()
     first = list(slow.synthesis.children())[0]
     first.register_forward_pre_hook(lambda *_a: started.set())
