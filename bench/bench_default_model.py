@@ -173,6 +173,24 @@ def _attr_value(pred: np.ndarray, name: str):
     return pred[:, sl.start], a.kind, a.high - a.low
 
 
+def _follow_shares(p_src, p_dst, p_mix) -> dict[str, float]:
+    """Per attribute: share of pairs (where source and destination differ) in which the mixed
+    face's reading is closer to the source's than to the destination's."""
+    out = {}
+    for a in ATTRIBUTES:
+        vs, kind, span = _attr_value(p_src, a.name)
+        vd, _, _ = _attr_value(p_dst, a.name)
+        vm, _, _ = _attr_value(p_mix, a.name)
+        if kind == "categorical":
+            differ = vs != vd
+            follows = vm == vs
+        else:
+            differ = np.abs(vs - vd) > 0.25 * span
+            follows = np.abs(vm - vs) < np.abs(vm - vd)
+        out[a.name] = float(follows[differ].mean()) if differ.any() else float("nan")
+    return out
+
+
 def mixing_figures(gen, clf, pairs: int, batch: int) -> dict[str, dict[str, float]]:
     """For each group: share of pairs (where source and destination differ) in which the mixed
     face's attribute is closer to the source's than to the destination's."""
@@ -184,18 +202,38 @@ def mixing_figures(gen, clf, pairs: int, batch: int) -> dict[str, dict[str, floa
         if len(r) == 0:
             continue
         mixed = np.stack([mix_layers(b, a, r) for a, b in zip(src, dst)])
-        p_mix = label_ws(gen, clf, mixed, batch)
-        for a in ATTRIBUTES:
-            vs, kind, span = _attr_value(p_src, a.name)
-            vd, _, _ = _attr_value(p_dst, a.name)
-            vm, _, _ = _attr_value(p_mix, a.name)
-            if kind == "categorical":
-                differ = vs != vd
-                follows = vm == vs
-            else:
-                differ = np.abs(vs - vd) > 0.25 * span
-                follows = np.abs(vm - vs) < np.abs(vm - vd)
-            out.setdefault(a.name, {})[g] = float(follows[differ].mean()) if differ.any() else float("nan")
+        for name, share in _follow_shares(p_src, p_dst, label_ws(gen, clf, mixed, batch)).items():
+            out.setdefault(name, {})[g] = share
+    return out
+
+
+def mixing_ceiling(gen, clf, pairs: int) -> dict[str, dict[str, float]]:
+    """The same figure for the renderer's own mixes (a model with slot semantics): the same seeds'
+    z, the group's slots taken from the source, rendered with one noise field for all (as the
+    model's constant noise is), judged by the same classifier. What a perfect model scores under
+    this judge: below 1 where the classifier misreads the renders (the truth, from the renderer's
+    labels, is 1 for the group's own attributes and 0 for the others)."""
+    from explorer.training import faces_v2 as V
+    from explorer.training.z_layout import layout_of
+
+    layout, res = layout_of(gen), gen.info.resolution
+    noise = V.detail_noise(V.noise_maps(0, V.noise_resolutions(res)), res)
+
+    def judge(z):
+        imgs = np.stack([V.render_params_v2(layout.params_from_z(row), noise, res) for row in z])
+        return np.concatenate([np.asarray(clf.predict(imgs[i:i + 64])) for i in range(0, len(imgs), 64)])
+    zs = np.stack([layout.z_of_seed(BENCH_SEED + 500_000 + i) for i in range(pairs)])
+    zd = np.stack([layout.z_of_seed(BENCH_SEED + 600_000 + i) for i in range(pairs)])
+    p_src, p_dst = judge(zs), judge(zd)
+    out: dict[str, dict[str, float]] = {}
+    for g, r in gen.info.groups.items():
+        if len(r) == 0:
+            continue
+        zm = zd.copy()
+        idx = layout.slot_indices(g)
+        zm[:, idx] = zs[:, idx]
+        for name, share in _follow_shares(p_src, p_dst, judge(zm)).items():
+            out.setdefault(name, {})[g] = share
     return out
 
 
@@ -332,12 +370,18 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     mix = mixing_figures(gen, clf, args.mix_pairs, args.batch)
     results["style_mixing"] = mix
+    ceiling = mixing_ceiling(gen, clf, args.mix_pairs) if gen.config.get("z_semantics") else None
+    if ceiling is not None:
+        results["style_mixing_ceiling"] = ceiling
     groups = [g for g, r in gen.info.groups.items() if len(r)]
     print(f"\n## Style mixing: share following the source ({args.mix_pairs} pairs; "
-          f"{time.perf_counter() - t0:.0f} s)")
+          f"{time.perf_counter() - t0:.0f} s)" + ("; in brackets the renderer's own mixes under the same "
+                                                  "judge, the ceiling" if ceiling else ""))
     print("| attribute | " + " | ".join(groups) + " |\n|---|" + "---|" * len(groups))
     for name, row in mix.items():
-        print(f"| {name} | " + " | ".join(f"{row.get(g, float('nan')):.2f}" for g in groups) + " |")
+        cells = [f"{row.get(g, float('nan')):.2f}" + (f" ({ceiling[name].get(g, float('nan')):.2f})"
+                                                      if ceiling and name in ceiling else "") for g in groups]
+        print(f"| {name} | " + " | ".join(cells) + " |")
     for g, names in MIX_FOLLOW.items():
         if g in groups:
             best = {a: max(mix[a], key=lambda k: -1 if np.isnan(mix[a][k]) else mix[a][k]) for a in names
