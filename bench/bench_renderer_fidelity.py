@@ -8,6 +8,11 @@ through the label loss. The model card's fidelity tables come from this script. 
 z layout (renderer 2 or 3) draw the same portraits: a renderer-3 pack gets each seed's z lifted.
 
     python bench/bench_renderer_fidelity.py training/default_v2_run.safetensors /work/runs/wide_pack.safetensors --n 256
+
+It also prints, per frequency band, G's power against the renders' and the power of G's error
+(each face with its own noise maps, so the stochastic detail can match too): where the picture is
+soft (low power) and where it draws detail in the wrong place (error near or above the renders'
+power).
 """
 from __future__ import annotations
 
@@ -35,6 +40,31 @@ def pack_outputs(path: str, seeds: list[int], scratch: Path) -> np.ndarray:
     t = networks_only(pack_config(path), scratch)
     t.load_pack(path)
     return np.concatenate([t.outputs(seeds[i:i + 32], items=True) for i in range(0, len(seeds), 32)])
+
+
+BANDS = ((0, 1 / 16), (1 / 16, 1 / 8), (1 / 8, 3 / 16), (3 / 16, 1 / 4), (1 / 4, 3 / 8), (3 / 8, 1 / 2),
+         (1 / 2, 0.71))   # cycles per pixel; 1/8 and 1/4 are the Nyquist limits of the 32 and 64 px blocks
+
+
+def band_figures(img: np.ndarray, ref: np.ndarray) -> list[tuple[float, float]]:
+    """Per frequency band (BANDS; grey level, each picture's mean removed, power summed over the
+    faces): (G's power / the renders' power, power of G - render / the renders' power). A blur
+    lowers the first and leaves the second below 1; an edge drawn in the wrong place keeps the
+    first and raises the second towards 2 (uncorrelated)."""
+    def spectrum(x):
+        x = x.astype(np.float64).mean(-1)
+        x = x - x.mean((1, 2), keepdims=True)
+        return (np.abs(np.fft.fftshift(np.fft.fft2(x), axes=(1, 2))) ** 2).sum(0)
+    res = ref.shape[1]
+    yy, xx = np.mgrid[:res, :res] - res // 2
+    r = np.hypot(xx, yy) / res
+    p_ref, p_img = spectrum(ref), spectrum(img)
+    p_err = spectrum(img.astype(np.float64) - ref.astype(np.float64))
+    out = []
+    for lo, hi in BANDS:
+        m = (r >= lo) & (r < hi)
+        out.append((float(p_img[m].sum() / p_ref[m].sum()), float(p_err[m].sum() / p_ref[m].sum())))
+    return out
 
 
 def score(metrics: dict) -> dict[str, float]:
@@ -65,6 +95,12 @@ def main() -> int:
     for name, img in outs.items():
         l1 = float(np.abs(img.astype(np.float32) - renders.astype(np.float32)).mean())
         print(f"{name:40s} L1 {l1:6.2f}   sharpness {laplacian_energy(img) / laplacian_energy(renders):.3f}")
+    print("\n## by spatial frequency: G's power / the renders' (error power / the renders') per band, cycles/px")
+    print(f"{'band':16s}" + "".join(f"{n[:26]:>28s}" for n in outs))
+    bands = {name: band_figures(img, renders) for name, img in outs.items()}
+    for i, (lo, hi) in enumerate(BANDS):
+        print(f"{lo:.3f}-{hi:.3f}     " + "".join(f"{f'{bands[n][i][0]:.3f} ({bands[n][i][1]:.3f})':>28s}"
+                                                    for n in outs))
     for judge, path in JUDGES.items():
         clf = AttributeClassifier.load(path)
         lab = labels if clf.num_labels == labels.shape[1] else labels[:, :NUM_LABELS]
