@@ -88,7 +88,8 @@ class RenderService:
     cpu_workers: a CPU batch is rendered as this many parts on parallel threads, each with
         num_threads // cpu_workers intra-op threads (at least 1; render_split); smaller batches on
         the render thread with num_threads. None: default_cpu_workers(num_threads) (cores //
-        num_threads: 2 on 2 cores with one thread), 1: the render thread alone.
+        num_threads: 2 on 2 cores with one thread), 1: the render thread alone. num_threads=0
+        (threads left as they are) renders without parts.
     optimize: None / 'none', or 'channels_last' (weights too, on a copy), 'compile' or both (list or
         'channels_last+compile'). On a CPU the activations run channels-last in any case.
     compile_options: keyword arguments of torch.compile (e.g. {'backend': 'eager'}).
@@ -710,10 +711,10 @@ class RenderService:
         splitter = self._splitter
         if splitter is None or self._synth_fn is not None or ws.shape[0] < 2 * MIN_PART:
             return self._synthesize_whole(ws, mode, seeds, strength, layers, maps, preview_size, dtype)
-        inference = torch.is_inference_mode_enabled()
+        inference, grad = torch.is_inference_mode_enabled(), torch.is_grad_enabled()
 
         def part(lo: int, hi: int) -> torch.Tensor:   # on a helper thread too: thread-local modes again
-            with torch.inference_mode(inference):
+            with torch.set_grad_enabled(grad), torch.inference_mode(inference):
                 return self._synthesize_whole(ws[lo:hi], mode, None if seeds is None else seeds[lo:hi], strength,
                                               layers, None if maps is None else maps[lo:hi], preview_size, dtype)
         before = splitter.split_batches

@@ -17,12 +17,15 @@ bench/bench_default_model.py --speed-only); an MP4 export through the default se
 """
 from __future__ import annotations
 
+import logging
 import os
+import queue
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 import torch
+
+log = logging.getLogger(__name__)
 
 MIN_PART = 2          # images per part: a smaller batch renders on the calling thread alone
 MAX_WORKERS = 4
@@ -38,6 +41,43 @@ def default_cpu_workers(threads: int) -> int:
     return max(1, min(cores // max(1, threads), MAX_WORKERS))
 
 
+class _Part:
+    """One part handed to a helper: done is set when result or error is."""
+    __slots__ = ("fn", "lo", "hi", "result", "error", "done")
+
+    def __init__(self, fn, lo: int, hi: int):
+        self.fn, self.lo, self.hi = fn, lo, hi
+        self.result, self.error, self.done = None, None, threading.Event()
+
+
+class _Helper:
+    """A daemon thread rendering the parts put in its queue (None ends it). Daemon, as the render
+    worker is: a part that never returns cannot hold up the process's exit."""
+
+    def __init__(self, name: str, threads: int):
+        self.threads = threads
+        self.tasks: queue.SimpleQueue = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        # Intra-op threads are per thread (OpenMP): a new thread would start with all cores. Torch
+        # sets a thread up on its first parallel op by copying its one process-wide number, which
+        # another thread may change at any time: so the set-up first, then this thread's number.
+        torch.get_num_threads()
+        torch.set_num_threads(self.threads)
+        while True:
+            part = self.tasks.get()
+            if part is None:
+                return
+            try:
+                part.result = part.fn(part.lo, part.hi)
+            except BaseException as e:    # noqa: BLE001 - handed to the caller
+                part.error = e
+            finally:
+                part.done.set()
+
+
 class BatchSplitter:
     """Renders parts of a batch on `workers - 1` helper threads plus the calling thread, each part
     with `threads` intra-op threads (the calling thread's own number is restored after its part)."""
@@ -45,9 +85,8 @@ class BatchSplitter:
     def __init__(self, workers: int, threads: int):
         self.workers = max(1, int(workers))
         self.threads = max(1, int(threads))
-        self._pool: ThreadPoolExecutor | None = None
-        self._idents: set[int] = set()
-        self._lock = threading.Lock()
+        self._helpers: list[_Helper] = []
+        self._threads: frozenset = frozenset()
         self.split_batches = 0        # batches rendered in parts (for tests and the stats)
 
     def parts(self, n: int) -> list[tuple[int, int]]:
@@ -56,50 +95,49 @@ class BatchSplitter:
         bounds = [round(i * n / k) for i in range(k + 1)]
         return [(bounds[i], bounds[i + 1]) for i in range(k)]
 
-    def _init_helper(self) -> None:
-        # intra-op threads are per thread (OpenMP): a new thread would start with all cores. (Torch
-        # also keeps one process-wide number, which a thread's first parallel op copies: callers
-        # with another number must have run one before the first split; RenderService does.)
-        torch.set_num_threads(self.threads)
-        with self._lock:
-            self._idents.add(threading.get_ident())
-
     def owns_current_thread(self) -> bool:
-        return threading.get_ident() in self._idents
+        """True on this splitter's live helper threads."""
+        return threading.current_thread() in self._threads
 
     def run(self, n: int, render_part: Callable[[int, int], torch.Tensor]) -> torch.Tensor:
         """render_part(lo, hi) -> tensor [hi - lo, ...] for each part; the parts concatenated in order.
-        The first part is rendered on the calling thread. Thread-local state (inference mode,
-        autocast) is not carried to the helpers: render_part must set what it needs. An exception
-        of any part is raised here after every part has ended."""
+        The first part is rendered on the calling thread. Thread-local state (inference and grad
+        mode, autocast) is not carried to the helpers: render_part must set what it needs. The first
+        exception of the parts (the calling thread's first) is raised after every part has ended;
+        the others are logged."""
         spans = self.parts(n)
         if len(spans) == 1:
             return render_part(0, n)
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.workers - 1, thread_name_prefix="render-part",
-                                            initializer=self._init_helper)
+        if not self._helpers:
+            self._helpers = [_Helper(f"render-part-{i + 1}", self.threads) for i in range(self.workers - 1)]
+            self._threads = frozenset(h.thread for h in self._helpers)
         own = torch.get_num_threads()          # the caller may render single faces on more threads
-        futures = [self._pool.submit(render_part, lo, hi) for lo, hi in spans[1:]]
+        parts = [_Part(render_part, lo, hi) for lo, hi in spans[1:]]
+        for helper, part in zip(self._helpers, parts):
+            helper.tasks.put(part)
+        first, errors = None, []
         try:
             if own != self.threads:
                 torch.set_num_threads(self.threads)
             first = render_part(*spans[0])
+        except BaseException as e:    # noqa: BLE001 - raised below, once every part has ended
+            errors.append(e)
         finally:
             if own != self.threads:
                 torch.set_num_threads(own)
-            done = []
-            error = None
-            for f in futures:                 # wait for all: none may outlive the batch
-                try:
-                    done.append(f.result())
-                except BaseException as e:    # noqa: BLE001 - re-raised below
-                    error = error or e
-        if error is not None:
-            raise error
+        for part in parts:                      # wait for all: none may outlive the batch
+            part.done.wait()
+            if part.error is not None:
+                errors.append(part.error)
+        if errors:
+            for e in errors[1:]:
+                log.warning("another part of the batch failed too: %s: %s", type(e).__name__, e)
+            raise errors[0]
         self.split_batches += 1
-        return torch.cat([first, *done])
+        return torch.cat([first, *(p.result for p in parts)])
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        """Ends the helper threads (each after its part in flight, if any)."""
+        for h in self._helpers:
+            h.tasks.put(None)
+        self._helpers, self._threads = [], frozenset()

@@ -3,6 +3,7 @@ as one thread renders, in order, whatever the noise; errors and shutdowns reach 
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -139,3 +140,41 @@ def test_parts_share_the_threads_a_single_face_gets_all(gen, services):
     assert batch.wait(WAIT).ok and probe.threads == [1, 1], (probe.calls, probe.threads)
     assert svc.render(latents(gen, 1, seed=5), cache=False, timeout=WAIT).ok
     assert probe.threads[-1] == 2, ("the render thread has its two threads back", probe.calls, probe.threads)
+
+
+def test_a_late_helper_keeps_its_thread_count_and_helpers_are_daemons():
+    """A helper that starts its part after the calling thread restored its own number of threads
+    still renders with the parts' number; helper threads are daemons and forgotten when closed."""
+    saved = torch.get_num_threads()
+    seen: list[tuple[str, int]] = []
+    lock = threading.Lock()
+
+    def part(lo, hi):
+        if threading.current_thread().name != "caller":
+            time.sleep(0.2)                     # the caller has finished its part and restored 2
+        with lock:
+            seen.append((threading.current_thread().name, torch.get_num_threads()))
+        return torch.zeros(hi - lo, 1)
+
+    def caller():
+        torch.set_num_threads(2)
+        torch.get_num_threads()
+        s = BatchSplitter(workers=2, threads=1)
+        for _ in range(2):
+            out = s.run(8, part)
+            assert out.shape == (8, 1)
+        helpers = set(s._threads)
+        assert helpers and all(t.daemon for t in helpers)
+        s.close()
+        assert not s._threads
+        for t in helpers:
+            t.join(5)
+            assert not t.is_alive()
+        seen.append(("caller after", torch.get_num_threads()))
+
+    t = threading.Thread(target=caller, name="caller")
+    t.start()
+    t.join(30)
+    torch.set_num_threads(saved)
+    assert sorted(seen) == [("caller", 1), ("caller", 1), ("caller after", 2),
+                            ("render-part-1", 1), ("render-part-1", 1)], seen
