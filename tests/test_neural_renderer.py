@@ -123,6 +123,39 @@ def test_sharpness_term_asks_for_crisp_edges_wherever_they_lie(tmp_path, faces16
     assert float(soft.grad[0, 0, 0, 4]) > 0 > float(soft.grad[0, 0, 0, 5])
 
 
+def test_shift_tolerant_l1_lets_an_edge_lie_a_pixel_off_but_not_blur(tmp_path, faces16v2):
+    t = RendererTrainer(RendererConfig(**TINY, shift_weight=1.0, pool_weights=(0.0, 1.0, 1.0)),
+                        FaceDataset(faces16v2), tmp_path / "run")
+    real = -torch.ones(1, 3, 16, 16)
+    real[..., 5:] = 1.0                                                   # a crisp vertical edge
+    off1, off2 = -torch.ones(1, 3, 16, 16), -torch.ones(1, 3, 16, 16)
+    off1[..., 6:] = 1.0                                                   # the same edge 1 px over
+    off2[..., 7:] = 1.0                                                   # ... and 2 px over
+    soft = real.clone()
+    soft[..., 4:6] = torch.tensor([-0.33, 0.33])                          # a blur of its possible places
+    losses = t.losses(off1, real)
+    assert "L1/1" not in losses and "L1/2" in losses                     # full-size L1 replaced
+    shift = lambda fake: float(t.losses(fake, real)["shift"])  # noqa: E731
+    assert shift(real) == 0.0 and shift(off1) == 0.0                     # a pixel off costs nothing
+    assert shift(off2) > shift(soft) > 0.0                                # beyond the radius it costs; a blur costs
+    plain = lambda fake: float((fake - real).abs().mean())  # noqa: E731
+    assert plain(off1) > plain(soft)                                      # (plain L1 prefers the blur)
+    x = soft.clone().requires_grad_(True)
+    t.losses(x, real)["shift"].backward()                                 # and its gradient steepens it
+    assert float(x.grad[0, 0, 0, 4]) > 0 > float(x.grad[0, 0, 0, 5])
+
+
+def test_pool_weights_and_shift_weight_on_the_command_line(tmp_path):
+    from argparse import Namespace
+
+    from explorer.training.commands_renderer import _config
+
+    cfg = _config(Namespace(run_dir=str(tmp_path), pool_weights="0,1,0.5", shift_weight=2.0))
+    assert cfg.pool_weights == (0.0, 1.0, 0.5) and cfg.shift_weight == 2.0
+    with pytest.raises(ValueError, match="three numbers"):
+        _config(Namespace(run_dir=str(tmp_path), pool_weights="1,2"))
+
+
 def test_adversarial_finish_trains_both_and_resumes(tmp_path, faces16v2):
     cfg = RendererConfig(**TINY, adv_weight=0.1, d_channel_base=128, d_channel_max=16, r1_interval=2)
     t = RendererTrainer(cfg, FaceDataset(faces16v2), tmp_path / "run")

@@ -17,6 +17,13 @@ def _config(args):
     saved = run_dir / CONFIG_NAME
     fields = {f.name for f in dataclasses.fields(RendererConfig)}
     overrides = {k: v for k, v in vars(args).items() if k in fields and v is not None}
+    if isinstance(overrides.get("pool_weights"), str):
+        try:
+            overrides["pool_weights"] = tuple(float(x) for x in overrides["pool_weights"].split(","))
+        except ValueError:
+            raise ValueError(f"--pool-weights: {overrides['pool_weights']!r} is not three numbers") from None
+        if len(overrides["pool_weights"]) != 3:
+            raise ValueError("--pool-weights takes three numbers: L1 at full, 1/2 and 1/4 size")
     base = json.loads(saved.read_text()) if saved.is_file() else {}
     if "pool_weights" in base:
         base["pool_weights"] = tuple(base["pool_weights"])
@@ -169,11 +176,11 @@ def register(sub) -> None:
     for name, typ in [("resolution", int), ("batch", int), ("w_dim", int), ("mapping_layers", int),
                       ("mapping_lr", float), ("channel_base", int), ("channel_max", int), ("channels_at", str),
                       ("lr", float), ("mix_prob", float), ("ema_kimg", float), ("seed", int),
-                      ("edge_weight", float), ("sharp_weight", float), ("adv_weight", float), ("d_channel_base", int),
+                      ("edge_weight", float), ("sharp_weight", float), ("shift_weight", float), ("adv_weight", float), ("d_channel_base", int),
                       ("d_channel_max", int), ("r1_gamma", float), ("feature_weight", float),
                       ("feature_classifier", str), ("adv_crop", int), ("attr_weight", float), ("warmup_kimg", float),
                       ("renderer_version", int), ("edit_prob", float), ("edit_weight", float), ("edit_items", int),
-                      ("edit_attributes", str)]:
+                      ("edit_attributes", str), ("pool_weights", str)]:
         t.add_argument("--" + name.replace("_", "-"), dest=name, type=typ, default=None)
     t.add_argument("--adv-cond", dest="adv_cond", action="store_const", const=True, default=None,
                    help="condition the discriminator on each target's z (projection discriminator)")
