@@ -96,13 +96,7 @@ def render_times(gen, others: dict | None = None, rounds: int = 7) -> dict[str, 
     out: dict[str, dict[str, list[float]]] = {name: {} for name in models}
 
     def synth(g, ws, splitter):
-        if splitter is None:
-            return g.synthesize(ws)
-
-        def part(lo, hi):
-            with torch.inference_mode():
-                return g.synthesize(ws[lo:hi])
-        return splitter.run(ws.shape[0], part)
+        return g.synthesize(ws) if splitter is None else splitter.synthesize(g, ws)
     try:
         for threads, b, parts in configs:
             torch.set_num_threads(threads)

@@ -91,13 +91,7 @@ def _raw_loop(g, ws: np.ndarray, batch: int, size: int, device, dtype) -> float:
     dt = None if dtype == torch.float32 else dtype
 
     def synth(x):
-        if splitter is None:
-            return g.synthesize(x, dtype=dt)
-
-        def part(lo, hi):
-            with torch.inference_mode():
-                return g.synthesize(x[lo:hi], dtype=dt)
-        return splitter.run(x.shape[0], part)
+        return g.synthesize(x, dtype=dt) if splitter is None else splitter.synthesize(g, x, dtype=dt)
     t0 = time.perf_counter()
     with torch.inference_mode():
         for i in range(0, len(ws), batch):

@@ -92,16 +92,20 @@ def is_oom(exc: BaseException) -> bool:
         isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower())
 
 
+def cpu_cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def default_num_threads() -> int:
     """One core left for the window (and an encoder) everywhere, at most 16 threads.
 
     On 2 cores, two OpenMP threads that share the CPU with the GUI thread stall each other at
     every barrier (an export measured 2-5 frames/s with 2 threads vs 40-50 with 1)."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cores = os.cpu_count() or 1
-    return max(1, min(cores - 1, 16))
+    return max(1, min(cpu_cores() - 1, 16))
 
 
 class RenderItem:

@@ -18,12 +18,13 @@ bench/bench_default_model.py --speed-only); an MP4 export through the default se
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import threading
 from typing import Callable
 
 import torch
+
+from .render_queue import cpu_cores
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +35,7 @@ MAX_WORKERS = 4
 def default_cpu_workers(threads: int) -> int:
     """Parts a CPU batch is split into: the cores over the intra-op threads of each part (at most 4).
     Two on a 2-core machine (one thread each); one where the render thread already has the cores."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cores = os.cpu_count() or 1
-    return max(1, min(cores // max(1, threads), MAX_WORKERS))
+    return max(1, min(cpu_cores() // max(1, threads), MAX_WORKERS))
 
 
 class _Part:
@@ -135,6 +132,17 @@ class BatchSplitter:
             raise errors[0]
         self.split_batches += 1
         return torch.cat([first, *(p.result for p in parts)])
+
+    def synthesize(self, gen, ws: torch.Tensor, **kw) -> torch.Tensor:
+        """gen.synthesize(ws, **kw) in parts (the same keywords for every part: no per-image seeds), under the
+        caller's inference and grad modes (for benches and scripts; the render service slices its
+        per-image noise itself)."""
+        inference, grad = torch.is_inference_mode_enabled(), torch.is_grad_enabled()
+
+        def part(lo: int, hi: int) -> torch.Tensor:
+            with torch.set_grad_enabled(grad), torch.inference_mode(inference):
+                return gen.synthesize(ws[lo:hi], **kw)
+        return self.run(ws.shape[0], part)
 
     def close(self) -> None:
         """Ends the helper threads (each after its part in flight, if any)."""

@@ -178,3 +178,18 @@ def test_a_late_helper_keeps_its_thread_count_and_helpers_are_daemons():
     torch.set_num_threads(saved)
     assert sorted(seen) == [("caller", 1), ("caller", 1), ("caller after", 2),
                             ("render-part-1", 1), ("render-part-1", 1)], seen
+
+
+def test_splitter_synthesize_draws_what_the_generator_draws(gen):
+    ws = torch.from_numpy(latents(gen, 6))
+    s = BatchSplitter(workers=2, threads=1)
+    saved = torch.get_num_threads()
+    try:
+        with torch.inference_mode():
+            parts = s.synthesize(gen, ws, noise_mode="const")
+            whole = gen.synthesize(ws, noise_mode="const")
+    finally:
+        s.close()
+        torch.set_num_threads(saved)
+    assert s.split_batches == 1
+    torch.testing.assert_close(parts, whole, atol=1e-5, rtol=0)
