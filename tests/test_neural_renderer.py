@@ -10,7 +10,8 @@ from explorer.cli import main as cli_main
 from explorer.training import faces_v2 as V
 from explorer.training.faces import FaceDataset, write_dataset
 from explorer.training.model_figures import laplacian_energy
-from explorer.training.neural_renderer import RendererConfig, RendererTrainer, group_mixed_ws, mixed_z
+from explorer.training.neural_renderer import (SHARP_ENERGIES, RendererConfig, RendererTrainer, group_mixed_ws,
+                                               mixed_z, sharp_energy_loss)
 
 TINY = dict(resolution=16, w_dim=32, mapping_layers=2, channel_base=256, channel_max=32, batch=8,
             lr=0.004, ema_kimg=0.05, seed=1)
@@ -104,8 +105,10 @@ def test_edge_loss_penalises_blur_not_offsets(tmp_path, faces16v2):
     assert float(t.losses(blurred, real)["edge"]) > 0.05
 
 
-def test_sharpness_term_asks_for_crisp_edges_wherever_they_lie(tmp_path, faces16v2):
-    t = RendererTrainer(RendererConfig(**TINY, sharp_weight=1.0), FaceDataset(faces16v2), tmp_path / "run")
+@pytest.mark.parametrize("kind", ["grad", "laplacian"])
+def test_sharpness_term_asks_for_crisp_edges_wherever_they_lie(tmp_path, faces16v2, kind):
+    t = RendererTrainer(RendererConfig(**TINY, sharp_weight=1.0, sharp_kind=kind), FaceDataset(faces16v2),
+                        tmp_path / "run")
     real = -torch.ones(1, 3, 16, 16)
     real[..., 5:] = 1.0                                                   # a crisp vertical edge
     moved = -torch.ones(1, 3, 16, 16)
@@ -121,6 +124,23 @@ def test_sharpness_term_asks_for_crisp_edges_wherever_they_lie(tmp_path, faces16
     soft.requires_grad_(True)
     t.losses(soft, real)["sharp"].backward()                             # its gradient steepens the edge
     assert float(soft.grad[0, 0, 0, 4]) > 0 > float(soft.grad[0, 0, 0, 5])
+
+
+def test_laplacian_sharpness_term_tells_the_finest_texture_from_a_coarser_one():
+    # the render: the finest texture (period 2 px); G: period 4 px with as much first-difference
+    # energy. The "grad" term barely tells them apart, the "laplacian" one (the figure's filter) does.
+    x = torch.arange(16)
+    real = (1.0 - 2.0 * (x % 2)).expand(1, 3, 16, 16) * 0.5
+    fake = (1.0 - 2.0 * ((x // 2) % 2)).expand(1, 3, 16, 16) * 0.5 * 2 ** 0.5
+    rel = {kind: float(sharp_energy_loss(fake, real, kind=kind)) / float(SHARP_ENERGIES[kind](real).mean())
+           for kind in SHARP_ENERGIES}
+    assert rel["grad"] < 0.15
+    assert rel["laplacian"] > 0.25 and rel["laplacian"] > 2 * rel["grad"]
+
+
+def test_unknown_sharpness_kind_is_refused(tmp_path, faces16v2):
+    with pytest.raises(ValueError, match="sharp_kind"):
+        RendererTrainer(RendererConfig(**TINY, sharp_kind="sobel"), FaceDataset(faces16v2), tmp_path / "run")
 
 
 def test_shift_tolerant_l1_lets_an_edge_lie_a_pixel_off_but_not_blur(tmp_path, faces16v2):

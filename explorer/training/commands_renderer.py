@@ -176,7 +176,7 @@ def register(sub) -> None:
     for name, typ in [("resolution", int), ("batch", int), ("w_dim", int), ("mapping_layers", int),
                       ("mapping_lr", float), ("channel_base", int), ("channel_max", int), ("channels_at", str),
                       ("lr", float), ("mix_prob", float), ("ema_kimg", float), ("seed", int),
-                      ("edge_weight", float), ("sharp_weight", float), ("shift_weight", float), ("adv_weight", float), ("d_channel_base", int),
+                      ("edge_weight", float), ("sharp_weight", float), ("sharp_kind", str), ("shift_weight", float), ("adv_weight", float), ("d_channel_base", int),
                       ("d_channel_max", int), ("r1_gamma", float), ("feature_weight", float),
                       ("feature_classifier", str), ("adv_crop", int), ("attr_weight", float), ("warmup_kimg", float),
                       ("renderer_version", int), ("edit_prob", float), ("edit_weight", float), ("edit_items", int),
