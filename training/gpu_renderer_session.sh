@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # One GPU lease of the default model v2 (neural renderer): render the data on the machine's
 # cores, then continue the newest committed training pack (renderer 3's z layout, with its trained
-# directions: PACK, by default training/default_v3_latest.safetensors, the newest (1338.6 kimg, not
-# shipped; training/default_v3_run.safetensors is the shipped model's)) in two variants side by side on the one GPU
-# (A: L1 + edges + classifier features + the classifier's label loss, as on the CPU; B: the same
+# directions: PACK, by default training/default_v3_latest.safetensors, the newest (the shipped
+# model's, 1381.7 kimg, as is training/default_v3_run.safetensors)) in two variants side by side on
+# the one GPU (A: L1 + edges + classifier features + the classifier's label loss + the Laplacian
+# sharpness term, as on the CPU; B: the same
 # plus an adversarial term from a z-conditioned patch discriminator), and leave each variant's
 # pack, log and sample grid in $OUT. A_ARGS / B_ARGS replace the variants' own arguments; C_ARGS,
 # when set, adds a third variant (e.g. C_ARGS="--attr-weight 0.01 --channels-at 64:48,128:24": the pack
@@ -34,11 +35,12 @@ COMMON=(--data "$DATA" --warm-start "$PACK" --renderer-version 3 --device "$DEVI
         --preload $(( CORES > 4 ? CORES / 2 - 1 : 1 )) --batch "$BATCH" --kimg 100000 --minutes "$MINUTES"
         --snapshot-minutes 2 --progress-seconds 20 --edge-weight 1.0 --feature-weight 0.5
         --feature-classifier resources/attribute_classifier.safetensors --warmup-kimg 20)
-A_ARGS=${A_ARGS:---attr-weight 0.01 --sharp-weight 4.0}   # 4: sharper at the same fidelity (CPU pilots, 2026-12-02)
-B_ARGS=${B_ARGS:---attr-weight 0.01 --adv-weight $ADV --adv-cond --adv-crop 64 --d-channel-base 4096 --r1-gamma 0.2}
+A_ARGS=${A_ARGS:---attr-weight 0.01 --sharp-kind laplacian --sharp-weight 3.0}   # the Laplacian term: 3-6x the
+# first-difference one's sharpness per kimg at the same L1 (CPU pilots, 2026-12-02; its weight 6 over-draws)
+B_ARGS=${B_ARGS:---attr-weight 0.01 --sharp-kind laplacian --sharp-weight 3.0 --adv-weight $ADV --adv-cond --adv-crop 64 --d-channel-base 4096 --r1-gamma 0.2}
 C_ARGS=${C_ARGS:-}
 NAMES="A B${C_ARGS:+ C}"
-[ "$C_ARGS" = edit ] && C_ARGS="--attr-weight 0.01 --edit-prob 0.25 --edit-attributes \
+[ "$C_ARGS" = edit ] && C_ARGS="--attr-weight 0.01 --sharp-kind laplacian --sharp-weight 3.0 --edit-prob 0.25 --edit-attributes \
 blonde,grey_hair,glasses,sunglasses,long_hair,bald,beard,smile"
 ts() { date +%H:%M:%S; }
 
