@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # One GPU lease of the default model v2 (neural renderer): render the data on the machine's
 # cores, then continue the newest committed training pack (renderer 3's z layout, with its trained
-# directions: PACK, by default training/default_v3_latest.safetensors, the newest (the shipped
-# model's, 1381.7 kimg, as is training/default_v3_run.safetensors)) in two variants side by side on
+# directions: PACK, by default training/default_v3_latest.safetensors, the newest (1405.3 kimg, not
+# shipped; training/default_v3_run.safetensors is the shipped model's)) in two variants side by side on
 # the one GPU (A: L1 + edges + classifier features + the classifier's label loss + the Laplacian
 # sharpness term, as on the CPU; B: the same
 # plus an adversarial term from a z-conditioned patch discriminator), and leave each variant's
