@@ -35,12 +35,14 @@ COMMON=(--data "$DATA" --warm-start "$PACK" --renderer-version 3 --device "$DEVI
         --preload $(( CORES > 4 ? CORES / 2 - 1 : 1 )) --batch "$BATCH" --kimg 100000 --minutes "$MINUTES"
         --snapshot-minutes 2 --progress-seconds 20 --edge-weight 1.0 --feature-weight 0.5
         --feature-classifier resources/attribute_classifier.safetensors --warmup-kimg 20)
-A_ARGS=${A_ARGS:---attr-weight 0.01 --sharp-kind laplacian --sharp-weight 3.0}   # the Laplacian term: 3-6x the
-# first-difference one's sharpness per kimg at the same L1 (CPU pilots, 2026-12-02; its weight 6 over-draws)
-B_ARGS=${B_ARGS:---attr-weight 0.01 --sharp-kind laplacian --sharp-weight 3.0 --adv-weight $ADV --adv-cond --adv-crop 64 --d-channel-base 4096 --r1-gamma 0.2}
+# the CPU recipe's terms; the Laplacian term: 3-6x the first-difference one's sharpness per kimg at the
+# same L1 (CPU pilots, 2026-12-02; weight 4.5 reaches 0.6 sooner but misdraws the eyes, 6 over-draws)
+RECIPE="--attr-weight 0.01 --sharp-kind laplacian --sharp-weight 3.0"
+A_ARGS=${A_ARGS:-$RECIPE}
+B_ARGS=${B_ARGS:-$RECIPE --adv-weight $ADV --adv-cond --adv-crop 64 --d-channel-base 4096 --r1-gamma 0.2}
 C_ARGS=${C_ARGS:-}
 NAMES="A B${C_ARGS:+ C}"
-[ "$C_ARGS" = edit ] && C_ARGS="--attr-weight 0.01 --sharp-kind laplacian --sharp-weight 3.0 --edit-prob 0.25 --edit-attributes \
+[ "$C_ARGS" = edit ] && C_ARGS="$RECIPE --edit-prob 0.25 --edit-attributes \
 blonde,grey_hair,glasses,sunglasses,long_hair,bald,beard,smile"
 ts() { date +%H:%M:%S; }
 
