@@ -77,6 +77,13 @@ def score(metrics: dict) -> dict[str, float]:
     return out
 
 
+def column_names(paths: list[str]) -> list[str]:
+    """Each pack's column: its file name, or parent/name where two packs share a file name (two
+    runs' `pack.safetensors`), so that no column hides another."""
+    names = [Path(p).name for p in paths]
+    return [f"{Path(p).parent.name}/{n}" if names.count(n) > 1 else n for p, n in zip(paths, names)]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("packs", nargs="+", help="neural-renderer training packs")
@@ -89,7 +96,8 @@ def main() -> int:
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        outs = {Path(p).name: pack_outputs(p, seeds, Path(tmp) / str(i)) for i, p in enumerate(args.packs)}
+        outs = {name: pack_outputs(p, seeds, Path(tmp) / str(i))
+                for i, (name, p) in enumerate(zip(column_names(args.packs), args.packs))}
     print(f"## pictures, {args.n} held-out faces: mean |G - render| (0..255) and sharpness (Laplacian energy, "
           f"G / renders)")
     for name, img in outs.items():

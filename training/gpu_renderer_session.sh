@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # One GPU lease of the default model v2 (neural renderer): render the data on the machine's
 # cores, then continue the newest committed training pack (renderer 3's z layout, with its trained
-# directions: PACK, by default training/default_v3_latest.safetensors, the newest (1509.9 kimg, not
-# shipped; training/default_v3_run.safetensors is the shipped model's)) in two variants side by side on
+# directions: PACK, by default training/default_v3_run.safetensors, the shipped model's and the newest
+# (1558.8 kimg)) in two variants side by side on
 # the one GPU (A: L1 + edges + classifier features + the classifier's label loss + the Laplacian
 # sharpness term, as on the CPU; B: the same
 # plus an adversarial term from a z-conditioned patch discriminator), and leave each variant's
@@ -30,7 +30,7 @@ WORK=${WORK:-/tmp/nr_gpu}
 CORES=$(nproc)
 mkdir -p "$OUT" "$WORK"
 DATA=$WORK/faces128v2.lef
-PACK=${PACK:-training/default_v3_latest.safetensors}
+PACK=${PACK:-training/default_v3_run.safetensors}
 COMMON=(--data "$DATA" --warm-start "$PACK" --renderer-version 3 --device "$DEVICE"
         --preload $(( CORES > 4 ? CORES / 2 - 1 : 1 )) --batch "$BATCH" --kimg 100000 --minutes "$MINUTES"
         --snapshot-minutes 2 --progress-seconds 20 --edge-weight 1.0 --feature-weight 0.5
