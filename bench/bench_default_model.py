@@ -68,6 +68,30 @@ def real_faces(data: str | None, n: int, seed: int = 0, offset: int = 0) -> tupl
     return np.stack(imgs), np.stack(labs)
 
 
+def _time_calibrated_forms(prepared: dict, out: dict, threads: int, rounds: int) -> None:
+    """A single face as the render services draw it after their idle-time calibration: each
+    StyleGAN2 layer in the modulated-conv form timed faster at batch 1 (explorer.precision.
+    choose_modconv_forms, the styles folded into the weight where that wins), on the same thread
+    count; the forms are reset afterwards. Rows only for models that have such layers."""
+    from explorer.precision import apply_modconv_forms, choose_modconv_forms, modconv_layers
+
+    key = f"batch 1, {threads} thread{'s' if threads > 1 else ''}, calibrated conv forms"
+    with torch.inference_mode():
+        chosen = {name: choose_modconv_forms(g, lambda g=g, ws=ws: g.synthesize(ws[:1]), repeats=3)
+                  for name, (g, ws) in prepared.items() if modconv_layers(g)}
+        try:
+            for _ in range(rounds):
+                for name in chosen:
+                    g, ws = prepared[name]
+                    t0 = time.perf_counter()
+                    for _ in range(4):
+                        g.synthesize(ws[:1])
+                    out[name].setdefault(key, []).append(1000 * (time.perf_counter() - t0) / 4)
+        finally:
+            for name in chosen:
+                apply_modconv_forms(prepared[name][0], ())
+
+
 def render_times(gen, others: dict | None = None, rounds: int = 7) -> dict[str, dict[str, float]]:
     """ms per image at batch 1 and 16 as the app renders on a CPU: channels-last activations (the
     render service's layout), with one intra-op thread and with all cores, and at batch 16 also
@@ -116,6 +140,8 @@ def render_times(gen, others: dict | None = None, rounds: int = 7) -> dict[str, 
                         out[name].setdefault(key, []).append(1000 * (time.perf_counter() - t0) / (n * b))
             if splitter is not None:
                 splitter.close()
+            if b == 1 and splitter is None:
+                _time_calibrated_forms(prepared, out, threads, rounds)
     finally:
         torch.set_num_threads(saved)
     return {name: {k: statistics.median(v) for k, v in rows.items()} for name, rows in out.items()}
@@ -299,8 +325,8 @@ def main(argv=None) -> int:
     print("|---|" + "---|" * (len(names) + len(others)))
     for k in rt["this model"]:
         ref = rt["this model"][k]
-        print(f"| {k} | " + " | ".join(f"{rt[n][k]:.1f}" for n in names) + " |"
-              + "".join(f" {ref / rt[n][k]:.2f}x |" for n in names[1:]))
+        print(f"| {k} | " + " | ".join(f"{rt[n][k]:.1f}" if k in rt[n] else "-" for n in names) + " |"
+              + "".join(f" {ref / rt[n][k]:.2f}x |" if k in rt[n] else " - |" for n in names[1:]))
 
     if args.speed_only:
         return _write_json(args, results)

@@ -23,7 +23,7 @@ def test_results_errors_and_progress_come_back(qtbot):
     tasks.start(lambda a, b: a + b, 2, 3, on_done=got.append)
     tasks.start(lambda: 1 / 0, on_error=errors.append)
     tasks.start(counting, 3, on_progress=steps.append, on_done=got.append)
-    qtbot.waitUntil(lambda: len(got) == 2 and errors and tasks.running == 0, timeout=10000)
+    qtbot.waitUntil(lambda: len(got) == 2 and bool(errors) and tasks.running == 0, timeout=10000)
     assert sorted(map(str, got)) == ["5", "done"] and steps == [0, 1, 2]
     assert isinstance(errors[0], ZeroDivisionError)
 
