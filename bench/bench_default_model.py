@@ -2,7 +2,8 @@
 
   1. CPU render time per image at batch 1 and 16, as the app renders (channels-last, one thread and
      all cores, and a batch split into parts on one-thread workers as the window renders on up to 2
-     cores), beside --speed-vs models in the same rounds
+     cores), beside --speed-vs models in the same rounds, and each StyleGAN2 model also through its
+     modules (the inference plan, explorer/generators/sg2_plan.py, stepped aside)
   2. Fréchet distance real vs generated in the classifier's feature space (and real vs real, the
      floor for that sample size)
   3. per-attribute distribution match (classifier on real faces vs on generated faces)
@@ -112,6 +113,12 @@ def render_times(gen, others: dict | None = None, rounds: int = 7) -> dict[str, 
         if hasattr(g.synthesis, "set_channels_last"):
             g.synthesis.set_channels_last(True)
         prepared[name] = (g, torch.from_numpy(seeds_ws(g, range(16))))
+        if hasattr(g.synthesis, "disable_plan") or type(g.synthesis).__name__ == "SynthesisNetworkSG2":
+            # the same model through its modules (explorer/generators/sg2_plan.py stepped aside)
+            m = copy.deepcopy(g)
+            m.synthesis.disable_plan = True
+            prepared[f"{name}, modules path"] = (m, prepared[name][1])
+    models = dict.fromkeys(prepared)
     saved = torch.get_num_threads()
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     configs = [(t, b, 1) for t in sorted({1, cores}) for b in (1, 16)]
@@ -321,8 +328,9 @@ def main(argv=None) -> int:
     results["render_ms_per_image"] = rt
     names = list(rt)
     print("\n## CPU render time, ms / image (the app's layout, interleaved, median of 7 rounds)\n"
-          "| batch, threads | " + " | ".join(names) + " |" + " ratio |" * len(others))
-    print("|---|" + "---|" * (len(names) + len(others)))
+          "| batch, threads | " + " | ".join(names) + " |"
+          + "".join(f" this model / {n} |" for n in names[1:]))
+    print("|---|" + "---|" * (2 * len(names) - 1))
     for k in rt["this model"]:
         ref = rt["this model"][k]
         print(f"| {k} | " + " | ".join(f"{rt[n][k]:.1f}" if k in rt[n] else "-" for n in names) + " |"

@@ -45,6 +45,7 @@ from .batch_sizer import BatchSizer
 from .devices import default_dtype as default_precision
 from .devices import pick_device
 from .generators.generator import to_uint8
+from .generators.sg2_plan import between_layers
 from .noise import NoiseSpec
 from .precision import CANDIDATE as CANDIDATE_DTYPE
 from .precision import TOLERANCE_DB as PRECISION_TOLERANCE_DB
@@ -404,6 +405,7 @@ class RenderService:
                 raise RenderInterrupted()
 
         mods = [m for child in synthesis.children() for m in (child, *child.children())]
+        between_layers(interrupt)       # the StyleGAN2 inference plan calls it between layers too
         self._hooks = [m.register_forward_pre_hook(interrupt) for m in mods]
 
     def _on_render_thread(self) -> bool:

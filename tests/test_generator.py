@@ -235,4 +235,5 @@ def test_a_generator_made_under_inference_mode_renders(make_generator):
         made = make_generator(res=32, dim=16)
         got = made.synthesize(ws)
     assert torch.is_inference(next(made.parameters()))           # the case the caches must survive
-    torch.testing.assert_close(got, want, atol=1e-6, rtol=0)
+    # (`want` comes through the inference plan, `got` through the modules: float rounding apart)
+    torch.testing.assert_close(got, want, atol=2e-5, rtol=0)

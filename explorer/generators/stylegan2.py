@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from .mapping import FullyConnected
+from .sg2_plan import plan_applies, synthesis_plan
 from .ops import LRELU_GAIN, bias_act, epilogue_offset, modulated_conv2d, modulated_epilogue, upfirdn2d, upsample2d
 
 NoiseList = list  # list[torch.Tensor | None], one entry per noise input, in layer order
@@ -262,6 +263,10 @@ class SynthesisNetworkSG2(nn.Module):
 
     def forward(self, ws: torch.Tensor, noises: NoiseList, stop_at: int | None = None) -> torch.Tensor:
         """stop_at: a resolution from `preview_resolution` (the picture at that resolution)."""
+        if plan_applies(self, ws):
+            plan = synthesis_plan(self)
+            if plan is not None:
+                return plan(ws, noises, stop_at)
         x = img = None
         w_idx = 0
         n_idx = 0
