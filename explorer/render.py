@@ -45,7 +45,7 @@ from .batch_sizer import BatchSizer
 from .devices import default_dtype as default_precision
 from .devices import pick_device
 from .generators.generator import to_uint8
-from .generators.sg2_plan import between_layers
+from .generators.sg2_plan import between_layers, plan_serves
 from .noise import NoiseSpec
 from .precision import CANDIDATE as CANDIDATE_DTYPE
 from .precision import TOLERANCE_DB as PRECISION_TOLERANCE_DB
@@ -642,8 +642,11 @@ class RenderService:
                     choice = decide_precision(choice.psnr_db, speedup)
                     self._set_precision(choice)
                 dtype = choice.torch_dtype
-                fused = choose_modconv_forms(self._model, lambda: self._synthesize(
-                    ws1, mode, seeds, strength, layers, maps, preview, dtype=dtype))
+                if plan_serves(self._model, self.device, dtype):
+                    fused = ()      # the StyleGAN2 inference plan has one form (generators/sg2_plan.py)
+                else:
+                    fused = choose_modconv_forms(self._model, lambda: self._synthesize(
+                        ws1, mode, seeds, strength, layers, maps, preview, dtype=dtype))
             choice = dataclasses.replace(choice, fused_layers=fused, forms_measured=True)
             self._set_precision(choice)
             self._precision_memory.put(self._precision_key(), choice)

@@ -69,17 +69,23 @@ def test_plan_matches_the_modules(arch, batch, plan_calls):
     assert max(layer.conv_clamp for layer in g.synthesis.noise_layers()) == 0.5
 
 
-def test_plan_with_the_styles_folded_into_some_weights(plan_calls):
+def test_plan_beside_modules_with_the_styles_folded_into_some_weights(plan_calls):
+    """The render services' per-layer form choice steers the modules' path only: the plan keeps
+    its one form (no rebuild) and the same picture as the modules in either form."""
     g = clamped_generator()
     ws = g.map(torch.randn(1, 16, generator=torch.Generator().manual_seed(3)), None).detach()
     names = [n for n, _ in modconv_layers(g)]
+    const = g.synthesis.b4.const.detach().clone()
     with torch.no_grad():
+        first = g.synthesize(ws)
+        plan = synthesis_plan(g.synthesis)
         for chosen in (names[::2], names[1::2], names):
             apply_modconv_forms(g, chosen)
-            want = modules_path(g, ws)
-            torch.testing.assert_close(g.synthesize(ws), want, atol=ATOL, rtol=0)
-            assert synthesis_plan(g.synthesis).blocks[-1][2][-1][1].fused == (names[-2] in chosen)
-    assert len(plan_calls) == 3
+            torch.testing.assert_close(g.synthesize(ws), modules_path(g, ws), atol=ATOL, rtol=0)
+            assert synthesis_plan(g.synthesis) is plan
+        assert torch.equal(g.synthesize(ws), first)
+    assert torch.equal(g.synthesis.b4.const, const)              # the first map is scaled in a copy
+    assert len(plan_calls) == 5
 
 
 def test_nvidia_fixture_through_the_plan_matches_the_reference(fixtures_dir, plan_calls):
@@ -162,3 +168,40 @@ def test_between_layers_checks_run_before_every_block_and_layer(make_generator, 
         assert g.synthesis.b16 not in seen                       # stopped between layers
     for h in handles:
         h.remove()
+
+
+def test_render_service_renders_through_the_plan_and_stops_it_between_layers(plan_calls):
+    """The window's service: its single faces and batches go through the plan (its shutdown check
+    is a between-layers hook), with the modules' pictures; a shutdown stops a long batch inside
+    the plan before its last block, on the worker and on the helper rendering the other part."""
+    import threading
+
+    from explorer.generators.generator import to_uint8
+    from explorer.render import RenderService
+    from explorer.render_queue import Status
+
+    g = clamped_generator()
+    ws = g.map(torch.randn(3, 16, generator=torch.Generator().manual_seed(8)), None).detach()
+    with RenderService(g, device="cpu", precision="float32", num_threads=1) as svc:
+        res = svc.submit(ws[:1].numpy(), size=32, cache=False).wait(60)
+        assert res.status is Status.OK and plan_calls
+        with torch.inference_mode():
+            want = to_uint8(modules_path(g, ws[:1]))[0]
+        assert np.abs(res.images[0].astype(int) - want.astype(int)).max() <= 1
+
+    torch.manual_seed(0)
+    slow = Generator(stylegan2_config(256, z_dim=32, w_dim=32, channel_base=8192, channel_max=128,
+                                      mapping_layers=1))
+    started, late = threading.Event(), []
+    first, last = slow.synthesis.b4, slow.synthesis.b256
+    first.register_forward_pre_hook(between_layers(lambda *_a: started.set()))
+    last.register_forward_pre_hook(between_layers(lambda *_a: late.append(1)))
+    svc = RenderService(slow, device="cpu", max_batch=64, num_threads=1, cpu_workers=2)
+    before = len(plan_calls)
+    z = torch.randn(64, 32, generator=torch.Generator().manual_seed(1))
+    ticket = svc.submit(slow.map(z, None).detach().numpy(), cache=False)
+    assert started.wait(60), "the batch started"
+    assert svc.shutdown(timeout=60), "the worker exited"
+    assert ticket.wait(5).status == Status.CANCELLED
+    assert len(plan_calls) > before, "the batch went through the plan"
+    assert not late, "the batch stopped before its last block"

@@ -9,7 +9,10 @@ as the modules' inference forward, from tensors prepared once per parameter vers
 - demodulation with the activation gain folded in (rsqrt(s^2 W2 / g^2 + eps / g^2) = g d);
 - a conv layer as x * s, the conv (or transposed conv and blur) on a weight already in the
   activations' channels-last layout, then y * gd + (bias + noise * strength) g and the leaky ReLU
-  in place; with the styles folded into the weight instead where `fused_at_batch1` says so;
+  in place. Always this "unfused" form: with the styles and demodulation folded into the weight
+  (`fused_at_batch1`, which the render services calibrate for the modules' path) a layer took
+  0.92-1.49x the time in the plan (1.0 or more below 32 px), and a size rule (fold where the
+  weight is at most the map's size, or half or a quarter of it) 0.97-1.0x the time of a face;
 - toRGB as a matrix product on the channels-last map, straight into the NCHW picture (a 1x1 conv
   with 3 outputs through oneDNN cost 0.13-0.3 ms a block, the product 0.05-0.24).
 
@@ -32,6 +35,17 @@ from .ops import DEMOD_EPS, LRELU_GAIN, LRELU_SLOPE
 
 _CL = torch.channels_last
 _BUILD_LOCK = threading.Lock()
+
+
+def plan_serves(model, device, dtype) -> bool:
+    """Whether a generator's inference renders on `device` in `dtype` go through the plan (its
+    StyleGAN2 synthesis network of a kind the plan covers, on a CPU, in float32)."""
+    from .stylegan2 import SynthesisNetworkSG2
+
+    synthesis = getattr(model, "synthesis", None)
+    return (isinstance(synthesis, SynthesisNetworkSG2) and torch.device(device).type == "cpu"
+            and dtype in (None, torch.float32) and synthesis.architecture in ("skip", "orig")
+            and not getattr(synthesis, "disable_plan", False))
 
 
 def plan_applies(synthesis, ws: torch.Tensor) -> bool:
@@ -83,7 +97,6 @@ class _Conv:
     def __init__(self, name: str, layer, filt: torch.Tensor):
         self.name = name
         self.up = layer.up
-        self.fused = bool(getattr(layer, "fused_at_batch1", False))
         self.noise_layer = layer
         w = layer.weight.detach().float()
         out_ch, in_ch = w.shape[:2]
@@ -119,22 +132,12 @@ class _Conv:
         n = x.shape[0]
         d = torch.addmm(self.eps, s.square(), self.wsq).rsqrt_()                # [N, O]: gain * demod
         offset = self.offset(noise)
-        if self.fused and n == 1:
-            if self.up == 1:
-                wt = (self.weight * s.reshape(1, -1, 1, 1)).mul_(d.reshape(-1, 1, 1, 1))
-                y = F.conv2d(x, wt, padding=self.padding)
-            else:
-                wt = (self.weight * s.reshape(-1, 1, 1, 1)).mul_(d.reshape(1, -1, 1, 1))
-                y = F.conv2d(F.conv_transpose2d(x, wt, stride=2), self.blur, padding=1, groups=self.out_ch)
-            y.add_(offset)
+        xs = x.mul_(s.reshape(n, -1, 1, 1))          # x is spent after this layer (toRGB has read it)
+        if self.up == 1:
+            y = F.conv2d(xs, self.weight, padding=self.padding)
         else:
-            xs = x * s.reshape(n, -1, 1, 1)
-            if self.up == 1:
-                y = F.conv2d(xs, self.weight, padding=self.padding)
-            else:
-                y = F.conv2d(F.conv_transpose2d(xs, self.weight, stride=2), self.blur, padding=1,
-                             groups=self.out_ch)
-            torch.addcmul(offset, y, d.reshape(n, -1, 1, 1), out=y)
+            y = F.conv2d(F.conv_transpose2d(xs, self.weight, stride=2), self.blur, padding=1, groups=self.out_ch)
+        torch.addcmul(offset, y, d.reshape(n, -1, 1, 1), out=y)
         F.leaky_relu_(y, LRELU_SLOPE)
         if self.clamp is not None and self.clamp >= 0:
             y.clamp_(-self.clamp, self.clamp)
@@ -231,8 +234,7 @@ class SynthesisPlan:
             self.rows[k] = (torch.cat(ws_).t().contiguous(), torch.cat(bs_), sizes)
 
     def _key(self, synthesis):
-        return ([(t.data_ptr(), t._version) for t in self.tensors],
-                [bool(getattr(m, "fused_at_batch1", False)) for _, m in self.modules])
+        return [(t.data_ptr(), t._version) for t in self.tensors]
 
     def current(self, synthesis) -> bool:
         """Whether the plan still matches: the same module tree holding the same parameter and
@@ -275,7 +277,7 @@ class SynthesisPlan:
         for name, res, steps, rgb in self.blocks:
             self._check(name)
             if x is None:
-                x = self.const.expand(n, -1, -1, -1).contiguous(memory_format=_CL)
+                x = self.const.expand(n, -1, -1, -1).clone(memory_format=_CL)   # a fresh map: scaled in place
             for lname, conv, k, j in steps:
                 self._check(lname)
                 x = conv(x, styles[k][j], noises[n_idx] if n_idx < len(noises) else None)
