@@ -180,7 +180,8 @@ def register(sub) -> None:
                       ("d_channel_max", int), ("r1_gamma", float), ("feature_weight", float),
                       ("feature_classifier", str), ("adv_crop", int), ("attr_weight", float), ("warmup_kimg", float),
                       ("renderer_version", int), ("edit_prob", float), ("edit_weight", float), ("edit_items", int),
-                      ("edit_attributes", str), ("pool_weights", str)]:
+                      ("edit_attributes", str), ("pool_weights", str), ("noise_prob", float),
+                      ("noise_weight", float), ("noise_items", int), ("noise_groups", str)]:
         t.add_argument("--" + name.replace("_", "-"), dest=name, type=typ, default=None)
     t.add_argument("--adv-cond", dest="adv_cond", action="store_const", const=True, default=None,
                    help="condition the discriminator on each target's z (projection discriminator)")

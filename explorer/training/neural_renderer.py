@@ -91,6 +91,10 @@ class RendererConfig:
     edit_weight: float = 1.0     # is trained against the render of the face with attribute a set, for
     edit_items: int = 8          # edit_items items; u_a learnable, one per attribute of edit_attributes
     edit_attributes: str = "blonde,grey_hair,glasses,sunglasses,long_hair,bald,beard"
+    noise_prob: float = 0.0      # noise supervision (noise_supervision.py): share of steps on which, for
+    noise_weight: float = 2.0    # noise_items items, a group's map is redrawn and G's change is trained
+    noise_items: int = 8         # against the render's change (the coarse waves were lost under the
+    noise_groups: str = "coarse"  # pixel losses: 0.03 / 255 against the renderer's 0.96)
 
 
 def renderer_generator_config(cfg: RendererConfig) -> dict:
@@ -283,6 +287,11 @@ class RendererTrainer:
 
             self.edits = EditSupervisor(self, cfg.edit_attributes)
             self.opt.add_param_group({"params": self.edits.parameters()})
+        self.noise_sup = None
+        if cfg.noise_prob > 0:
+            from .noise_supervision import NoiseSupervisor
+
+            self.noise_sup = NoiseSupervisor(self, cfg.noise_groups)
         for net in (self.G, self.G_ema) + ((self.D,) if self.D is not None else ()):
             self.par.broadcast_module(net)
         self.step, self.nimg, self.seconds = 0, 0, 0.0
@@ -442,6 +451,8 @@ class RendererTrainer:
         parts = self.losses(fake, real, z)
         if self.edits is not None and self.edits.supervise_now(cfg.edit_prob):
             parts.update(self.edits.losses(z, noise, cfg.edit_items))
+        if self.noise_sup is not None and self.noise_sup.supervise_now(cfg.noise_prob):
+            parts.update(self.noise_sup.losses(z, ws, noise, fake, real, cfg.noise_items))
         if self.D is not None:
             self.D.requires_grad_(False)
             fake_c, real_c = self._crops(fake, real)
