@@ -205,3 +205,15 @@ def test_render_service_renders_through_the_plan_and_stops_it_between_layers(pla
     assert ticket.wait(5).status == Status.CANCELLED
     assert len(plan_calls) > before, "the batch went through the plan"
     assert not late, "the batch stopped before its last block"
+
+
+def test_plan_steps_aside_for_filters_it_does_not_cover(plan_calls):
+    """Other resample filters than 4 taps: the modules render (the plan's blur pads for 4 taps)."""
+    torch.manual_seed(2)
+    cfg = stylegan2_config(16, z_dim=16, w_dim=16, channel_base=256, channel_max=16, mapping_layers=1)
+    cfg["synthesis"]["resample_taps"] = [1, 2, 1]
+    g = Generator(cfg).eval()
+    ws = g.map(torch.randn(1, 16, generator=torch.Generator().manual_seed(2)), None).detach()
+    with torch.no_grad():
+        img = g.synthesize(ws)
+    assert img.shape == (1, 3, 16, 16) and not plan_calls

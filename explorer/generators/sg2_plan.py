@@ -79,6 +79,8 @@ def synthesis_plan(synthesis) -> "SynthesisPlan | None":
                 with torch.no_grad():
                     plan = SynthesisPlan(synthesis)
                 synthesis.__dict__["_plan"] = plan
+    if not plan.supported:
+        return None
     checks = {}
     for name, m in plan.modules:
         if m._forward_hooks or m._forward_hooks_with_kwargs:
@@ -97,10 +99,9 @@ class _Conv:
     def __init__(self, name: str, layer, filt: torch.Tensor):
         self.name = name
         self.up = layer.up
-        self.noise_layer = layer
         w = layer.weight.detach().float()
         out_ch, in_ch = w.shape[:2]
-        self.in_ch, self.out_ch = in_ch, out_ch
+        self.out_ch = out_ch
         g2 = LRELU_GAIN * LRELU_GAIN
         self.wsq = (w.square().sum(dim=[2, 3]).t() / g2).contiguous()        # [I, O]
         self.eps = torch.full([out_ch], DEMOD_EPS / g2)
@@ -197,6 +198,9 @@ class SynthesisPlan:
         self.architecture = synthesis.architecture
         self.filter = synthesis.blocks()[0].resample_filter.detach().float()
         self.taps = _symmetric_4taps(self.filter)
+        # the upsampling layers' blur pads by 1: a 4-tap filter after a 3x3 transposed conv
+        self.supported = self.filter.numel() == 4 and all(
+            m.weight.shape[-2:] == (3, 3) for m in synthesis.noise_layers())
         self.upsample = {}
         rows: dict[int, list] = {}          # ws index -> [(affine, gain)]
         self.blocks = []
