@@ -606,3 +606,24 @@ def test_noise_supervision_on_the_command_line(tmp_path):
     cfg = _config(Namespace(run_dir=str(tmp_path), noise_prob=0.5, noise_weight=3.0, noise_items=6,
                             noise_groups="coarse,medium"))
     assert (cfg.noise_prob, cfg.noise_weight, cfg.noise_items, cfg.noise_groups) == (0.5, 3.0, 6, "coarse,medium")
+
+
+def test_noise_floor_holds_the_supervised_maps_layer_open(tmp_path, faces16v2):
+    cfg = RendererConfig(**TINY, noise_prob=1.0, noise_items=2, noise_floor=0.05)
+    t = RendererTrainer(cfg, FaceDataset(faces16v2), tmp_path / "run")
+    layers = t.G.synthesis.noise_layers()
+    i = t.noise_sup.indices[0]
+    with torch.no_grad():
+        layers[i].noise_strength.fill_(-0.01)
+        for k, layer in enumerate(layers):
+            if k != i:
+                layer.noise_strength.fill_(0.001)
+    t.train_step()
+    assert float(layers[i].noise_strength.detach()) <= -0.05               # its sign kept, held at the floor
+    assert all(abs(float(layer.noise_strength.detach())) < 0.05 for k, layer in enumerate(layers) if k != i)
+    plain = RendererTrainer(RendererConfig(**TINY, noise_prob=1.0, noise_items=2), FaceDataset(faces16v2),
+                            tmp_path / "p")
+    with torch.no_grad():
+        plain.G.synthesis.noise_layers()[i].noise_strength.fill_(0.0)
+    plain.train_step()
+    assert abs(float(plain.G.synthesis.noise_layers()[i].noise_strength.detach())) < 0.05   # no floor by default

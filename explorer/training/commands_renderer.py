@@ -181,7 +181,8 @@ def register(sub) -> None:
                       ("feature_classifier", str), ("adv_crop", int), ("attr_weight", float), ("warmup_kimg", float),
                       ("renderer_version", int), ("edit_prob", float), ("edit_weight", float), ("edit_items", int),
                       ("edit_attributes", str), ("pool_weights", str), ("noise_prob", float),
-                      ("noise_weight", float), ("noise_items", int), ("noise_groups", str)]:
+                      ("noise_weight", float), ("noise_items", int), ("noise_groups", str),
+                      ("noise_floor", float)]:
         t.add_argument("--" + name.replace("_", "-"), dest=name, type=typ, default=None)
     t.add_argument("--adv-cond", dest="adv_cond", action="store_const", const=True, default=None,
                    help="condition the discriminator on each target's z (projection discriminator)")

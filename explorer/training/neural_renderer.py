@@ -95,6 +95,8 @@ class RendererConfig:
     noise_weight: float = 2.0    # noise_items items, a group's map is redrawn and G's change is trained
     noise_items: int = 8         # against the render's change (the coarse waves were lost under the
     noise_groups: str = "coarse"  # pixel losses: 0.03 / 255 against the renderer's 0.96)
+    noise_floor: float = 0.0     # the supervised maps' layers kept at a noise strength >= this (the sign
+                                 # kept): at 0 the layers after them cannot learn what to make of it
 
 
 def renderer_generator_config(cfg: RendererConfig) -> dict:
@@ -464,6 +466,8 @@ class RendererTrainer:
         if self.edits is not None:
             self.par.average_grads(self.edits.parameters())
         self.opt.step()
+        if self.noise_sup is not None:
+            self.noise_sup.hold_open(cfg.noise_floor)
         d_losses = self._d_step(fake_c, real_c, z) if self.D is not None else {}
         with torch.no_grad():
             w_mean = self.par.mean(self.G.mapping(z)[:, 0].mean(0) if mixing else ws[:, 0].mean(0))

@@ -46,6 +46,20 @@ class NoiseSupervisor:
         self.gen = torch.Generator().manual_seed(trainer.cfg.seed + 4243)               # same on every process
         self.maps = torch.Generator().manual_seed(trainer.cfg.seed + 4243 + 7919 * (rank + 1))
 
+    @torch.no_grad()
+    def hold_open(self, floor: float) -> None:
+        """Keep the supervised maps' layers at a noise strength of at least `floor` (the sign kept).
+        At a strength of 0 the layers after them learn nothing about the map, and while what they
+        make of it is unrelated to the render's change (a start where G's change correlated 0.05
+        with the render's) the term itself pulls the strength back to 0: held open, the routing
+        can be learned first."""
+        if floor <= 0:
+            return
+        layers = self.t.G.synthesis.noise_layers()
+        for i in self.indices:
+            s = layers[i].noise_strength
+            s.copy_(torch.where(s < 0, torch.clamp(s, max=-floor), torch.clamp(s, min=floor)))
+
     def supervise_now(self, prob: float) -> bool:
         """Whether this step is supervised: the same answer on every process."""
         return float(torch.rand(1, generator=self.gen)) < prob
