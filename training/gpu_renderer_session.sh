@@ -10,7 +10,10 @@
 # when set, adds a third variant (e.g. C_ARGS="--attr-weight 0.01 --channels-at 64:48,128:24": the pack
 # widened at 64 and 128 px, see explorer/training/widen.py; or C_ARGS=edit: A plus edit supervision of
 # the directions, whose learned vectors land in $OUT/C_directions.json; see edit_supervision.py: its
-# targets are rendered on the CPU, 8 per supervised step, so keep --edit-prob low on a GPU).
+# targets are rendered on the CPU, 8 per supervised step, so keep --edit-prob low on a GPU; or
+# C_ARGS=noise: A plus noise supervision of the coarse map with its layer held open, see
+# noise_supervision.py and the card's "Session of 2026-12-02, evening": the CPU pilot needed far more
+# kimg than it had).
 #
 #   OUT=/tmp/out MINUTES=6.5 bash training/gpu_renderer_session.sh           # the device run
 #   OUT=/tmp/out MINUTES=0.2 COUNT=256 DEVICE=cpu BATCH=8 bash training/gpu_renderer_session.sh  # dry run
@@ -44,6 +47,7 @@ C_ARGS=${C_ARGS:-}
 NAMES="A B${C_ARGS:+ C}"
 [ "$C_ARGS" = edit ] && C_ARGS="$RECIPE --edit-prob 0.25 --edit-attributes \
 blonde,grey_hair,glasses,sunglasses,long_hair,bald,beard,smile"
+[ "$C_ARGS" = noise ] && C_ARGS="$RECIPE --noise-prob 0.5 --noise-weight 10 --noise-items 8 --noise-floor 0.05"
 ts() { date +%H:%M:%S; }
 
 echo "$(ts) $($PY -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available(),
