@@ -12,8 +12,8 @@
 # the directions, whose learned vectors land in $OUT/C_directions.json; see edit_supervision.py: its
 # targets are rendered on the CPU, 8 per supervised step, so keep --edit-prob low on a GPU; or
 # C_ARGS=noise: A plus noise supervision of the coarse map with its layer held open, see
-# noise_supervision.py and the card's "Session of 2026-12-02, evening": the CPU pilot needed far more
-# kimg than it had).
+# noise_supervision.py and the card's "Session of 2026-12-02, evening": its CPU pilot's pack,
+# PACK=training/default_v3_latest.safetensors, is the one to continue).
 #
 #   OUT=/tmp/out MINUTES=6.5 bash training/gpu_renderer_session.sh           # the device run
 #   OUT=/tmp/out MINUTES=0.2 COUNT=256 DEVICE=cpu BATCH=8 bash training/gpu_renderer_session.sh  # dry run
