@@ -31,10 +31,15 @@ import torch
 import torch.nn.functional as F
 from torch.nn.modules import module as _module
 
-from .ops import DEMOD_EPS, LRELU_GAIN, LRELU_SLOPE
+from .ops import DEMOD_EPS, LRELU_GAIN, LRELU_SLOPE, _symmetric_4taps, upsample2d
 
 _CL = torch.channels_last
 _BUILD_LOCK = threading.Lock()
+
+
+def _covered(synthesis) -> bool:
+    """A network of the kind the plan draws ('skip' or 'orig'), not switched off for it."""
+    return synthesis.architecture in ("skip", "orig") and not getattr(synthesis, "disable_plan", False)
 
 
 def plan_serves(model, device, dtype) -> bool:
@@ -44,16 +49,13 @@ def plan_serves(model, device, dtype) -> bool:
 
     synthesis = getattr(model, "synthesis", None)
     return (isinstance(synthesis, SynthesisNetworkSG2) and torch.device(device).type == "cpu"
-            and dtype in (None, torch.float32) and synthesis.architecture in ("skip", "orig")
-            and not getattr(synthesis, "disable_plan", False))
+            and dtype in (None, torch.float32) and _covered(synthesis))
 
 
 def plan_applies(synthesis, ws: torch.Tensor) -> bool:
     """Whether `synthesis` (a SynthesisNetworkSG2) can render `ws` through the plan now."""
     return (not synthesis.training and not torch.is_grad_enabled() and ws.device.type == "cpu"
-            and ws.dtype == torch.float32 and not torch.is_autocast_enabled("cpu")
-            and synthesis.architecture in ("skip", "orig")
-            and not getattr(synthesis, "disable_plan", False))
+            and ws.dtype == torch.float32 and not torch.is_autocast_enabled("cpu") and _covered(synthesis))
 
 
 def between_layers(hook):
@@ -187,13 +189,11 @@ def _upsample_matrices(n: int, g: list[float]) -> tuple[torch.Tensor, torch.Tens
 
 class SynthesisPlan:
     def __init__(self, synthesis):
-        from .ops import _symmetric_4taps
-
         self.modules = list(synthesis.named_modules())
         self.module_params = [tuple(m._parameters.values()) for _, m in self.modules]
         self.module_buffers = [tuple(m._buffers.values()) for _, m in self.modules]
         self.tensors = [t for ts in self.module_params + self.module_buffers for t in ts if t is not None]
-        self.key = self._key(synthesis)
+        self.key = self._key()
         self.checks: dict = {}
         self.architecture = synthesis.architecture
         self.filter = synthesis.blocks()[0].resample_filter.detach().float()
@@ -237,12 +237,12 @@ class SynthesisPlan:
                 sizes.append(affine.weight.shape[0])
             self.rows[k] = (torch.cat(ws_).t().contiguous(), torch.cat(bs_), sizes)
 
-    def _key(self, synthesis):
+    def _key(self):
         return [(t.data_ptr(), t._version) for t in self.tensors]
 
     def current(self, synthesis) -> bool:
         """Whether the plan still matches: the same module tree holding the same parameter and
-        buffer tensors, at the same versions, with the same per-layer conv forms."""
+        buffer tensors, at the same versions."""
         if self.modules[0][1] is not synthesis:
             return False
         for (_, m), params, buffers in zip(self.modules, self.module_params, self.module_buffers):
@@ -250,7 +250,7 @@ class SynthesisPlan:
                     or any(a is not b for a, b in zip(m._parameters.values(), params))
                     or any(a is not b for a, b in zip(m._buffers.values(), buffers))):
                 return False
-        return self._key(synthesis) == self.key
+        return self._key() == self.key
 
     def with_checks(self, checks: dict) -> "SynthesisPlan":
         """A shallow copy that calls these between-layers hooks (the shared plan stays without)."""
@@ -272,8 +272,6 @@ class SynthesisPlan:
                 hook(entry[0], ())
 
     def __call__(self, ws: torch.Tensor, noises, stop_at: int | None = None) -> torch.Tensor:
-        from .ops import upsample2d
-
         styles = self._styles(ws)
         n = ws.shape[0]
         x = img = None
