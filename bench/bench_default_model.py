@@ -477,52 +477,13 @@ def judge_free(gen, args, results) -> None:
     for g, v in noise.items():
         print(f"| {g} | {v:.2f} |")
     if gen.config.get("z_semantics"):
-        nf = noise_fidelity(gen, min(n, 32))
+        nf = mf.noise_fidelity(gen, range(BENCH_SEED + 950_000, BENCH_SEED + 950_000 + min(n, 32)),
+                               seed=BENCH_SEED)
         results["judge_free"]["noise_fidelity"] = nf
         print("| renderer's map redrawn | the render's change (0-255) | the model's change | correlation of "
               "the two | mean abs difference of the two |\n|---|---|---|---|---|")
         for g, v in nf.items():
             print(f"| {g} | {v['render']:.2f} | {v['model']:.2f} | {v['correlation']:+.3f} | {v['error']:.2f} |")
-
-
-def noise_fidelity(gen, n: int) -> dict[str, dict[str, float]]:
-    """For a neural-renderer model: redraw the one map the renderer reads for each detail group
-    (faces_v2.DETAIL_RES: coarse 8 px, medium 32 px, fine full size) and compare the model's change
-    with the render's, pixel by pixel (the same faces, noise and redrawn map for both): the mean
-    absolute change of each (0..255), their correlation, and the mean absolute difference of the
-    two changes (what the noise supervision trains, explorer/training/noise_supervision.py)."""
-    from explorer.training import faces_v2 as V
-    from explorer.training.z_layout import layout_of
-
-    lay, res = layout_of(gen), gen.info.resolution
-    seeds = list(range(BENCH_SEED + 950_000, BENCH_SEED + 950_000 + n))
-    z = np.stack([lay.z_of_seed(s) for s in seeds])
-    noise = gen.make_noise(n, seeds)
-    sizes = [m.shape[-1] for m in noise]
-    rng = torch.Generator().manual_seed(BENCH_SEED)
-
-    def renders(maps_list):
-        out = [V.render_params_v2(lay.params_from_z(z[k]), V.detail_noise([m[k, 0].numpy() for m in maps_list], res),
-                                  res) for k in range(n)]
-        return np.stack(out).astype(np.float32)
-    base_r = renders(noise)
-    out = {}
-    with torch.inference_mode():
-        ws = gen.map(torch.from_numpy(z), None)
-        base_g = (gen.synthesize(ws, noise=noise).permute(0, 2, 3, 1).numpy() * 127.5)
-        for group, r in V.DETAIL_RES.items():
-            r = res if r is None else min(r, res)
-            if r not in sizes:
-                continue
-            redrawn = list(noise)
-            i = sizes.index(r)
-            redrawn[i] = torch.randn(noise[i].shape, generator=rng)
-            d_r = renders(redrawn) - base_r
-            d_g = gen.synthesize(ws, noise=redrawn).permute(0, 2, 3, 1).numpy() * 127.5 - base_g
-            corr = float((d_r * d_g).sum() / (np.linalg.norm(d_r) * np.linalg.norm(d_g) + 1e-12))
-            out[group] = {"render": float(np.abs(d_r).mean()), "model": float(np.abs(d_g).mean()),
-                          "correlation": corr, "error": float(np.abs(d_g - d_r).mean())}
-    return out
 
 
 def judged(gen, clf, args, results) -> None:

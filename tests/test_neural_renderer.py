@@ -627,3 +627,24 @@ def test_noise_floor_holds_the_supervised_maps_layer_open(tmp_path, faces16v2):
         plain.G.synthesis.noise_layers()[i].noise_strength.fill_(0.0)
     plain.train_step()
     assert abs(float(plain.G.synthesis.noise_layers()[i].noise_strength.detach())) < 0.05   # no floor by default
+
+
+def test_noise_fidelity_sets_the_models_change_against_the_renders(tmp_path, faces16v2):
+    """model_figures.noise_fidelity (the bench's and the shipped-model test's measure of 'coarse noise
+    moves the curls'): the render's change for a redrawn map, the model's for the same map, their
+    correlation; a model whose coarse layer ignores its noise changes by nothing there."""
+    from explorer.training.model_figures import noise_fidelity
+
+    t = RendererTrainer(RendererConfig(**TINY), FaceDataset(faces16v2), tmp_path / "run")
+    res = [ni.resolution for ni in t.G_ema.noise_inputs()]
+    with torch.no_grad():
+        for k, layer in enumerate(t.G_ema.synthesis.noise_layers()):
+            layer.noise_strength.fill_(0.0 if res[k] == 8 else 0.3)
+    g = load_generator(t.export_generator(tmp_path / "g.safetensors", half=False))
+    fid = noise_fidelity(g, range(5), seed=3)
+    assert fid == noise_fidelity(g, range(5), seed=3)                       # deterministic
+    assert set(fid) == {"coarse", "medium", "fine"}                         # 16 px: medium and fine read 16
+    assert all(v["render"] > 0.05 for v in fid.values()), fid               # the renderer draws every group
+    assert fid["coarse"]["model"] == 0.0 and fid["coarse"]["correlation"] == 0.0
+    assert fid["coarse"]["error"] == pytest.approx(fid["coarse"]["render"])
+    assert fid["fine"]["model"] > 0.05 and -1.0 <= fid["fine"]["correlation"] <= 1.0

@@ -7,7 +7,9 @@ No classifier is involved, so these work for any StyleGAN2 model:
   layout (the strongest 15% of edge pixels) overlaps A's more than B's, and "follows A in
   colour" when its colour histogram (4 bins per channel) is nearer A's than B's. Coarse should
   carry structure and keep colours; fine should carry colours and keep structure;
-* stochastic variation: mean absolute pixel change when the noise inputs are redrawn.
+* stochastic variation: mean absolute pixel change when the noise inputs are redrawn;
+* noise fidelity (neural-renderer models only): a detail group's redrawn map against the render's
+  change for the same map.
 """
 from __future__ import annotations
 
@@ -106,3 +108,45 @@ def noise_change(gen, seeds: Sequence[int], psi: float = 1.0, layers: tuple[int,
     a = render(gen, ws, batch, [1_000 + i for i in range(n)], noise_mode="random", noise_layers=layers)
     b = render(gen, ws, batch, [2_000 + i for i in range(n)], noise_mode="random", noise_layers=layers)
     return float(np.abs(a.astype(np.float32) - b).mean())
+
+
+def noise_fidelity(gen, seeds: Sequence[int], seed: int = 0) -> dict[str, dict[str, float]]:
+    """For a neural-renderer model (one with z semantics): redraw the one map the renderer reads for
+    each detail group (faces_v2.DETAIL_RES: coarse 8 px, medium 32 px, fine full size) and compare
+    the model's change with the render's, pixel by pixel (the same faces, noise and redrawn map for
+    both): the mean absolute change of each (0..255), their correlation (cosine of the two changes)
+    and the mean absolute difference of the two (what explorer/training/noise_supervision.py trains)."""
+    from . import faces_v2 as V
+    from .z_layout import layout_of
+
+    lay, res = layout_of(gen), gen.info.resolution
+    seeds = list(seeds)
+    n = len(seeds)
+    z = np.stack([lay.z_of_seed(s) for s in seeds])
+    noise = gen.make_noise(n, seeds)
+    sizes = [m.shape[-1] for m in noise]
+    rng = torch.Generator().manual_seed(seed)
+
+    def renders(maps_list):
+        out = [V.render_params_v2(lay.params_from_z(z[k]), V.detail_noise([m[k, 0].numpy() for m in maps_list], res),
+                                  res) for k in range(n)]
+        return np.stack(out).astype(np.float32)
+
+    base_r = renders(noise)
+    out = {}
+    with torch.inference_mode():
+        ws = gen.map(torch.from_numpy(z), None)
+        base_g = gen.synthesize(ws, noise=noise).permute(0, 2, 3, 1).numpy() * 127.5
+        for group, r in V.DETAIL_RES.items():
+            r = res if r is None else min(r, res)
+            if r not in sizes:
+                continue
+            redrawn = list(noise)
+            i = sizes.index(r)
+            redrawn[i] = torch.randn(noise[i].shape, generator=rng)
+            d_r = renders(redrawn) - base_r
+            d_g = gen.synthesize(ws, noise=redrawn).permute(0, 2, 3, 1).numpy() * 127.5 - base_g
+            corr = float((d_r * d_g).sum() / (np.linalg.norm(d_r) * np.linalg.norm(d_g) + 1e-12))
+            out[group] = {"render": float(np.abs(d_r).mean()), "model": float(np.abs(d_g).mean()),
+                          "correlation": corr, "error": float(np.abs(d_g - d_r).mean())}
+    return out
