@@ -20,24 +20,19 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from explorer import load_generator  # noqa: E402
-from explorer.training import faces_v2 as V  # noqa: E402
+from explorer.training.model_figures import renderer_portraits  # noqa: E402
 from explorer.training.z_layout import layout_of  # noqa: E402
 
 FIRST_SEED = 10_950_000             # the bench's noise-fidelity seeds (bench_default_model.BENCH_SEED + 950,000)
 
 
 def strip(gen, faces: int, redraws: int = 3, gain: float = 8.0, seed: int = 5) -> np.ndarray:
-    lay, res = layout_of(gen), gen.info.resolution
+    lay = layout_of(gen)
     seeds = list(range(FIRST_SEED, FIRST_SEED + faces))
     z = np.stack([lay.z_of_seed(s) for s in seeds])
     noise = gen.make_noise(faces, seeds)
     coarse = [m.shape[-1] for m in noise].index(8)
     rng = torch.Generator().manual_seed(seed)
-
-    def render(maps):
-        return np.stack([V.render_params_v2(lay.params_from_z(z[k]), V.detail_noise([m[k, 0].numpy() for m in maps],
-                                                                                   res), res)
-                         for k in range(faces)]).astype(np.float32)
 
     with torch.inference_mode():
         ws = gen.map(torch.from_numpy(z), None)
@@ -45,12 +40,12 @@ def strip(gen, faces: int, redraws: int = 3, gain: float = 8.0, seed: int = 5) -
         def model(maps):
             return gen.synthesize(ws, noise=maps).permute(0, 2, 3, 1).numpy() * 127.5 + 127.5
 
-        base = (render(noise), model(noise))
+        base = (renderer_portraits(gen, z, noise), model(noise))
         drawn = []
         for _ in range(redraws):
             maps = list(noise)
             maps[coarse] = torch.randn(noise[coarse].shape, generator=rng)
-            drawn.append((render(maps), model(maps)))
+            drawn.append((renderer_portraits(gen, z, maps), model(maps)))
 
     def u8(a):
         return np.clip(np.rint(a), 0, 255).astype(np.uint8)

@@ -110,6 +110,17 @@ def noise_change(gen, seeds: Sequence[int], psi: float = 1.0, layers: tuple[int,
     return float(np.abs(a.astype(np.float32) - b).mean())
 
 
+def renderer_portraits(gen, z: np.ndarray, maps: list[torch.Tensor]) -> np.ndarray:
+    """The procedural renderer's portraits (float32, 0..255, NHWC) of a neural-renderer model's z,
+    its stochastic detail drawn from the noise maps `maps` (the model's layout, one per noise input)."""
+    from . import faces_v2 as V
+    from .z_layout import layout_of
+
+    lay, res = layout_of(gen), gen.info.resolution
+    return np.stack([V.render_params_v2(lay.params_from_z(z[k]), V.detail_noise([m[k, 0].numpy() for m in maps], res),
+                                        res) for k in range(len(z))]).astype(np.float32)
+
+
 def noise_fidelity(gen, seeds: Sequence[int], seed: int = 0) -> dict[str, dict[str, float]]:
     """For a neural-renderer model (one with z semantics): redraw the one map the renderer reads for
     each detail group (faces_v2.DETAIL_RES: coarse 8 px, medium 32 px, fine full size) and compare
@@ -127,12 +138,7 @@ def noise_fidelity(gen, seeds: Sequence[int], seed: int = 0) -> dict[str, dict[s
     sizes = [m.shape[-1] for m in noise]
     rng = torch.Generator().manual_seed(seed)
 
-    def renders(maps_list):
-        out = [V.render_params_v2(lay.params_from_z(z[k]), V.detail_noise([m[k, 0].numpy() for m in maps_list], res),
-                                  res) for k in range(n)]
-        return np.stack(out).astype(np.float32)
-
-    base_r = renders(noise)
+    base_r = renderer_portraits(gen, z, noise)
     out = {}
     with torch.inference_mode():
         ws = gen.map(torch.from_numpy(z), None)
@@ -144,7 +150,7 @@ def noise_fidelity(gen, seeds: Sequence[int], seed: int = 0) -> dict[str, dict[s
             redrawn = list(noise)
             i = sizes.index(r)
             redrawn[i] = torch.randn(noise[i].shape, generator=rng)
-            d_r = renders(redrawn) - base_r
+            d_r = renderer_portraits(gen, z, redrawn) - base_r
             d_g = gen.synthesize(ws, noise=redrawn).permute(0, 2, 3, 1).numpy() * 127.5 - base_g
             corr = float((d_r * d_g).sum() / (np.linalg.norm(d_r) * np.linalg.norm(d_g) + 1e-12))
             out[group] = {"render": float(np.abs(d_r).mean()), "model": float(np.abs(d_g).mean()),
